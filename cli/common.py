@@ -1,0 +1,59 @@
+"""What every command shares: settings, the container inside ``asyncio.run``, error reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from core.bootstrap import Container, open_container, require_reachable
+from core.errors import PointclubError
+from core.settings import Settings
+
+T = TypeVar("T")
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr and a non-zero exit."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        fail(f"bad configuration: {first['msg']}")
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise typer.BadParameter("use a number and a unit, like 30m, 1h or 7d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def run_with_container(settings: Settings, job: Callable[[Container], Awaitable[T]]) -> T:
+    """Run ``job`` with a container opened inside this command's event loop."""
+
+    async def main() -> T:
+        require_reachable(settings)
+        async with open_container(settings) as container:
+            return await job(container)
+
+    try:
+        return asyncio.run(main())
+    except PointclubError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

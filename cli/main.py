@@ -1,0 +1,56 @@
+"""The `pointclub` command."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import typer
+
+from cli import db
+from cli.common import fail, load_settings, parse_duration
+from cli.serve import serve
+from core.auth import DevTokenIssuer
+from core.errors import Forbidden
+from core.observability.logging import configure_logging
+
+app = typer.Typer(
+    name="pointclub",
+    help="pointclub: the points-club backend (API server and batch jobs).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("serve")(serve)
+app.add_typer(db.app, name="db")
+
+
+@app.command("token")
+def token(
+    user: str = typer.Option(..., "--user", help="Member id (the token's `sub`)."),
+    admin: bool = typer.Option(False, "--admin", help="Add the admin role."),
+    ttl: str = typer.Option("1h", "--ttl", help="Lifetime, like 30m, 1h or 7d."),
+    locale: str | None = typer.Option(None, "--locale", help="Preferred locale claim."),
+) -> None:
+    """Print a signed development token (refused in production)."""
+    settings = load_settings()
+    lifetime: timedelta = parse_duration(ttl)
+    try:
+        typer.echo(DevTokenIssuer(settings).issue(user, admin=admin, ttl=lifetime, locale=locale))
+    except Forbidden as error:
+        fail(str(error))
+    except ValueError as error:
+        fail(str(error), code=2)
+
+
+@app.command("export-schema")
+def export_schema() -> None:
+    """Print the public GraphQL SDL (checked in as schema.graphql)."""
+    from resolvers.app import public_schema
+
+    typer.echo(str(public_schema()))
+
+
+def main() -> None:
+    configure_logging(json_output=not sys.stderr.isatty())
+    app()

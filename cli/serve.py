@@ -1,0 +1,92 @@
+"""`pointclub serve`: the API, on the embedded development store when nothing is configured."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from datetime import timedelta
+
+import typer
+import uvicorn
+
+from cli.common import fail, load_settings
+from core.bootstrap import Container
+from core.infra.embedded import EmbeddedStore
+from core.settings import Settings
+from core.usecases.seed_demo import DEMO_ADMIN, DEMO_MEMBER
+from resolvers.app import create_app
+
+HOME_QUERY = (
+    "{ viewer { userId unreadCount inbox(first: 5) { edges { node { id title isRead visibleFrom } }"
+    " pageInfo { hasNextPage endCursor } } pointClub { balance rank { code name }"
+    " nextRank { code } pointsToNextRank expiring { amount expiresAt } } } }"
+)
+
+
+def banner(settings: Settings, host: str, port: int, store: str) -> str:
+    member = f"{host}:{port}"
+    member_token = ""
+    admin_token = ""
+    if not settings.is_production:
+        from core.auth import DevTokenIssuer
+
+        issuer = DevTokenIssuer(settings)
+        member_token = issuer.issue(DEMO_MEMBER, ttl=timedelta(hours=12))
+        admin_token = issuer.issue(DEMO_ADMIN, admin=True, ttl=timedelta(hours=12))
+    body = json.dumps({"query": HOME_QUERY})
+    lines = [
+        "",
+        "pointclub is starting",
+        f"  store:     {store}",
+        f"  GraphiQL:  http://{member}/graphql",
+        f"  demo member: {DEMO_MEMBER}",
+        f"  member token (12h): {member_token}",
+        f"  admin token  (12h): {admin_token}",
+        "",
+        "  the member's home screen:",
+        f"  curl -s http://{member}/graphql -H 'Content-Type: application/json' \\",
+        f"    -H 'Authorization: Bearer {member_token}' \\",
+        f"    -d {shlex.quote(body)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="Port to bind."),
+) -> None:
+    """Serve /graphql (with no DynamoDB configured: an embedded store, seeded with demo data)."""
+    settings = load_settings()
+    embedded: EmbeddedStore | None = None
+    if settings.dynamodb_endpoint is None and not settings.is_production:
+        embedded = EmbeddedStore(settings.embedded_port)
+        try:
+            embedded.start()
+        except RuntimeError as error:
+            fail(str(error))
+        settings = settings.model_copy(update={"dynamodb_endpoint": embedded.url})
+    store = (
+        f"embedded (moto) at {embedded.url}, seeded with demo data"
+        if embedded
+        else (settings.dynamodb_endpoint or f"AWS DynamoDB ({settings.aws_region})")
+    )
+
+    async def prepare(container: Container) -> None:
+        if embedded is not None:
+            await container.create_table()
+            await container.seed_demo()
+        typer.echo(banner(settings, host, port, store))
+
+    try:
+        uvicorn.run(
+            create_app(settings, on_startup=prepare),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()

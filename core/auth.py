@@ -1,0 +1,115 @@
+"""Bearer tokens: verification for every request, issuing for development only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from core.errors import Forbidden, Unauthenticated
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the member id (``sub``), their roles and preferred locale."""
+
+    user_id: str
+    roles: frozenset[str]
+    locale: str | None = None
+
+
+class TokenVerifier:
+    """Checks signature, ``exp``/``nbf``/``iss``/``aud`` and a non-empty ``sub``.
+
+    HS256 with a shared secret in development; RS256/ES256 with a public key file or a JWKS file
+    (keys chosen by ``kid``) in production. The accepted algorithms are fixed by configuration,
+    never taken from the token, so ``alg: none`` and key-confusion tokens fail.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._algorithms = list(settings.jwt_algorithms)
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._leeway = settings.jwt_leeway_seconds
+        self._jwks: jwt.PyJWKSet | None = None
+        self._key: Any
+        if settings.jwt_jwks_file is not None:
+            self._jwks = jwt.PyJWKSet.from_dict(json.loads(settings.jwt_jwks_file.read_text()))
+        elif settings.jwt_public_key_file is not None:
+            self._key = settings.jwt_public_key_file.read_text()
+        else:
+            self._key = settings.jwt_secret.get_secret_value()
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key = self._key_for(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as error:
+            raise Unauthenticated("invalid or expired token") from error
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject.strip():
+            raise Unauthenticated("invalid or expired token")
+        roles = claims.get("roles", [])
+        locale = claims.get("locale")
+        return Principal(
+            user_id=subject,
+            roles=frozenset(r for r in roles if isinstance(r, str))
+            if isinstance(roles, list)
+            else frozenset(),
+            locale=locale if isinstance(locale, str) else None,
+        )
+
+    def _key_for(self, token: str) -> Any:
+        if self._jwks is None:
+            return self._key
+        kid = jwt.get_unverified_header(token).get("kid")
+        for candidate in self._jwks.keys:
+            if candidate.key_id == kid:
+                return candidate.key
+        raise Unauthenticated("unknown signing key")
+
+
+class DevTokenIssuer:
+    """Signs development tokens with the HS256 secret; refused in production."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def issue(
+        self,
+        user_id: str,
+        *,
+        admin: bool = False,
+        ttl: timedelta = timedelta(hours=1),
+        locale: str | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        if self._settings.is_production:
+            raise Forbidden("development tokens are disabled in production")
+        if not user_id.strip():
+            raise ValueError("user id must not be empty")
+        issued = now or datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "sub": user_id,
+            "iss": self._settings.jwt_issuer,
+            "aud": self._settings.jwt_audience,
+            "iat": int(issued.timestamp()),
+            "nbf": int(issued.timestamp()),
+            "exp": int((issued + ttl).timestamp()),
+            "roles": [self._settings.jwt_admin_role] if admin else [],
+        }
+        if locale:
+            claims["locale"] = locale
+        return jwt.encode(claims, self._settings.jwt_secret.get_secret_value(), algorithm="HS256")

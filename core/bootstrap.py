@@ -1,0 +1,132 @@
+"""The one composition root: builds every real dependency once and hands it out.
+
+The Starlette app (in its lifespan), each CLI command (inside its ``asyncio.run``) and the tests
+all go through ``open_container``; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.auth import DevTokenIssuer, TokenVerifier
+from core.domain.pointclub import RankTable
+from core.errors import Unavailable
+from core.infra.clock import SystemClock, UlidGenerator
+from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.members import DynamoMemberStore
+from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
+from core.infra.dynamodb.system import DynamoSystemStore
+from core.infra.dynamodb.table import create_table
+from core.infra.embedded import port_open, store_url
+from core.ports import Clock, IdGenerator
+from core.queries.inbox import InboxQueries
+from core.queries.pointclub import PointClubQueries
+from core.settings import Settings
+from core.usecases.seed_demo import SeedDemo, SeedReport
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+
+class StoreNotReachable(Unavailable):
+    """No DynamoDB endpoint is configured and no embedded store is running."""
+
+
+def resolve_endpoint(settings: Settings) -> str | None:
+    """Where DynamoDB is: the configured endpoint, AWS in production, else the embedded store."""
+    if settings.dynamodb_endpoint:
+        return settings.dynamodb_endpoint
+    if settings.is_production:
+        return None
+    return store_url(settings.embedded_port)
+
+
+def require_reachable(settings: Settings) -> None:
+    """Fail with a message that says what to do when the development store is not running."""
+    if settings.dynamodb_endpoint or settings.is_production:
+        return
+    if not port_open(settings.embedded_port):
+        raise StoreNotReachable(
+            f"no DynamoDB at {store_url(settings.embedded_port)}: start the embedded store with "
+            "`uv run pointclub serve` in another terminal, or set POINTCLUB_DYNAMODB_ENDPOINT"
+        )
+
+
+@dataclass(frozen=True)
+class Container:
+    """Everything a process needs, built once."""
+
+    settings: Settings
+    client: DynamoDBClient
+    clock: Clock
+    ids: IdGenerator
+    ranks: RankTable
+    members: DynamoMemberStore
+    notifications: DynamoNotificationStore
+    recalls: DynamoRecallStore
+    system: DynamoSystemStore
+    verifier: TokenVerifier
+    issuer: DevTokenIssuer
+
+    def inbox_queries(self) -> InboxQueries:
+        return InboxQueries(
+            members=self.members,
+            notifications=self.notifications,
+            recalls=self.recalls,
+            default_locale=self.settings.default_locale,
+        )
+
+    def point_club_queries(self) -> PointClubQueries:
+        return PointClubQueries(
+            members=self.members, ranks=self.ranks, default_locale=self.settings.default_locale
+        )
+
+    async def create_table(self) -> bool:
+        return await create_table(self.client, self.settings.table_name)
+
+    async def seed_demo(self) -> SeedReport:
+        return await SeedDemo(
+            registry=self.system,
+            notifications=self.notifications,
+            inbox=self.members,
+            club=self.members,
+            now=self.clock.now(),
+        ).run()
+
+
+@asynccontextmanager
+async def open_container(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+) -> AsyncIterator[Container]:
+    """Open the process-wide DynamoDB client and build the graph around it."""
+    endpoint = resolve_endpoint(settings)
+    config = DynamoConfig(
+        endpoint_url=endpoint,
+        region=settings.aws_region,
+        table_name=settings.table_name,
+        max_pool_connections=settings.dynamodb_max_pool_connections,
+        static_credentials=endpoint is not None and "AWS_ACCESS_KEY_ID" not in os.environ,
+    )
+    ranks = RankTable.from_file(settings.ranks_file)
+    async with open_client(config) as client:
+        table = settings.table_name
+        yield Container(
+            settings=settings,
+            client=client,
+            clock=clock or SystemClock(),
+            ids=ids or UlidGenerator(),
+            ranks=ranks,
+            members=DynamoMemberStore(client, table),
+            notifications=DynamoNotificationStore(client, table),
+            recalls=DynamoRecallStore(client, table, settings.recall_shards),
+            system=DynamoSystemStore(client, table),
+            verifier=TokenVerifier(settings),
+            issuer=DevTokenIssuer(settings),
+        )

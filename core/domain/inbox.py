@@ -1,0 +1,141 @@
+"""Inbox rules: what is visible, what is unread, and how the unread count is computed.
+
+The unread count is never stored as a number. Each member's state item holds one marker per
+delivered, unread, unarchived notification; the count is the number of markers that are visible
+now. Time passing, recalls and expiries therefore change the count at once, without a write.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain.time import iso_key
+
+ALL_CATEGORIES = "*"
+# A position in a member's inbox: ``<visibleFrom as fixed-width UTC ISO>#<notification id>``.
+# Positions sort like the inbox (newest last), so a page continues strictly below a position.
+POSITION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:-]{1,64}")
+
+
+def entry_position(visible_from: datetime, notification_id: str) -> str:
+    return f"{iso_key(visible_from)}#{notification_id}"
+
+
+def is_visible(
+    *, visible_from: datetime, expires_at: datetime | None, now: datetime, recalled: bool
+) -> bool:
+    """Visible when ``visibleFrom <= now < expiresAt`` and the notification is not recalled."""
+    if recalled or visible_from > now:
+        return False
+    return expires_at is None or now < expires_at
+
+
+@dataclass(frozen=True, order=True)
+class UnreadMarker:
+    """One unread notification in a member's state: enough to count it without reading the entry."""
+
+    visible_from: datetime
+    notification_id: str
+    category: str
+    expires_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def position(self) -> str:
+        return entry_position(self.visible_from, self.notification_id)
+
+    def is_visible(self, now: datetime, recalled: frozenset[str]) -> bool:
+        return is_visible(
+            visible_from=self.visible_from,
+            expires_at=self.expires_at,
+            now=now,
+            recalled=self.notification_id in recalled,
+        )
+
+
+@dataclass(frozen=True)
+class InboxState:
+    """A member's read state: the unread markers and when they last marked everything read."""
+
+    unread: Mapping[str, UnreadMarker] = field(default_factory=dict)
+    read_all_at: Mapping[str, datetime] = field(default_factory=dict)
+
+    def is_unread(self, notification_id: str) -> bool:
+        return notification_id in self.unread
+
+    def visible_unread(
+        self,
+        now: datetime,
+        recalled: frozenset[str],
+        categories: Iterable[str] | None = None,
+    ) -> list[UnreadMarker]:
+        """Visible unread markers, newest first, optionally only of some categories."""
+        wanted = None if categories is None else frozenset(categories)
+        markers = [
+            marker
+            for marker in self.unread.values()
+            if marker.is_visible(now, recalled) and (wanted is None or marker.category in wanted)
+        ]
+        markers.sort(reverse=True)
+        return markers
+
+    def unread_count(
+        self,
+        now: datetime,
+        recalled: frozenset[str],
+        categories: Iterable[str] | None = None,
+    ) -> int:
+        """Exact number of visible unread notifications (of ``categories`` when given)."""
+        return len(self.visible_unread(now, recalled, categories))
+
+    def read_at(
+        self, category: str, visible_from: datetime, own: datetime | None
+    ) -> datetime | None:
+        """When a read item was read: its own time, else the mark-all that covered it."""
+        if own is not None:
+            return own
+        covering = [
+            moment
+            for key in (ALL_CATEGORIES, category)
+            if (moment := self.read_all_at.get(key)) is not None and moment >= visible_from
+        ]
+        return min(covering) if covering else None
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One notification delivered to one member."""
+
+    notification_id: str
+    visible_from: datetime
+    category: str
+    expires_at: datetime | None
+    delivered_at: datetime
+    read_at: datetime | None = None
+    archived_at: datetime | None = None
+
+    def is_visible(
+        self, now: datetime, recalled: frozenset[str], *, include_archived: bool
+    ) -> bool:
+        if self.archived_at is not None and not include_archived:
+            return False
+        return is_visible(
+            visible_from=self.visible_from,
+            expires_at=self.expires_at,
+            now=now,
+            recalled=self.notification_id in recalled,
+        )
+
+    @property
+    def position(self) -> str:
+        return entry_position(self.visible_from, self.notification_id)
+
+    def marker(self) -> UnreadMarker:
+        return UnreadMarker(
+            visible_from=self.visible_from,
+            notification_id=self.notification_id,
+            category=self.category,
+            expires_at=self.expires_at,
+        )

@@ -1,0 +1,63 @@
+"""BatchGetItem done right: at most 100 keys a call, unprocessed keys retried with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from core.errors import Unavailable
+from core.infra.dynamodb.client import translated_errors
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+BATCH_GET_LIMIT = 100
+MAX_ATTEMPTS = 8
+BASE_DELAY = 0.025
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+async def backoff(attempt: int) -> None:
+    """Full-jitter exponential backoff (AWS architecture blog), capped at about a second."""
+    await asyncio.sleep(random.uniform(0, min(1.0, BASE_DELAY * 2**attempt)))
+
+
+async def batch_get(
+    client: DynamoDBClient,
+    table: str,
+    keys: Sequence[dict[str, Any]],
+    *,
+    consistent: bool = True,
+) -> list[dict[str, Any]]:
+    """Every item found for ``keys`` (duplicates removed), in no particular order."""
+    unique = list({(key["PK"]["S"], key["SK"]["S"]): key for key in keys}.values())
+    groups = await asyncio.gather(
+        *(_get_chunk(client, table, chunk, consistent) for chunk in chunks(unique, BATCH_GET_LIMIT))
+    )
+    return [item for group in groups for item in group]
+
+
+async def _get_chunk(
+    client: DynamoDBClient, table: str, keys: Sequence[dict[str, Any]], consistent: bool
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = list(keys)
+    for attempt in range(MAX_ATTEMPTS):
+        with translated_errors("read items"):
+            response = await client.batch_get_item(
+                RequestItems={table: {"Keys": pending, "ConsistentRead": consistent}}
+            )
+        found.extend(response.get("Responses", {}).get(table, []))
+        unprocessed: Any = response.get("UnprocessedKeys") or {}
+        pending = list(unprocessed.get(table, {}).get("Keys", []))
+        if not pending:
+            return found
+        await backoff(attempt)
+    raise Unavailable(
+        f"DynamoDB left {len(pending)} keys unprocessed after {MAX_ATTEMPTS} attempts"
+    )

@@ -1,0 +1,74 @@
+"""Key layout of the single table (see docs/ARCHITECTURE.md for every access pattern).
+
+Member partition ``USER#<uid>``, sort keys in this order:
+  ``I#<visibleFrom>#<nid>``   inbox entries (visibleFrom as fixed-width UTC ISO-8601)
+  ``I~CLUB``, ``I~STATE``      point-club read model and read state, just above the newest entry,
+                              so the home screen's one Query returns them with the first page
+  ``L#<occurredAt>#<entryId>`` point ledger
+``NOTIF#<nid>`` / ``META``     a notification; ``RECALLS#<k>`` / ``META`` a copy of the recall list.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+
+from core.domain.inbox import UnreadMarker
+from core.domain.time import from_epoch_ms, iso_key, to_epoch_ms
+
+PK = "PK"
+SK = "SK"
+ENTRY_PREFIX = "I#"
+ENTRY_UPPER = "I#\U0010ffff"
+STATUS_UPPER = "I~\U0010ffff"
+STATE_SK = "I~STATE"
+CLUB_SK = "I~CLUB"
+LEDGER_PREFIX = "L#"
+LEDGER_UPPER = "L#\U0010ffff"
+META_SK = "META"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def user_id_of(pk: str) -> str:
+    return pk.removeprefix("USER#")
+
+
+def entry_sk(visible_from: datetime, notification_id: str) -> str:
+    return f"{ENTRY_PREFIX}{iso_key(visible_from)}#{notification_id}"
+
+
+def ledger_sk(occurred_at: datetime, entry_id: str) -> str:
+    return f"{LEDGER_PREFIX}{iso_key(occurred_at)}#{entry_id}"
+
+
+def notification_pk(notification_id: str) -> str:
+    return f"NOTIF#{notification_id}"
+
+
+def recall_pk(shard: int) -> str:
+    return f"RECALLS#{shard}"
+
+
+def recall_shard(user_id: str, shards: int) -> int:
+    return zlib.crc32(user_id.encode()) % shards
+
+
+def encode_marker(marker: UnreadMarker) -> str:
+    """A compact string-set element: ``nid|category|visibleFromMs|expiresAtMs``."""
+    expires = "" if marker.expires_at is None else str(to_epoch_ms(marker.expires_at))
+    return "|".join(
+        (marker.notification_id, marker.category, str(to_epoch_ms(marker.visible_from)), expires)
+    )
+
+
+def decode_marker(element: str) -> UnreadMarker:
+    notification_id, category, visible_ms, expires_ms = element.split("|")
+    return UnreadMarker(
+        visible_from=from_epoch_ms(int(visible_ms)),
+        notification_id=notification_id,
+        category=category,
+        expires_at=from_epoch_ms(int(expires_ms)) if expires_ms else None,
+    )

@@ -1,0 +1,266 @@
+"""A member's partition: inbox entries, read state, point-club read model and ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.domain.inbox import InboxEntry, InboxState
+from core.domain.pointclub import ClubRecord, LedgerEntry
+from core.domain.time import iso_key
+from core.errors import Unavailable
+from core.infra.dynamodb import codec, keys
+from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks
+from core.infra.dynamodb.client import put_item, translated_errors
+from core.ports import InboxScan, InboxScanRequest, LedgerPage
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+STATUS_ITEMS = 2  # I~STATE and I~CLUB
+
+
+class DynamoMemberStore:
+    """Reads and writes of ``USER#<uid>``; every read is strongly consistent (read-your-writes)."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    async def inbox_state(self, user_id: str) -> InboxState:
+        return (await self.statuses([user_id]))[user_id][0]
+
+    async def club(self, user_id: str) -> ClubRecord | None:
+        return (await self.statuses([user_id]))[user_id][1]
+
+    async def statuses(
+        self, user_ids: Sequence[str]
+    ) -> dict[str, tuple[InboxState, ClubRecord | None]]:
+        """State and club of several members in one BatchGetItem (two keys each)."""
+        wanted = [
+            {keys.PK: codec.s(keys.user_pk(uid)), keys.SK: codec.s(sk)}
+            for uid in user_ids
+            for sk in (keys.STATE_SK, keys.CLUB_SK)
+        ]
+        found: dict[tuple[str, str], dict[str, Any]] = {
+            (item[keys.PK]["S"], item[keys.SK]["S"]): item
+            for item in await batch_get(self._client, self._table, wanted)
+        }
+        return {
+            uid: (
+                codec.state_from_item(found.get((keys.user_pk(uid), keys.STATE_SK))),
+                codec.club_from_item(found.get((keys.user_pk(uid), keys.CLUB_SK))),
+            )
+            for uid in user_ids
+        }
+
+    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
+        """One Query, newest first; hidden entries are filtered by the engine.
+
+        With ``with_status`` the range starts above the newest entry, so the state and club items
+        come first in the same response.
+        """
+        with_status = request.with_status and request.after is None
+        values: dict[str, Any] = {
+            ":lo": codec.s(keys.ENTRY_PREFIX),
+            ":hi": codec.s(keys.STATUS_UPPER if with_status else keys.ENTRY_UPPER),
+            ":now": codec.s(iso_key(request.now)),
+        }
+        visible = ["vf <= :now", "(attribute_not_exists(exp) OR exp > :now)"]
+        if not request.include_archived:
+            visible.append("attribute_not_exists(aAt)")
+        if request.categories is not None:
+            names = []
+            for index, category in enumerate(sorted(request.categories)):
+                values[f":c{index}"] = codec.s(category)
+                names.append(f":c{index}")
+            visible.append(f"cat IN ({', '.join(names)})")
+        condition = " AND ".join(visible)
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "FilterExpression": f"attribute_not_exists(nid) OR ({condition})"
+            if with_status
+            else condition,
+            "ExpressionAttributeValues": {":pk": codec.s(keys.user_pk(user_id)), **values},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": request.limit + (STATUS_ITEMS if with_status else 0),
+        }
+        if request.after is not None:
+            params["ExclusiveStartKey"] = {
+                keys.PK: codec.s(keys.user_pk(user_id)),
+                keys.SK: codec.s(keys.ENTRY_PREFIX + request.after),
+            }
+        with translated_errors("read the inbox"):
+            response = await self._client.query(**params)
+        entries: list[InboxEntry] = []
+        state_item = club_item = None
+        for item in response.get("Items", []):
+            sort_key = item[keys.SK]["S"]
+            if sort_key == keys.STATE_SK:
+                state_item = item
+            elif sort_key == keys.CLUB_SK:
+                club_item = item
+            else:
+                entries.append(codec.entry_from_item(item))
+        last = response.get("LastEvaluatedKey")
+        return InboxScan(
+            entries=entries,
+            resume_after=None if last is None else _position(last[keys.SK]["S"]),
+            state=codec.state_from_item(state_item) if with_status else None,
+            club=codec.club_from_item(club_item) if with_status else None,
+        )
+
+    async def inbox_entry(
+        self, user_id: str, notification_id: str, visible_from: datetime
+    ) -> InboxEntry | None:
+        with translated_errors("read an inbox entry"):
+            response = await self._client.get_item(
+                TableName=self._table,
+                Key={
+                    keys.PK: codec.s(keys.user_pk(user_id)),
+                    keys.SK: codec.s(keys.entry_sk(visible_from, notification_id)),
+                },
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return None if item is None else codec.entry_from_item(item)
+
+    async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": codec.s(keys.user_pk(user_id)),
+                ":lo": codec.s(keys.LEDGER_PREFIX),
+                ":hi": codec.s(keys.LEDGER_UPPER),
+            },
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if after is not None:
+            params["ExclusiveStartKey"] = {
+                keys.PK: codec.s(keys.user_pk(user_id)),
+                keys.SK: codec.s(keys.LEDGER_PREFIX + after),
+            }
+        with translated_errors("read the point ledger"):
+            response = await self._client.query(**params)
+        last = response.get("LastEvaluatedKey")
+        return LedgerPage(
+            entries=[codec.ledger_from_item(item) for item in response.get("Items", [])],
+            resume_after=None
+            if last is None
+            else last[keys.SK]["S"].removeprefix(keys.LEDGER_PREFIX),
+        )
+
+    # Writes -----------------------------------------------------------------------------------
+
+    async def deliver(self, user_id: str, entry: InboxEntry) -> bool:
+        """Entry and unread marker in one transaction; an existing entry is left untouched."""
+        marker = keys.encode_marker(entry.marker())
+        try:
+            with translated_errors("deliver a notification"):
+                await self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": codec.entry_to_item(user_id, entry),
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self._table,
+                                "Key": {
+                                    keys.PK: codec.s(keys.user_pk(user_id)),
+                                    keys.SK: codec.s(keys.STATE_SK),
+                                },
+                                "UpdateExpression": "ADD unread :m",
+                                "ExpressionAttributeValues": {":m": {"SS": [marker]}},
+                            }
+                        },
+                    ]
+                )
+        except self._client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    async def mark_read(self, user_id: str, entries: Sequence[InboxEntry], at: datetime) -> None:
+        """Remove the markers and stamp ``readAt`` on each entry (kept if already set)."""
+        if not entries:
+            return
+        for group in chunks(list(entries), 99):
+            markers = [keys.encode_marker(entry.marker()) for entry in group]
+            items: list[Any] = [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {
+                            keys.PK: codec.s(keys.user_pk(user_id)),
+                            keys.SK: codec.s(
+                                keys.entry_sk(entry.visible_from, entry.notification_id)
+                            ),
+                        },
+                        "UpdateExpression": "SET rAt = if_not_exists(rAt, :at)",
+                        "ConditionExpression": "attribute_exists(PK)",
+                        "ExpressionAttributeValues": {":at": codec.s(iso_key(at))},
+                    }
+                }
+                for entry in group
+            ]
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {
+                            keys.PK: codec.s(keys.user_pk(user_id)),
+                            keys.SK: codec.s(keys.STATE_SK),
+                        },
+                        "UpdateExpression": "DELETE unread :m",
+                        "ExpressionAttributeValues": {":m": {"SS": markers}},
+                    }
+                }
+            )
+            with translated_errors("mark notifications read"):
+                await self._client.transact_write_items(TransactItems=items)
+
+    async def put_club(
+        self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
+    ) -> bool:
+        return await put_item(
+            self._client,
+            self._table,
+            codec.club_to_item(user_id, record),
+            only_if_absent=only_if_absent,
+            action="write the point-club status",
+        )
+
+    async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None:
+        for group in chunks(list(entries), 25):
+            requests: Any = [
+                {"PutRequest": {"Item": codec.ledger_to_item(user_id, entry)}} for entry in group
+            ]
+            pending = {self._table: requests}
+            for attempt in range(MAX_ATTEMPTS):
+                with translated_errors("write the point ledger"):
+                    response = await self._client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                await backoff(attempt)
+            else:
+                raise Unavailable("DynamoDB left ledger entries unprocessed")
+
+
+def _position(sort_key: str) -> str | None:
+    """The inbox position of a sort key; None for the status items above the entries."""
+    return (
+        sort_key.removeprefix(keys.ENTRY_PREFIX) if sort_key.startswith(keys.ENTRY_PREFIX) else None
+    )

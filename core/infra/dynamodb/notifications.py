@@ -1,0 +1,67 @@
+"""Notification items (``NOTIF#<nid>`` / ``META``) and the sharded recall list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from core.domain.notification import Notification
+from core.infra.dynamodb import codec, keys
+from core.infra.dynamodb.batch import batch_get
+from core.infra.dynamodb.client import put_item, translated_errors
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+
+class DynamoNotificationStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
+        wanted = [
+            {keys.PK: codec.s(keys.notification_pk(nid)), keys.SK: codec.s(keys.META_SK)}
+            for nid in notification_ids
+        ]
+        items = await batch_get(self._client, self._table, wanted)
+        found = (codec.notification_from_item(item) for item in items)
+        return {notification.notification_id: notification for notification in found}
+
+    async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
+        return await put_item(
+            self._client,
+            self._table,
+            codec.notification_to_item(notification),
+            only_if_absent=only_if_absent,
+            action="write a notification",
+        )
+
+
+class DynamoRecallStore:
+    """The ids of recalled notifications, copied into ``shards`` items so no key runs hot.
+
+    Every member reads one copy (chosen by a hash of the member id) with each inbox read; a
+    recall writes all copies in one transaction, so each copy is always complete.
+    """
+
+    def __init__(self, client: DynamoDBClient, table: str, shards: int) -> None:
+        self._client = client
+        self._table = table
+        self._shards = shards
+
+    async def recalled_for(self, user_id: str) -> frozenset[str]:
+        return await self.recalled_in_shard(keys.recall_shard(user_id, self._shards))
+
+    async def recalled_in_shard(self, shard: int) -> frozenset[str]:
+        with translated_errors("read the recall list"):
+            response = await self._client.get_item(
+                TableName=self._table,
+                Key={keys.PK: codec.s(keys.recall_pk(shard)), keys.SK: codec.s(keys.META_SK)},
+                ConsistentRead=True,
+                ProjectionExpression="ids",
+            )
+        return frozenset(response.get("Item", {}).get("ids", {}).get("SS", []))
+
+    def shard_of(self, user_id: str) -> int:
+        return keys.recall_shard(user_id, self._shards)

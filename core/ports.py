@@ -1,0 +1,117 @@
+"""What the core needs from the outside world, as Protocols; ``core/infra`` implements them.
+
+The read ports are implemented twice: by the DynamoDB adapters (one call per method) and, per
+request, by DataLoader-backed wrappers in ``resolvers/`` that batch and share those calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.domain.inbox import InboxEntry, InboxState
+from core.domain.notification import Notification
+from core.domain.pointclub import ClubRecord, LedgerEntry
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class InboxScanRequest:
+    """One read of a member's inbox, newest first.
+
+    ``after`` is the sort position to continue below (None: from the newest). ``with_status``
+    asks for the member's state and club items too; they sit just above the newest entry, so
+    the same read returns them (only when ``after`` is None).
+    """
+
+    after: str | None
+    limit: int
+    now: datetime
+    include_archived: bool = False
+    categories: frozenset[str] | None = None
+    with_status: bool = False
+
+
+@dataclass(frozen=True)
+class InboxScan:
+    entries: Sequence[InboxEntry]
+    resume_after: str | None  # where the next read continues; None when nothing is left
+    state: InboxState | None = None
+    club: ClubRecord | None = None
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    entries: Sequence[LedgerEntry]
+    resume_after: str | None
+
+
+class MemberReader(Protocol):
+    """Reads of one member's partition."""
+
+    async def inbox_state(self, user_id: str) -> InboxState: ...
+
+    async def club(self, user_id: str) -> ClubRecord | None: ...
+
+    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan: ...
+
+    async def inbox_entry(
+        self, user_id: str, notification_id: str, visible_from: datetime
+    ) -> InboxEntry | None: ...
+
+    async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage: ...
+
+
+class NotificationReader(Protocol):
+    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]: ...
+
+
+class RecallReader(Protocol):
+    async def recalled_for(self, user_id: str) -> frozenset[str]:
+        """Ids of recalled notifications whose entries may still be in this member's inbox."""
+        ...
+
+
+class NotificationWriter(Protocol):
+    async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
+        """Write the notification; with ``only_if_absent`` keep an existing one. True if written."""
+        ...
+
+
+class InboxWriter(Protocol):
+    async def deliver(self, user_id: str, entry: InboxEntry) -> bool:
+        """Add the entry and its unread marker unless the member already has it; True if added."""
+        ...
+
+    async def mark_read(
+        self, user_id: str, entries: Sequence[InboxEntry], at: datetime
+    ) -> None: ...
+
+
+class ClubWriter(Protocol):
+    async def put_club(
+        self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
+    ) -> bool: ...
+
+    async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None: ...
+
+
+class SeedRegistry(Protocol):
+    async def claim_anchor(self, proposed: datetime) -> datetime:
+        """The demo data's reference time: ``proposed`` on the first run, the stored one after."""
+        ...
+
+
+class HealthProbe(Protocol):
+    async def ping(self) -> None:
+        """Raise ``Unavailable`` unless the store answers."""
+        ...

@@ -1,0 +1,231 @@
+"""The inbox read model: pages, one item and unread counts, localized for the viewer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.domain.inbox import POSITION_PATTERN, InboxEntry, InboxState, UnreadMarker
+from core.domain.notification import Notification
+from core.errors import InvalidInput
+from core.ports import InboxScanRequest, MemberReader, NotificationReader, RecallReader
+from core.queries.cursors import decode_cursor, encode_cursor
+from core.queries.views import InboxItemView, InboxPageView
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+MAX_CATEGORIES = 50
+# Extra entries read per page so that a few hidden ones (archived, expired, scheduled, recalled)
+# rarely cost a second call.
+SCAN_SLACK = 8
+
+
+@dataclass(frozen=True)
+class InboxFilterSpec:
+    categories: frozenset[str] | None = None
+    unread_only: bool = False
+    include_archived: bool = False
+
+
+def check_first(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
+
+
+def check_categories(categories: Sequence[str] | None) -> frozenset[str] | None:
+    if categories is None:
+        return None
+    if len(categories) > MAX_CATEGORIES:
+        raise InvalidInput(f"at most {MAX_CATEGORIES} categories", field="categories")
+    return frozenset(categories)
+
+
+class InboxQueries:
+    """Reads of one member's inbox; every count and list applies the same visibility rule."""
+
+    def __init__(
+        self,
+        *,
+        members: MemberReader,
+        notifications: NotificationReader,
+        recalls: RecallReader,
+        default_locale: str,
+    ) -> None:
+        self._members = members
+        self._notifications = notifications
+        self._recalls = recalls
+        self._default_locale = default_locale
+
+    async def unread_count(
+        self, user_id: str, categories: Sequence[str] | None, now: datetime
+    ) -> int:
+        wanted = check_categories(categories)
+        state, recalled = await asyncio.gather(
+            self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
+        )
+        return state.unread_count(now, recalled, wanted)
+
+    async def page(
+        self,
+        user_id: str,
+        *,
+        first: int,
+        after: str | None,
+        spec: InboxFilterSpec,
+        locales: tuple[str, ...],
+        now: datetime,
+    ) -> InboxPageView:
+        check_first(first)
+        position = None if after is None else decode_cursor(after, pattern=POSITION_PATTERN)
+        if spec.unread_only:
+            return await self._unread_page(user_id, first, position, spec, locales, now)
+        entries, state, recalled, has_next = await self._visible_entries(
+            user_id, first, position, spec, now
+        )
+        items = await self._localize(entries, state, locales)
+        return InboxPageView(
+            items=tuple(items),
+            has_next_page=has_next,
+            end_cursor=items[-1].cursor if items else None,
+            unread_count=state.unread_count(now, recalled, spec.categories),
+        )
+
+    async def item(
+        self, user_id: str, notification_id: str, locales: tuple[str, ...], now: datetime
+    ) -> InboxItemView | None:
+        """The member's own entry for a notification, if it is theirs and visible now."""
+        notification = (await self._notifications.get_many([notification_id])).get(notification_id)
+        if notification is None or notification.recalled or notification.visible_from is None:
+            return None
+        entry, state, recalled = await asyncio.gather(
+            self._members.inbox_entry(user_id, notification_id, notification.visible_from),
+            self._members.inbox_state(user_id),
+            self._recalls.recalled_for(user_id),
+        )
+        if entry is None or not entry.is_visible(now, recalled, include_archived=True):
+            return None
+        return self._view(entry, notification, state, locales)
+
+    async def _visible_entries(
+        self,
+        user_id: str,
+        first: int,
+        position: str | None,
+        spec: InboxFilterSpec,
+        now: datetime,
+    ) -> tuple[list[InboxEntry], InboxState, frozenset[str], bool]:
+        want = first + 1
+        request = InboxScanRequest(
+            after=position,
+            limit=want + SCAN_SLACK,
+            now=now,
+            include_archived=spec.include_archived,
+            categories=spec.categories,
+            with_status=position is None,
+        )
+        if position is None:
+            scan, recalled = await asyncio.gather(
+                self._members.scan_inbox(user_id, request), self._recalls.recalled_for(user_id)
+            )
+            state = scan.state or InboxState()
+        else:
+            scan, recalled, state = await asyncio.gather(
+                self._members.scan_inbox(user_id, request),
+                self._recalls.recalled_for(user_id),
+                self._members.inbox_state(user_id),
+            )
+        collected = [entry for entry in scan.entries if entry.notification_id not in recalled]
+        resume = scan.resume_after
+        while len(collected) < want and resume is not None:
+            missing = want - len(collected)
+            more = await self._members.scan_inbox(
+                user_id,
+                InboxScanRequest(
+                    after=resume,
+                    limit=missing + SCAN_SLACK,
+                    now=now,
+                    include_archived=spec.include_archived,
+                    categories=spec.categories,
+                ),
+            )
+            collected.extend(e for e in more.entries if e.notification_id not in recalled)
+            resume = more.resume_after
+        return collected[:first], state, recalled, len(collected) > first
+
+    async def _unread_page(
+        self,
+        user_id: str,
+        first: int,
+        position: str | None,
+        spec: InboxFilterSpec,
+        locales: tuple[str, ...],
+        now: datetime,
+    ) -> InboxPageView:
+        # Unread items are exactly the visible markers: the page needs no entry reads at all.
+        state, recalled = await asyncio.gather(
+            self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
+        )
+        markers = state.visible_unread(now, recalled, spec.categories)
+        if position is not None:
+            markers = [marker for marker in markers if marker.position < position]
+        page = [_entry_of(marker) for marker in markers[:first]]
+        items = await self._localize(page, state, locales)
+        return InboxPageView(
+            items=tuple(items),
+            has_next_page=len(markers) > first,
+            end_cursor=items[-1].cursor if items else None,
+            unread_count=len(state.visible_unread(now, recalled, spec.categories)),
+        )
+
+    async def _localize(
+        self, entries: Sequence[InboxEntry], state: InboxState, locales: tuple[str, ...]
+    ) -> list[InboxItemView]:
+        if not entries:
+            return []
+        found = await self._notifications.get_many([e.notification_id for e in entries])
+        views = []
+        for entry in entries:
+            notification = found.get(entry.notification_id)
+            if notification is None or notification.recalled:
+                continue
+            views.append(self._view(entry, notification, state, locales))
+        return views
+
+    def _view(
+        self,
+        entry: InboxEntry,
+        notification: Notification,
+        state: InboxState,
+        locales: tuple[str, ...],
+    ) -> InboxItemView:
+        content = notification.content_for(locales, self._default_locale)
+        unread = state.is_unread(entry.notification_id) and entry.archived_at is None
+        return InboxItemView(
+            id=entry.notification_id,
+            title=content.title,
+            body=content.body,
+            url=notification.url,
+            image_url=notification.image_url,
+            category=entry.category,
+            priority=notification.priority,
+            visible_from=entry.visible_from,
+            expires_at=entry.expires_at,
+            is_read=not unread,
+            read_at=None
+            if unread
+            else state.read_at(entry.category, entry.visible_from, entry.read_at),
+            archived_at=entry.archived_at,
+            cursor=encode_cursor(entry.position),
+        )
+
+
+def _entry_of(marker: UnreadMarker) -> InboxEntry:
+    return InboxEntry(
+        notification_id=marker.notification_id,
+        visible_from=marker.visible_from,
+        category=marker.category,
+        expires_at=marker.expires_at,
+        delivered_at=marker.visible_from,
+    )

@@ -1,0 +1,77 @@
+"""Read models handed to the API layer: plain frozen dataclasses, already localized."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.domain.notification import Priority
+from core.domain.pointclub import PointEntryKind
+
+
+@dataclass(frozen=True)
+class InboxItemView:
+    id: str
+    title: str
+    body: str
+    url: str | None
+    image_url: str | None
+    category: str
+    priority: Priority
+    visible_from: datetime
+    expires_at: datetime | None
+    is_read: bool
+    read_at: datetime | None
+    archived_at: datetime | None
+    cursor: str
+
+
+@dataclass(frozen=True)
+class InboxPageView:
+    items: tuple[InboxItemView, ...]
+    has_next_page: bool
+    end_cursor: str | None
+    unread_count: int
+
+
+@dataclass(frozen=True)
+class RankView:
+    code: str
+    name: str
+    threshold: int
+    point_back_rate: float
+
+
+@dataclass(frozen=True)
+class PointExpiryView:
+    amount: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PointClubView:
+    user_id: str
+    balance: int
+    expiring: tuple[PointExpiryView, ...]
+    rank: RankView
+    next_rank: RankView | None
+    qualifying_points: int
+    points_to_next_rank: int | None
+    rank_valid_until: datetime
+
+
+@dataclass(frozen=True)
+class PointEntryView:
+    id: str
+    kind: PointEntryKind
+    amount: int
+    occurred_at: datetime
+    description: str | None
+    cursor: str
+
+
+@dataclass(frozen=True)
+class PointHistoryView:
+    entries: tuple[PointEntryView, ...]
+    has_next_page: bool
+    end_cursor: str | None

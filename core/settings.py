@@ -1,0 +1,78 @@
+"""Settings from the environment (``POINTCLUB_`` prefix); read by entrypoints and bootstrap."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "pointclub-development-secret-do-not-use-in-production"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the process; production refuses the development defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="POINTCLUB_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+
+    # DynamoDB. With no endpoint in development, commands use the embedded store on loopback.
+    table_name: str = "pointclub"
+    dynamodb_endpoint: str | None = None
+    aws_region: str = "ap-northeast-1"
+    embedded_port: int = 8001
+    dynamodb_max_pool_connections: int = 64
+    # Copies of the global recall list; each member reads one, so no single hot key.
+    recall_shards: int = Field(default=8, ge=1, le=50)
+
+    # Authentication.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_issuer: str = "pointclub"
+    jwt_audience: str = "pointclub-app"
+    jwt_admin_role: str = "admin"
+    jwt_leeway_seconds: int = 30
+
+    # Content.
+    default_locale: str = "ja"
+    categories: list[str] = ["campaign", "point", "rank", "system", "news"]
+    ranks_file: Path = PROJECT_ROOT / "config" / "ranks.json"
+
+    # GraphQL.
+    graphiql: bool | None = None  # None: on in development, off in production
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.is_production) if self.graphiql is None else self.graphiql
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> Self:
+        if not self.is_production:
+            return self
+        uses_hmac = any(alg.startswith("HS") for alg in self.jwt_algorithms)
+        if uses_hmac and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ValueError(
+                "POINTCLUB_ENV=production with the development JWT secret: set "
+                "POINTCLUB_JWT_SECRET or use RS256/ES256 with POINTCLUB_JWT_PUBLIC_KEY_FILE "
+                "or POINTCLUB_JWT_JWKS_FILE"
+            )
+        if self.dynamodb_endpoint is None and self.aws_region == "":
+            raise ValueError(
+                "POINTCLUB_ENV=production needs AWS settings or POINTCLUB_DYNAMODB_ENDPOINT"
+            )
+        return self

@@ -1,0 +1,144 @@
+"""The Starlette application: ``/graphql``, ``/healthz``, ``/readyz``; one container per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+
+from core.bootstrap import Container, open_container
+from core.errors import Unauthenticated, Unavailable
+from core.queries.inbox import InboxQueries
+from core.queries.pointclub import PointClubQueries
+from core.settings import Settings
+from resolvers.context import Context, parse_accept_language
+from resolvers.dataloaders import DataLoaders
+from resolvers.errors import ErrorCodes
+from resolvers.public import PublicResolvers
+from schema.public import Query
+
+Startup = Callable[[Container], Awaitable[None]]
+
+
+@lru_cache(maxsize=2)
+def public_schema(production: bool = False) -> strawberry.Schema:
+    extensions: list[Any] = [
+        ErrorCodes,
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+    ]
+    if production:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(query=Query, extensions=extensions)
+
+
+class PublicGraphQL(GraphQL[Context, None]):
+    """``/graphql``: builds a fresh ``Context`` (viewer, locale, instant, loaders) per request."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            public_schema(settings.is_production),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=True,
+        )
+        self._settings = settings
+        self._resolvers = PublicResolvers()
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None
+    ) -> Context:
+        container: Container = request.app.state.container
+        principal = None
+        auth_error: Unauthenticated | None = None
+        header = request.headers.get("authorization")
+        if header:
+            scheme, _, token = header.partition(" ")
+            try:
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise Unauthenticated("expected `Authorization: Bearer <token>`")
+                principal = container.verifier.verify(token.strip())
+            except Unauthenticated as error:
+                auth_error = error
+        locales = parse_accept_language(request.headers.get("accept-language"))
+        if not locales and principal is not None and principal.locale:
+            locales = (principal.locale.lower(),)
+        loaders = DataLoaders.create(
+            members=container.members,
+            notifications=container.notifications,
+            recalls=container.recalls,
+        )
+        default_locale = self._settings.default_locale
+        return Context(
+            request=request,
+            response=response if isinstance(response, Response) else None,
+            principal=principal,
+            auth_error=auth_error,
+            locales=locales,
+            now=container.clock.now(),
+            loaders=loaders,
+            inbox=InboxQueries(
+                members=loaders.members,
+                notifications=loaders.notifications,
+                recalls=loaders.recalls,
+                default_locale=default_locale,
+            ),
+            point_club=PointClubQueries(
+                members=loaders.members, ranks=container.ranks, default_locale=default_locale
+            ),
+            public=self._resolvers,
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    container: Container = request.app.state.container
+    try:
+        await container.system.ping()
+    except Unavailable:
+        return JSONResponse({"status": "unavailable", "dynamodb": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    on_startup: Startup | None = None,
+    container: Container | None = None,
+) -> Starlette:
+    """The ASGI app. It opens its own container in the lifespan unless one is handed in (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        async with open_container(settings) as opened:
+            app.state.container = opened
+            if on_startup is not None:
+                await on_startup(opened)
+            yield
+
+    graphql = PublicGraphQL(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,218 @@
+"""Per-request DataLoaders: they dedupe keys, batch the loads of one request into few DynamoDB
+calls and return results in key order. Each also implements the core read port it wraps, so the
+core queries run unchanged on top of them.
+
+Why not ``strawberry.dataloader.DataLoader``: it dispatches one loop turn after the first load,
+and the core queries issue some loads from inside ``asyncio.gather`` (one or two turns later), so
+the home screen's loads would split into several batches. ``Loader`` waits a few turns instead,
+which makes the home screen's three calls independent of how deep a resolver awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from core.domain.inbox import InboxEntry, InboxState
+from core.domain.notification import Notification
+from core.domain.pointclub import ClubRecord
+from core.infra.dynamodb.members import DynamoMemberStore
+from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
+from core.ports import InboxScan, InboxScanRequest, LedgerPage
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Loop turns a batch stays open: enough for loads issued inside nested gathers of one resolver
+# level to join the batch; each turn costs microseconds.
+WINDOW_TURNS = 4
+
+
+class Loader(Generic[K, V]):
+    """A minimal DataLoader: per-request cache, deduplication, one batch per window."""
+
+    def __init__(self, batch: Callable[[list[K]], Awaitable[Sequence[V]]]) -> None:
+        self._batch = batch
+        self._cache: dict[K, asyncio.Future[V]] = {}
+        self._pending: list[K] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        future = self._cache.get(key)
+        if future is not None:
+            return future
+        future = asyncio.get_running_loop().create_future()
+        self._cache[key] = future
+        self._pending.append(key)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._dispatch())
+        return future
+
+    async def load_many(self, keys: Sequence[K]) -> list[V]:
+        return list(await asyncio.gather(*(self.load(key) for key in keys)))
+
+    def clear(self) -> None:
+        """Forget cached results (after a write, so the response reads its own write)."""
+        self._cache = {key: f for key, f in self._cache.items() if not f.done()}
+
+    async def _dispatch(self) -> None:
+        for _ in range(WINDOW_TURNS):
+            await asyncio.sleep(0)
+        keys, self._pending, self._task = self._pending, [], None
+        futures = [self._cache[key] for key in keys]
+        try:
+            values = await self._batch(keys)
+            if len(values) != len(keys):
+                raise RuntimeError("loader batch returned the wrong number of values")
+        except BaseException as error:
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+            for key in keys:
+                self._cache.pop(key, None)
+            return
+        for future, value in zip(futures, values, strict=True):
+            if not future.done():
+                future.set_result(value)
+
+
+@dataclass(frozen=True)
+class _StatusKey:
+    user_id: str
+
+
+@dataclass(frozen=True)
+class _ScanKey:
+    user_id: str
+    request: InboxScanRequest
+
+
+_MemberKey = _StatusKey | _ScanKey
+_Status = tuple[InboxState, ClubRecord | None]
+
+
+class MemberLoader:
+    """Batched ``MemberReader``: a member's state and club come with their first inbox page
+    when both are asked for in the same request, else from one BatchGetItem for all members."""
+
+    def __init__(self, store: DynamoMemberStore) -> None:
+        self._store = store
+        self._loader: Loader[_MemberKey, _Status | InboxScan] = Loader(self._batch)
+
+    async def inbox_state(self, user_id: str) -> InboxState:
+        status = await self._loader.load(_StatusKey(user_id))
+        assert isinstance(status, tuple)
+        return status[0]
+
+    async def club(self, user_id: str) -> ClubRecord | None:
+        status = await self._loader.load(_StatusKey(user_id))
+        assert isinstance(status, tuple)
+        return status[1]
+
+    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
+        scan = await self._loader.load(_ScanKey(user_id, request))
+        assert isinstance(scan, InboxScan)
+        return scan
+
+    async def inbox_entry(
+        self, user_id: str, notification_id: str, visible_from: datetime
+    ) -> InboxEntry | None:
+        return await self._store.inbox_entry(user_id, notification_id, visible_from)
+
+    async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage:
+        return await self._store.ledger_page(user_id, after, limit)
+
+    def clear(self) -> None:
+        self._loader.clear()
+
+    async def _batch(self, keys: list[_MemberKey]) -> list[_Status | InboxScan]:
+        scans = [key for key in keys if isinstance(key, _ScanKey)]
+        carriers: dict[str, _ScanKey] = {}
+        for key in scans:
+            if key.request.after is None and key.request.with_status:
+                carriers.setdefault(key.user_id, key)
+        status_only = sorted(
+            {k.user_id for k in keys if isinstance(k, _StatusKey)} - carriers.keys()
+        )
+        scan_results, statuses = await asyncio.gather(
+            asyncio.gather(*(self._store.scan_inbox(k.user_id, k.request) for k in scans)),
+            self._store.statuses(status_only) if status_only else _no_statuses(),
+        )
+        by_scan = dict(zip(scans, scan_results, strict=True))
+        for user_id, carrier in carriers.items():
+            scan = by_scan[carrier]
+            statuses[user_id] = (scan.state or InboxState(), scan.club)
+        return [
+            by_scan[key] if isinstance(key, _ScanKey) else statuses[key.user_id] for key in keys
+        ]
+
+
+async def _no_statuses() -> dict[str, _Status]:
+    return {}
+
+
+class NotificationLoader:
+    """Batched ``NotificationReader``: one BatchGetItem (split at 100 keys) per window."""
+
+    def __init__(self, store: DynamoNotificationStore) -> None:
+        self._store = store
+        self._loader: Loader[str, Notification | None] = Loader(self._batch)
+
+    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
+        found = await self._loader.load_many(list(notification_ids))
+        return {n.notification_id: n for n in found if n is not None}
+
+    def clear(self) -> None:
+        self._loader.clear()
+
+    async def _batch(self, keys: list[str]) -> list[Notification | None]:
+        found = await self._store.get_many(keys)
+        return [found.get(key) for key in keys]
+
+
+class RecallLoader:
+    """Batched ``RecallReader``: one read per recall-list copy per request."""
+
+    def __init__(self, store: DynamoRecallStore) -> None:
+        self._store = store
+        self._loader: Loader[int, frozenset[str]] = Loader(self._batch)
+
+    async def recalled_for(self, user_id: str) -> frozenset[str]:
+        return await self._loader.load(self._store.shard_of(user_id))
+
+    def clear(self) -> None:
+        self._loader.clear()
+
+    async def _batch(self, shards: list[int]) -> list[frozenset[str]]:
+        return list(await asyncio.gather(*(self._store.recalled_in_shard(s) for s in shards)))
+
+
+@dataclass(frozen=True)
+class DataLoaders:
+    """One field per loader, all created fresh for each request."""
+
+    members: MemberLoader
+    notifications: NotificationLoader
+    recalls: RecallLoader
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        members: DynamoMemberStore,
+        notifications: DynamoNotificationStore,
+        recalls: DynamoRecallStore,
+    ) -> DataLoaders:
+        return cls(
+            members=MemberLoader(members),
+            notifications=NotificationLoader(notifications),
+            recalls=RecallLoader(recalls),
+        )
+
+    def clear(self) -> None:
+        self.members.clear()
+        self.notifications.clear()
+        self.recalls.clear()

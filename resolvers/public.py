@@ -1,0 +1,85 @@
+"""Resolvers of the public schema: check the viewer, call a core query, map the view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from core.queries.inbox import DEFAULT_PAGE, InboxFilterSpec, check_categories
+from resolvers.context import Context
+from schema.public import (
+    InboxConnection,
+    InboxFilter,
+    InboxItem,
+    PointClubStatus,
+    PointHistoryConnection,
+    Viewer,
+)
+
+
+def _context(info: strawberry.Info[Any, Any]) -> Context:
+    context: Context = info.context
+    return context
+
+
+class PublicResolvers:
+    async def viewer(self, info: strawberry.Info[Any, Any]) -> Viewer:
+        principal = _context(info).require_member()
+        return Viewer(user_id=strawberry.ID(principal.user_id))
+
+    async def inbox(
+        self,
+        info: strawberry.Info[Any, Any],
+        viewer: Viewer,
+        first: int | None,
+        after: str | None,
+        filter: InboxFilter | None,
+    ) -> InboxConnection:
+        context = _context(info)
+        spec = InboxFilterSpec()
+        if filter is not None:
+            spec = InboxFilterSpec(
+                categories=check_categories(filter.categories),
+                unread_only=bool(filter.unread_only),
+                include_archived=bool(filter.include_archived),
+            )
+        view = await context.inbox.page(
+            str(viewer.user_id),
+            first=DEFAULT_PAGE if first is None else first,
+            after=after,
+            spec=spec,
+            locales=context.locales,
+            now=context.now,
+        )
+        return InboxConnection.from_view(view)
+
+    async def notification(
+        self, info: strawberry.Info[Any, Any], viewer: Viewer, id: str
+    ) -> InboxItem | None:
+        context = _context(info)
+        view = await context.inbox.item(str(viewer.user_id), id, context.locales, context.now)
+        return None if view is None else InboxItem.from_view(view)
+
+    async def unread_count(
+        self, info: strawberry.Info[Any, Any], viewer: Viewer, categories: list[str] | None
+    ) -> int:
+        context = _context(info)
+        return await context.inbox.unread_count(str(viewer.user_id), categories, context.now)
+
+    async def point_club(self, info: strawberry.Info[Any, Any], viewer: Viewer) -> PointClubStatus:
+        context = _context(info)
+        view = await context.point_club.status(str(viewer.user_id), context.locales, context.now)
+        return PointClubStatus.from_view(view)
+
+    async def point_history(
+        self,
+        info: strawberry.Info[Any, Any],
+        status: PointClubStatus,
+        first: int | None,
+        after: str | None,
+    ) -> PointHistoryConnection:
+        view = await _context(info).point_club.history(
+            status.user_id, first=DEFAULT_PAGE if first is None else first, after=after
+        )
+        return PointHistoryConnection.from_view(view)
