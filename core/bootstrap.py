@@ -98,6 +98,17 @@ class Container:
         ).run()
 
 
+def dynamo_config(settings: Settings) -> DynamoConfig:
+    endpoint = resolve_endpoint(settings)
+    return DynamoConfig(
+        endpoint_url=endpoint,
+        region=settings.aws_region,
+        table_name=settings.table_name,
+        max_pool_connections=settings.dynamodb_max_pool_connections,
+        static_credentials=endpoint is not None and "AWS_ACCESS_KEY_ID" not in os.environ,
+    )
+
+
 @asynccontextmanager
 async def open_container(
     settings: Settings,
@@ -106,27 +117,29 @@ async def open_container(
     ids: IdGenerator | None = None,
 ) -> AsyncIterator[Container]:
     """Open the process-wide DynamoDB client and build the graph around it."""
-    endpoint = resolve_endpoint(settings)
-    config = DynamoConfig(
-        endpoint_url=endpoint,
-        region=settings.aws_region,
-        table_name=settings.table_name,
-        max_pool_connections=settings.dynamodb_max_pool_connections,
-        static_credentials=endpoint is not None and "AWS_ACCESS_KEY_ID" not in os.environ,
+    async with open_client(dynamo_config(settings)) as client:
+        yield build_container(settings, client, clock=clock, ids=ids)
+
+
+def build_container(
+    settings: Settings,
+    client: DynamoDBClient,
+    *,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+) -> Container:
+    """The graph around an open client (tests share one client across many tables)."""
+    table = settings.table_name
+    return Container(
+        settings=settings,
+        client=client,
+        clock=clock or SystemClock(),
+        ids=ids or UlidGenerator(),
+        ranks=RankTable.from_file(settings.ranks_file),
+        members=DynamoMemberStore(client, table),
+        notifications=DynamoNotificationStore(client, table),
+        recalls=DynamoRecallStore(client, table, settings.recall_shards),
+        system=DynamoSystemStore(client, table),
+        verifier=TokenVerifier(settings),
+        issuer=DevTokenIssuer(settings),
     )
-    ranks = RankTable.from_file(settings.ranks_file)
-    async with open_client(config) as client:
-        table = settings.table_name
-        yield Container(
-            settings=settings,
-            client=client,
-            clock=clock or SystemClock(),
-            ids=ids or UlidGenerator(),
-            ranks=ranks,
-            members=DynamoMemberStore(client, table),
-            notifications=DynamoNotificationStore(client, table),
-            recalls=DynamoRecallStore(client, table, settings.recall_shards),
-            system=DynamoSystemStore(client, table),
-            verifier=TokenVerifier(settings),
-            issuer=DevTokenIssuer(settings),
-        )

@@ -33,13 +33,14 @@ Startup = Callable[[Container], Awaitable[None]]
 
 @lru_cache(maxsize=2)
 def public_schema(production: bool = False) -> strawberry.Schema:
+    # Factories, not instances: a fresh extension per request (the caches themselves are shared).
     extensions: list[Any] = [
         ErrorCodes,
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
     ]
     if production:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(query=Query, extensions=extensions)
 
 

@@ -1,0 +1,140 @@
+"""Fixtures: one DynamoDB engine and one client per test session, a fresh table per test."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from core.auth import DevTokenIssuer
+from core.bootstrap import Container, build_container
+from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.table import delete_table
+from core.settings import Settings
+from resolvers.app import create_app
+from tests.engines import Engine, start_engine
+from tests.fakes import FakeClock, SequentialIds
+
+_ENGINE: Engine | None = None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "DynamoDB engine: started on first use (POINTCLUB_TEST_ENGINE=local|moto|auto)"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    started = start_engine()
+    print(f"\nDynamoDB engine for this session: {started.name} at {started.url}")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+async def dynamo_client(engine: Engine) -> AsyncIterator[Any]:
+    config = DynamoConfig(
+        endpoint_url=engine.url, region="ap-northeast-1", table_name="", static_credentials=True
+    )
+    async with open_client(config) as client:
+        yield client
+
+
+@pytest.fixture
+def settings(engine: Engine) -> Settings:
+    return Settings(
+        table_name=f"test-{uuid.uuid4().hex[:12]}",
+        dynamodb_endpoint=engine.url,
+        recall_shards=4,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def container(
+    settings: Settings, dynamo_client: Any, clock: FakeClock
+) -> AsyncIterator[Container]:
+    built = build_container(settings, dynamo_client, clock=clock, ids=SequentialIds())
+    await built.create_table()
+    yield built
+    await delete_table(dynamo_client, settings.table_name)
+
+
+@pytest.fixture
+def tokens(settings: Settings) -> DevTokenIssuer:
+    return DevTokenIssuer(settings)
+
+
+@pytest.fixture
+async def api(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, container=container)
+    app.state.container = container
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass
+class Call:
+    operation: str
+    started: float
+    ended: float | None = None
+
+
+@dataclass
+class CallRecorder:
+    """Records every DynamoDB call the real client makes, with start and end times."""
+
+    calls: list[Call] = field(default_factory=list)
+    _open: dict[int, Call] = field(default_factory=dict)
+
+    def before(self, model: Any, context: Any = None, **_: Any) -> None:
+        call = Call(model.name, time.perf_counter())
+        self.calls.append(call)
+        if context is not None:
+            self._open[id(context)] = call
+
+    def after(self, model: Any, context: Any = None, **_: Any) -> None:
+        call = self._open.pop(id(context), None) if context is not None else None
+        if call is not None:
+            call.ended = time.perf_counter()
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self._open.clear()
+
+    @property
+    def operations(self) -> list[str]:
+        return [call.operation for call in self.calls]
+
+    def sequential_rounds(self) -> int:
+        """The longest chain of calls in which each starts after the one before it ended."""
+        ordered = sorted(self.calls, key=lambda c: c.started)
+        depth: list[int] = []
+        for index, call in enumerate(ordered):
+            best = 0
+            for before_index in range(index):
+                earlier = ordered[before_index]
+                if earlier.ended is not None and earlier.ended <= call.started:
+                    best = max(best, depth[before_index])
+            depth.append(best + 1)
+        return max(depth, default=0)
+
+
+@pytest.fixture
+def dynamo_calls(dynamo_client: Any) -> Iterator[CallRecorder]:
+    recorder = CallRecorder()
+    events = dynamo_client.meta.events
+    events.register("before-call.dynamodb", recorder.before, unique_id="pointclub-test-before")
+    events.register("after-call.dynamodb", recorder.after, unique_id="pointclub-test-after")
+    yield recorder
+    events.unregister("before-call.dynamodb", unique_id="pointclub-test-before")
+    events.unregister("after-call.dynamodb", unique_id="pointclub-test-after")

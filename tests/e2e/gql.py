@@ -1,0 +1,39 @@
+"""Helpers to send GraphQL over HTTP as a front-end would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+HOME = """
+query Home($first: Int!) {
+  viewer {
+    unreadCount
+    inbox(first: $first) { edges { node { id title isRead } } }
+    pointClub { balance rank { code } }
+  }
+}
+"""
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    path: str = "/graphql",
+) -> dict[str, Any]:
+    sent = dict(headers or {})
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    response = await client.post(path, json={"query": query, "variables": variables or {}}, headers=sent)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]

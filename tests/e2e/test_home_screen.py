@@ -1,0 +1,150 @@
+"""The member's home screen over HTTP: budget of DynamoDB calls, paging, isolation, errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from core.auth import DevTokenIssuer
+from core.bootstrap import Container
+from tests.builders import notification, publish
+from tests.conftest import CallRecorder
+from tests.e2e.gql import HOME, codes, gql
+from tests.fakes import FakeClock
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+async def _fill_inbox(container: Container, clock: FakeClock, user: str, count: int) -> list[str]:
+    ids = []
+    for index in range(count):
+        nid = f"n{index:04d}"
+        item = notification(nid, visible_from=clock.now() - timedelta(minutes=count - index))
+        await publish(container.notifications, container.members, item, [user], clock.now())
+        ids.append(nid)
+    return ids
+
+
+@pytest.mark.parametrize("first", [1, 20, 100])
+async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
+    api: httpx.AsyncClient,
+    container: Container,
+    clock: FakeClock,
+    tokens: DevTokenIssuer,
+    dynamo_calls: CallRecorder,
+    first: int,
+) -> None:
+    await _fill_inbox(container, clock, "alice", 130)
+    token = tokens.issue("alice")
+    dynamo_calls.reset()
+
+    body = await gql(api, HOME, {"first": first}, token=token)
+
+    assert "errors" not in body, body
+    edges = body["data"]["viewer"]["inbox"]["edges"]
+    assert len(edges) == first
+    assert body["data"]["viewer"]["unreadCount"] == 130
+    assert len(dynamo_calls.calls) <= 3, dynamo_calls.operations
+    assert dynamo_calls.sequential_rounds() <= 2, dynamo_calls.operations
+    assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
+
+
+async def test_paging_while_new_notifications_arrive_sees_each_earlier_one_once(
+    api: httpx.AsyncClient, container: Container, clock: FakeClock, tokens: DevTokenIssuer
+) -> None:
+    earlier = await _fill_inbox(container, clock, "alice", 45)
+    token = tokens.issue("alice")
+    query = """
+    query Page($after: String) {
+      viewer { inbox(first: 7, after: $after) {
+        edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }
+    }"""
+    seen: list[str] = []
+    after = None
+    for page in range(20):
+        body = await gql(api, query, {"after": after}, token=token)
+        connection = body["data"]["viewer"]["inbox"]
+        seen += [edge["node"]["id"] for edge in connection["edges"]]
+        # Deliver a new notification between pages: it lands above every cursor.
+        clock.advance(timedelta(seconds=1))
+        fresh = notification(f"fresh{page:02d}", visible_from=clock.now())
+        await publish(container.notifications, container.members, fresh, ["alice"], clock.now())
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    older = [nid for nid in seen if not nid.startswith("fresh")]
+    assert sorted(older) == sorted(earlier)
+    assert len(older) == len(set(older))
+
+
+async def test_a_member_sees_nothing_of_another_member(
+    api: httpx.AsyncClient, container: Container, clock: FakeClock, tokens: DevTokenIssuer
+) -> None:
+    now = clock.now()
+    mine = notification("for-alice", visible_from=now - timedelta(hours=1), category="news")
+    theirs = notification("for-bob", visible_from=now - timedelta(hours=2), category="news")
+    both = notification("for-both", visible_from=now - timedelta(hours=3), category="campaign")
+    await publish(container.notifications, container.members, mine, ["alice"], now)
+    await publish(container.notifications, container.members, theirs, ["bob"], now)
+    await publish(container.notifications, container.members, both, ["alice", "bob"], now)
+    await container.members.mark_read("bob", [], now)
+    query = """
+    query Everything($id: ID!) {
+      viewer {
+        userId
+        unreadCount
+        news: unreadCount(categories: ["news"])
+        all: inbox(first: 100, filter: {includeArchived: true}) { unreadCount edges { node { id } } }
+        unread: inbox(first: 100, filter: {unreadOnly: true}) { edges { node { id } } }
+        notification(id: $id) { id }
+        pointClub { balance history(first: 100) { edges { node { id } } } }
+      }
+    }"""
+    body = await gql(api, query, {"id": "for-bob"}, token=tokens.issue("alice"))
+
+    viewer = body["data"]["viewer"]
+    assert viewer["userId"] == "alice"
+    assert viewer["notification"] is None
+    assert {e["node"]["id"] for e in viewer["all"]["edges"]} == {"for-alice", "for-both"}
+    assert {e["node"]["id"] for e in viewer["unread"]["edges"]} == {"for-alice", "for-both"}
+    assert viewer["unreadCount"] == 2
+    assert viewer["news"] == 1
+    assert "for-bob" not in str(body)
+
+
+async def test_missing_or_bad_tokens_get_unauthenticated_and_no_data(
+    api: httpx.AsyncClient, settings: object, tokens: DevTokenIssuer
+) -> None:
+    query = "{ viewer { userId unreadCount } }"
+    expired = tokens.issue("alice", ttl=timedelta(seconds=-120))
+    forged = tokens.issue("alice")[:-4] + "AAAA"
+    for headers in (
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": f"Bearer {expired}"},
+        {"Authorization": f"Bearer {forged}"},
+        {"Authorization": "Basic YWxpY2U6c2VjcmV0"},
+    ):
+        body = await gql(api, query, headers=headers)
+        assert body["data"] is None, headers
+        assert codes(body) == ["UNAUTHENTICATED"], headers
+
+
+async def test_bad_paging_arguments_are_bad_user_input(
+    api: httpx.AsyncClient, tokens: DevTokenIssuer
+) -> None:
+    token = tokens.issue("alice")
+    for first in (0, 101, -1):
+        body = await gql(api, "query($f: Int){ viewer { inbox(first: $f) { unreadCount } } }",
+                         {"f": first}, token=token)
+        assert codes(body) == ["BAD_USER_INPUT"], first
+        assert body["errors"][0]["extensions"]["field"] == "first"
+    for cursor in ("garbage", "YzE6bm90LWEtcG9zaXRpb24", ""):
+        body = await gql(api, "query($a: String){ viewer { inbox(after: $a) { unreadCount } } }",
+                         {"a": cursor}, token=token)
+        assert codes(body) == ["BAD_USER_INPUT"], cursor
+    body = await gql(api, "{ viewer { pointClub { history(first: 500) { pageInfo { hasNextPage } } } } }",
+                     token=token)
+    assert codes(body) == ["BAD_USER_INPUT"]

@@ -1,0 +1,136 @@
+"""In-memory fakes of the core's ports, for unit tests of queries and usecases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from core.domain.inbox import InboxEntry, InboxState
+from core.domain.notification import Notification
+from core.domain.pointclub import ClubRecord, LedgerEntry
+from core.ports import InboxScan, InboxScanRequest, LedgerPage
+
+
+class FakeClock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self.current = now or datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+class SequentialIds:
+    def __init__(self, prefix: str = "id") -> None:
+        self._prefix = prefix
+        self._next = 0
+
+    def new_id(self) -> str:
+        self._next += 1
+        return f"{self._prefix}{self._next:08d}"
+
+
+@dataclass
+class FakeMembers:
+    """Implements ``MemberReader`` and ``InboxWriter`` over dictionaries; counts its reads."""
+
+    entries: dict[str, dict[str, InboxEntry]] = field(default_factory=dict)
+    states: dict[str, InboxState] = field(default_factory=dict)
+    clubs: dict[str, ClubRecord] = field(default_factory=dict)
+    ledgers: dict[str, list[LedgerEntry]] = field(default_factory=dict)
+    reads: int = 0
+
+    async def inbox_state(self, user_id: str) -> InboxState:
+        self.reads += 1
+        return self.states.get(user_id, InboxState())
+
+    async def club(self, user_id: str) -> ClubRecord | None:
+        self.reads += 1
+        return self.clubs.get(user_id)
+
+    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
+        self.reads += 1
+        ordered = sorted(self.entries.get(user_id, {}).values(), key=lambda e: e.position, reverse=True)
+        if request.after is not None:
+            ordered = [e for e in ordered if e.position < request.after]
+        evaluated = ordered[: request.limit]
+        kept = [
+            e
+            for e in evaluated
+            if e.visible_from <= request.now
+            and (e.expires_at is None or e.expires_at > request.now)
+            and (request.include_archived or e.archived_at is None)
+            and (request.categories is None or e.category in request.categories)
+        ]
+        more = len(ordered) > request.limit
+        with_status = request.with_status and request.after is None
+        return InboxScan(
+            entries=kept,
+            resume_after=evaluated[-1].position if more and evaluated else None,
+            state=self.states.get(user_id, InboxState()) if with_status else None,
+            club=self.clubs.get(user_id) if with_status else None,
+        )
+
+    async def inbox_entry(
+        self, user_id: str, notification_id: str, visible_from: datetime
+    ) -> InboxEntry | None:
+        self.reads += 1
+        entry = self.entries.get(user_id, {}).get(notification_id)
+        return entry if entry is not None and entry.visible_from == visible_from else None
+
+    async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage:
+        self.reads += 1
+        ordered = sorted(self.ledgers.get(user_id, []), key=lambda e: e.position, reverse=True)
+        if after is not None:
+            ordered = [e for e in ordered if e.position < after]
+        page = ordered[:limit]
+        return LedgerPage(
+            entries=page, resume_after=page[-1].position if len(ordered) > limit else None
+        )
+
+    async def deliver(self, user_id: str, entry: InboxEntry) -> bool:
+        inbox = self.entries.setdefault(user_id, {})
+        if entry.notification_id in inbox:
+            return False
+        inbox[entry.notification_id] = entry
+        state = self.states.get(user_id, InboxState())
+        unread = dict(state.unread)
+        unread[entry.notification_id] = entry.marker()
+        self.states[user_id] = replace(state, unread=unread)
+        return True
+
+    async def mark_read(self, user_id: str, entries: Sequence[InboxEntry], at: datetime) -> None:
+        state = self.states.get(user_id, InboxState())
+        unread = dict(state.unread)
+        for entry in entries:
+            unread.pop(entry.notification_id, None)
+            stored = self.entries[user_id][entry.notification_id]
+            self.entries[user_id][entry.notification_id] = replace(
+                stored, read_at=stored.read_at or at
+            )
+        self.states[user_id] = replace(state, unread=unread)
+
+
+@dataclass
+class FakeNotifications:
+    items: dict[str, Notification] = field(default_factory=dict)
+
+    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
+        return {nid: self.items[nid] for nid in notification_ids if nid in self.items}
+
+    async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
+        if only_if_absent and notification.notification_id in self.items:
+            return False
+        self.items[notification.notification_id] = notification
+        return True
+
+
+@dataclass
+class FakeRecalls:
+    ids: set[str] = field(default_factory=set)
+
+    async def recalled_for(self, user_id: str) -> frozenset[str]:
+        return frozenset(self.ids)
