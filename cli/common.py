@@ -7,14 +7,16 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-from core.bootstrap import Container, open_container, require_reachable
 from core.errors import PointclubError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 T = TypeVar("T")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -44,6 +46,8 @@ def parse_duration(text: str) -> timedelta:
 
 def run_with_container(settings: Settings, job: Callable[[Container], Awaitable[T]]) -> T:
     """Run ``job`` with a container opened inside this command's event loop."""
+    # Imported here so that light commands (token, --help) do not pay for aioboto3.
+    from core.bootstrap import open_container, require_reachable
 
     async def main() -> T:
         require_reachable(settings)

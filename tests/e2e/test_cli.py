@@ -1,0 +1,187 @@
+"""The CLI as a developer runs it: `pointclub serve` on the embedded store, then the commands
+started beside it, in separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.engines import ROOT, free_port, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+POINTCLUB = str(Path(sys.executable).with_name("pointclub"))
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
+    env.update({"DD_TRACE_ENABLED": "false", **extra})
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [POINTCLUB, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    port: int
+    store_port: int
+    banner: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    port, store_port = free_port(), free_port()
+    env = cli_env(POINTCLUB_EMBEDDED_PORT=str(store_port))
+    process = subprocess.Popen(
+        [POINTCLUB, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Uvicorn running on" in line:
+            break
+    banner = "".join(lines)
+    if "Uvicorn running on" not in banner:
+        process.kill()
+        pytest.fail(f"serve did not start:\n{banner}")
+    wait_for_port(port)
+    yield Server(process, port, store_port, banner)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    process.stdout.close()
+
+
+def test_serve_prints_a_curl_that_returns_the_demo_home_screen(server: Server) -> None:
+    match = re.search(r"(curl -s .*?)\n\n", server.banner, re.S)
+    assert match, server.banner
+    command = match.group(1).replace("\\\n", " ")
+    if shutil.which("curl"):
+        output = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+    else:  # replay the same request without curl
+        token = re.search(r"Bearer ([\w.-]+)", command)
+        body = re.search(r"-d '(.*)'", command)
+        assert token and body
+        output = httpx.post(
+            f"{server.url}/graphql",
+            content=body.group(1),
+            headers={
+                "Authorization": f"Bearer {token.group(1)}",
+                "Content-Type": "application/json",
+            },
+        ).text
+    viewer = json.loads(output)["data"]["viewer"]
+    assert viewer["userId"] == "demo-member"
+    assert viewer["inbox"]["edges"], output
+    assert viewer["unreadCount"] >= 1
+    assert viewer["pointClub"]["rank"]["code"] == "SILVER"
+    assert viewer["pointClub"]["balance"] > 0
+    assert "GraphiQL:  http://127.0.0.1" in server.banner
+    assert "admin token" in server.banner
+
+
+def test_a_token_from_the_cli_is_accepted_by_the_running_server(server: Server) -> None:
+    issued = run_cli("token", "--user", "demo-gold", "--ttl", "10m", env=cli_env())
+    assert issued.returncode == 0, issued.stderr
+    response = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": "{ viewer { userId pointClub { rank { code } } } }"},
+        headers={"Authorization": f"Bearer {issued.stdout.strip()}"},
+    )
+    assert response.json()["data"]["viewer"] == {
+        "userId": "demo-gold",
+        "pointClub": {"rank": {"code": "GOLD"}},
+    }
+
+
+def test_db_commands_beside_serve_use_the_embedded_store(server: Server) -> None:
+    env = cli_env(POINTCLUB_EMBEDDED_PORT=str(server.store_port))
+    created = run_cli("db", "create-table", env=env)
+    assert created.returncode == 0, created.stderr
+    assert "already exists" in created.stdout
+    seeded = run_cli("db", "seed-demo", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "0 new inbox entries" in seeded.stdout
+
+
+def test_health_and_readiness(server: Server) -> None:
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+
+
+def test_ctrl_c_shuts_down_cleanly(server: Server) -> None:
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=20) == 0
+    assert server.process.stdout is not None
+    rest = server.process.stdout.read()
+    assert "Traceback" not in rest
+    assert "Application shutdown complete" in rest
+
+
+def test_commands_without_a_store_say_how_to_start_one() -> None:
+    env = cli_env(POINTCLUB_EMBEDDED_PORT=str(free_port()))
+    result = run_cli("db", "seed-demo", env=env)
+    assert result.returncode == 1
+    assert "pointclub serve" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_usage_exits_2_and_production_refuses_dev_tokens() -> None:
+    assert run_cli("token", env=cli_env()).returncode == 2
+    assert run_cli("token", "--user", "a", "--ttl", "forever", env=cli_env()).returncode == 2
+    prod = cli_env(
+        POINTCLUB_ENV="production", POINTCLUB_JWT_SECRET="a-real-secret-0123456789abcdef"
+    )
+    refused = run_cli("token", "--user", "a", env=prod)
+    assert refused.returncode == 1
+    assert "production" in refused.stderr
+
+
+def test_export_schema_matches_the_checked_in_sdl() -> None:
+    result = run_cli("export-schema", env=cli_env())
+    assert result.returncode == 0, result.stderr
+    checked_in = (ROOT / "schema.graphql").read_text()
+    assert result.stdout == checked_in, (
+        "schema.graphql drifted: run `uv run pointclub export-schema > schema.graphql`"
+    )

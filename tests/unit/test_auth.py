@@ -1,0 +1,139 @@
+"""Token verification: HS256 in development, RS256/ES256 by public key or JWKS in production."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import SecretStr, ValidationError
+
+from core.auth import DevTokenIssuer, TokenVerifier
+from core.errors import Forbidden, Unauthenticated
+from core.settings import Settings
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {
+        "sub": "alice",
+        "iss": "pointclub",
+        "aud": "pointclub-app",
+        "iat": now,
+        "exp": now + 600,
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_development_tokens_round_trip_with_roles_and_locale() -> None:
+    settings = Settings()
+    token = DevTokenIssuer(settings).issue("alice", admin=True, locale="en")
+    principal = TokenVerifier(settings).verify(token)
+    assert principal.user_id == "alice"
+    assert principal.roles == {"admin"}
+    assert principal.locale == "en"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        claims(exp=int(time.time()) - 3600),
+        claims(nbf=int(time.time()) + 3600),
+        claims(iss="someone-else"),
+        claims(aud="another-app"),
+        claims(sub=None),
+        claims(sub=""),
+        claims(exp=None),
+        claims(aud=None),
+    ],
+)
+def test_hs256_tokens_with_bad_claims_are_refused(bad: dict[str, Any]) -> None:
+    settings = Settings()
+    token = jwt.encode(bad, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    with pytest.raises(Unauthenticated):
+        TokenVerifier(settings).verify(token)
+
+
+def test_wrong_secret_and_alg_none_are_refused() -> None:
+    settings = Settings()
+    verifier = TokenVerifier(settings)
+    with pytest.raises(Unauthenticated):
+        verifier.verify(
+            jwt.encode(claims(), "another-secret-of-enough-length-000000", algorithm="HS256")
+        )
+    unsigned = jwt.encode(claims(), key=None, algorithm="none")  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated):
+        verifier.verify(unsigned)
+
+
+def hs256_by_hand(payload: dict[str, Any], secret: bytes) -> str:
+    """PyJWT refuses to sign with a PEM key as HMAC secret; an attacker would not."""
+
+    def part(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = part(b'{"alg":"HS256","typ":"JWT"}') + b"." + part(json.dumps(payload).encode())
+    signature = part(hmac.new(secret, signing_input, hashlib.sha256).digest())
+    return (signing_input + b"." + signature).decode()
+
+
+def _rsa() -> tuple[rsa.RSAPrivateKey, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key, public.decode()
+
+
+def test_rs256_with_a_public_key_file(tmp_path: Path) -> None:
+    key, public = _rsa()
+    (tmp_path / "public.pem").write_text(public)
+    settings = Settings(
+        env="production",
+        jwt_algorithms=["RS256"],
+        jwt_public_key_file=tmp_path / "public.pem",
+        dynamodb_endpoint="http://127.0.0.1:1",
+    )
+    verifier = TokenVerifier(settings)
+    assert verifier.verify(jwt.encode(claims(), key, algorithm="RS256")).user_id == "alice"
+    # Key confusion: an HS256 token "signed" with the public key must not pass.
+    with pytest.raises(Unauthenticated):
+        verifier.verify(hs256_by_hand(claims(), public.encode()))
+
+
+def test_es256_from_a_jwks_file_by_kid(tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "k1", "alg": "ES256", "use": "sig"})
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    settings = Settings(
+        env="production",
+        jwt_algorithms=["ES256"],
+        jwt_jwks_file=tmp_path / "jwks.json",
+        dynamodb_endpoint="http://127.0.0.1:1",
+    )
+    verifier = TokenVerifier(settings)
+    good = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"})
+    assert verifier.verify(good).user_id == "alice"
+    unknown = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k2"})
+    with pytest.raises(Unauthenticated):
+        verifier.verify(unknown)
+
+
+def test_production_refuses_the_development_secret_and_dev_tokens() -> None:
+    with pytest.raises(ValidationError):
+        Settings(env="production")
+    settings = Settings(
+        env="production", jwt_secret=SecretStr("a-real-secret-from-the-vault-0123456789")
+    )
+    with pytest.raises(Forbidden):
+        DevTokenIssuer(settings).issue("alice")
