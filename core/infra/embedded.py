@@ -37,7 +37,13 @@ class EmbeddedStore:
 
     def start(self) -> None:
         # Imported here: moto is large, and only development serving needs it.
-        from moto.server import ThreadedMotoServer
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as error:
+            raise RuntimeError(
+                "the embedded store needs moto (a development dependency): run `uv sync`, "
+                "or set POINTCLUB_DYNAMODB_ENDPOINT"
+            ) from error
 
         # werkzeug logs every request of the store; the API's own access log is enough.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

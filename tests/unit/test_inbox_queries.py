@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from core.domain.notification import NotificationState
+from core.domain.notification import LocalizedContent, NotificationState
 from core.errors import InvalidInput
 from core.queries.cursors import encode_cursor
 from core.queries.inbox import InboxFilterSpec, InboxQueries
+from core.queries.views import InboxPageView
 from tests.builders import notification, publish
 from tests.fakes import FakeClock, FakeMembers, FakeNotifications, FakeRecalls
 
@@ -121,8 +122,8 @@ async def test_content_follows_the_viewer_locale_with_japanese_fallback(
     for item in (both, only_ja):
         await publish(notes, members, item, ["alice"], now)
 
-    def titles(page: object) -> list[str]:
-        return [item.title for item in page.items]  # type: ignore[attr-defined]
+    def titles(page: InboxPageView) -> list[str]:
+        return [item.title for item in page.items]
 
     spec = InboxFilterSpec()
     english = await queries.page(
@@ -132,9 +133,10 @@ async def test_content_follows_the_viewer_locale_with_japanese_fallback(
     french = await queries.page("alice", first=5, after=None, spec=spec, locales=("fr",), now=now)
     assert titles(french) == ["こんにちは", "日本語のみ"]
     # Amended content shows at once: nothing is copied into the inbox entry.
-    notes.items["both"] = notification(
-        "both", visible_from=both.visible_from, ja="改訂", en="Amended"
-    )  # type: ignore[arg-type]
+    notes.items["both"] = replace(
+        both,
+        contents={"ja": LocalizedContent("改訂", "本文"), "en": LocalizedContent("Amended", "b")},
+    )
     again = await queries.page("alice", first=5, after=None, spec=spec, locales=("en",), now=now)
     assert titles(again)[0] == "Amended"
 
