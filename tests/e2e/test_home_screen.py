@@ -161,3 +161,28 @@ async def test_bad_paging_arguments_are_bad_user_input(
         token=token,
     )
     assert codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_content_follows_accept_language_then_the_token_locale_then_japanese(
+    api: httpx.AsyncClient, container: Container, clock: FakeClock, tokens: DevTokenIssuer
+) -> None:
+    item = notification("hello", visible_from=clock.now(), ja="こんにちは", en="Hello")
+    await publish(container.notifications, container.members, item, ["alice"], clock.now())
+    query = "{ viewer { inbox(first: 1) { edges { node { title } } } } }"
+
+    async def title(token: str, headers: dict[str, str] | None = None) -> str:
+        response = await api.post(
+            "/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        )
+        assert "こんにちは".encode() in response.content or b"Hello" in response.content
+        edges = response.json()["data"]["viewer"]["inbox"]["edges"]
+        return str(edges[0]["node"]["title"])
+
+    plain, english = tokens.issue("alice"), tokens.issue("alice", locale="en")
+    assert await title(plain) == "こんにちは"
+    assert await title(plain, {"Accept-Language": "en-US,en;q=0.9,ja;q=0.5"}) == "Hello"
+    assert await title(plain, {"Accept-Language": "fr, ja;q=0.1"}) == "こんにちは"
+    assert await title(english) == "Hello"
+    assert await title(english, {"Accept-Language": "ja"}) == "こんにちは"
