@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from core.domain.inbox import InboxEntry, InboxState
+from core.domain.inbox import InboxEntry, InboxState, UnreadMarker
 from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord, LedgerEntry
 
@@ -55,6 +55,14 @@ class LedgerPage:
     resume_after: str | None
 
 
+@dataclass(frozen=True)
+class EntryRef:
+    """The key of one inbox entry."""
+
+    notification_id: str
+    visible_from: datetime
+
+
 class MemberReader(Protocol):
     """Reads of one member's partition."""
 
@@ -67,6 +75,10 @@ class MemberReader(Protocol):
     async def inbox_entry(
         self, user_id: str, notification_id: str, visible_from: datetime
     ) -> InboxEntry | None: ...
+
+    async def inbox_entries(
+        self, user_id: str, refs: Sequence[EntryRef]
+    ) -> Mapping[str, InboxEntry]: ...
 
     async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage: ...
 
@@ -92,9 +104,37 @@ class InboxWriter(Protocol):
         """Add the entry and its unread marker unless the member already has it; True if added."""
         ...
 
-    async def mark_read(
-        self, user_id: str, entries: Sequence[InboxEntry], at: datetime
-    ) -> None: ...
+    async def apply(self, user_id: str, change: ReadChange, at: datetime) -> None:
+        """Apply one change of read state atomically (at most 99 entry updates)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReadChange:
+    """One atomic change of a member's read state: the state item and up to 99 entries.
+
+    Set operations make it idempotent: applying it twice leaves what applying it once left.
+    """
+
+    read: tuple[UnreadMarker, ...] = ()  # leave the unread set; queued to count as reads
+    drop: tuple[UnreadMarker, ...] = ()  # leave the unread set uncounted (archived, expired, …)
+    unread: tuple[UnreadMarker, ...] = ()  # enter the unread set again
+    stamp_read: tuple[EntryRef, ...] = ()  # set readAt unless set
+    clear_read: tuple[EntryRef, ...] = ()  # remove readAt (not on archived entries)
+    archive: tuple[EntryRef, ...] = ()  # set archivedAt (and readAt unless set)
+    read_all: tuple[str, ...] = ()  # categories ("*": all) whose mark-all time is now
+
+    @property
+    def entry_updates(self) -> int:
+        return len(self.stamp_read) + len(self.clear_read) + len(self.archive)
+
+
+class ReadStats(Protocol):
+    async def count_pending_reads(self, user_id: str) -> int:
+        """Add this member's queued reads to the per-notification counters, each once."""
+        ...
+
+    async def read_counts(self, notification_ids: Sequence[str]) -> Mapping[str, int]: ...
 
 
 class ClubWriter(Protocol):

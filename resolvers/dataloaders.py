@@ -21,7 +21,7 @@ from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord
 from core.infra.dynamodb.members import DynamoMemberStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
-from core.ports import InboxScan, InboxScanRequest, LedgerPage
+from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -121,6 +121,11 @@ class MemberLoader:
         self, user_id: str, notification_id: str, visible_from: datetime
     ) -> InboxEntry | None:
         return await self._store.inbox_entry(user_id, notification_id, visible_from)
+
+    async def inbox_entries(
+        self, user_id: str, refs: Sequence[EntryRef]
+    ) -> Mapping[str, InboxEntry]:
+        return await self._store.inbox_entries(user_id, refs)
 
     async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage:
         return await self._store.ledger_page(user_id, after, limit)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord, LedgerEntry
-from core.ports import InboxScan, InboxScanRequest, LedgerPage
+from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
 
 
 class FakeClock:
@@ -41,6 +41,7 @@ class FakeMembers:
     states: dict[str, InboxState] = field(default_factory=dict)
     clubs: dict[str, ClubRecord] = field(default_factory=dict)
     ledgers: dict[str, list[LedgerEntry]] = field(default_factory=dict)
+    pending: dict[str, set[str]] = field(default_factory=dict)
     reads: int = 0
 
     async def inbox_state(self, user_id: str) -> InboxState:
@@ -104,16 +105,49 @@ class FakeMembers:
         self.states[user_id] = replace(state, unread=unread)
         return True
 
-    async def mark_read(self, user_id: str, entries: Sequence[InboxEntry], at: datetime) -> None:
+    async def inbox_entries(
+        self, user_id: str, refs: Sequence[EntryRef]
+    ) -> Mapping[str, InboxEntry]:
+        self.reads += 1
+        inbox = self.entries.get(user_id, {})
+        return {
+            ref.notification_id: inbox[ref.notification_id]
+            for ref in refs
+            if ref.notification_id in inbox
+            and inbox[ref.notification_id].visible_from == ref.visible_from
+        }
+
+    async def apply(self, user_id: str, change: ReadChange, at: datetime) -> None:
+        """The same semantics as the DynamoDB writer: set operations, guarded entry updates."""
+        inbox = self.entries.setdefault(user_id, {})
+        failed = {
+            ref.notification_id
+            for ref in change.clear_read
+            if ref.notification_id not in inbox
+            or inbox[ref.notification_id].archived_at is not None
+        }
+        for ref in (*change.stamp_read, *change.archive):
+            if ref.notification_id in inbox:
+                stored = inbox[ref.notification_id]
+                inbox[ref.notification_id] = replace(stored, read_at=stored.read_at or at)
+        for ref in change.archive:
+            if ref.notification_id in inbox:
+                stored = inbox[ref.notification_id]
+                inbox[ref.notification_id] = replace(stored, archived_at=stored.archived_at or at)
+        for ref in change.clear_read:
+            if ref.notification_id not in failed:
+                inbox[ref.notification_id] = replace(inbox[ref.notification_id], read_at=None)
         state = self.states.get(user_id, InboxState())
         unread = dict(state.unread)
-        for entry in entries:
-            unread.pop(entry.notification_id, None)
-            stored = self.entries[user_id][entry.notification_id]
-            self.entries[user_id][entry.notification_id] = replace(
-                stored, read_at=stored.read_at or at
-            )
-        self.states[user_id] = replace(state, unread=unread)
+        for marker in (*change.read, *change.drop):
+            unread.pop(marker.notification_id, None)
+        for marker in change.unread:
+            if marker.notification_id not in failed:
+                unread[marker.notification_id] = marker
+        read_all = dict(state.read_all_at)
+        read_all.update(dict.fromkeys(change.read_all, at))
+        self.states[user_id] = InboxState(unread=unread, read_all_at=read_all)
+        self.pending.setdefault(user_id, set()).update(m.notification_id for m in change.read)
 
 
 @dataclass

@@ -16,7 +16,14 @@ from core.domain.notification import (
 )
 from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind, PointLot
 from core.domain.time import jst_month, shift_month
-from core.ports import ClubWriter, InboxWriter, NotificationWriter, SeedRegistry
+from core.ports import (
+    ClubWriter,
+    EntryRef,
+    InboxWriter,
+    NotificationWriter,
+    ReadChange,
+    SeedRegistry,
+)
 
 DEMO_MEMBER = "demo-member"
 DEMO_ADMIN = "demo-admin"
@@ -164,7 +171,11 @@ class SeedDemo:
                 if await self._inbox.deliver(member.user_id, entry):
                     report.delivered += 1
                     if demo.read and member.user_id == DEMO_MEMBER:
-                        await self._inbox.mark_read(member.user_id, [entry], anchor)
+                        change = ReadChange(
+                            read=(entry.marker(),),
+                            stamp_read=(EntryRef(entry.notification_id, entry.visible_from),),
+                        )
+                        await self._inbox.apply(member.user_id, change, anchor)
         return report
 
     async def _seed_member(self, member: DemoMember, anchor: datetime) -> None:

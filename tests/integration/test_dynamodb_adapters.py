@@ -13,7 +13,7 @@ from core.domain.inbox import entry_position
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get
 from core.infra.dynamodb.table import create_table
-from core.ports import InboxScanRequest
+from core.ports import EntryRef, InboxScanRequest, ReadChange
 from resolvers.dataloaders import DataLoaders
 from tests.builders import entry_for, notification, publish
 from tests.conftest import CallRecorder
@@ -36,7 +36,10 @@ async def test_delivery_is_idempotent_and_keeps_read_state(
     await container.notifications.put(item)
     entry = entry_for(item, clock.now())
     assert await container.members.deliver("alice", entry) is True
-    await container.members.mark_read("alice", [entry], clock.now())
+    change = ReadChange(
+        read=(entry.marker(),), stamp_read=(EntryRef(entry.notification_id, entry.visible_from),)
+    )
+    await container.members.apply("alice", change, clock.now())
     assert await container.members.deliver("alice", entry) is False
     state = await container.members.inbox_state("alice")
     assert not state.is_unread("n1")

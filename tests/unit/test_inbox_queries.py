@@ -9,6 +9,7 @@ import pytest
 
 from core.domain.notification import LocalizedContent, NotificationState
 from core.errors import InvalidInput
+from core.ports import EntryRef, ReadChange
 from core.queries.cursors import encode_cursor
 from core.queries.inbox import InboxFilterSpec, InboxQueries
 from core.queries.views import InboxPageView
@@ -94,8 +95,14 @@ async def test_counts_by_category_and_unread_only_pages(
             f"n{index}", visible_from=now - timedelta(minutes=index), category=category
         )
         await publish(notes, members, item, ["alice"], now)
-    await members.mark_read(
-        "alice", [members.entries["alice"]["n1"], members.entries["alice"]["n3"]], now
+    read = [members.entries["alice"]["n1"], members.entries["alice"]["n3"]]
+    await members.apply(
+        "alice",
+        ReadChange(
+            read=tuple(e.marker() for e in read),
+            stamp_read=tuple(EntryRef(e.notification_id, e.visible_from) for e in read),
+        ),
+        now,
     )
 
     assert await queries.unread_count("alice", ["campaign"], now) == 2  # n0, n6 (n3 read)

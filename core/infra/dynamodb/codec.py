@@ -22,6 +22,9 @@ from core.infra.dynamodb import keys
 Item = dict[str, Any]
 # Entries stay this long after they expire before TTL removes them; reads never rely on TTL.
 TTL_GRACE = timedelta(days=7)
+# One top-level attribute per category (``rAll:*`` for all): concurrent mark-alls of different
+# categories never overwrite each other.
+READ_ALL_PREFIX = "rAll:"
 
 
 def s(value: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,8 @@ from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks
 from core.infra.dynamodb.client import put_item, translated_errors
-from core.ports import InboxScan, InboxScanRequest, LedgerPage
+from core.infra.dynamodb.read_state import ReadStateWriter
+from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -27,6 +28,7 @@ class DynamoMemberStore:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
+        self._read_state = ReadStateWriter(client, table)
 
     async def inbox_state(self, user_id: str) -> InboxState:
         return (await self.statuses([user_id]))[user_id][0]
@@ -128,6 +130,22 @@ class DynamoMemberStore:
         item = response.get("Item")
         return None if item is None else codec.entry_from_item(item)
 
+    async def inbox_entries(
+        self, user_id: str, refs: Sequence[EntryRef]
+    ) -> Mapping[str, InboxEntry]:
+        wanted = [
+            {
+                keys.PK: codec.s(keys.user_pk(user_id)),
+                keys.SK: codec.s(keys.entry_sk(ref.visible_from, ref.notification_id)),
+            }
+            for ref in refs
+        ]
+        entries = (
+            codec.entry_from_item(item)
+            for item in await batch_get(self._client, self._table, wanted)
+        )
+        return {entry.notification_id: entry for entry in entries}
+
     async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage:
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -192,44 +210,8 @@ class DynamoMemberStore:
             raise
         return True
 
-    async def mark_read(self, user_id: str, entries: Sequence[InboxEntry], at: datetime) -> None:
-        """Remove the markers and stamp ``readAt`` on each entry (kept if already set)."""
-        if not entries:
-            return
-        for group in chunks(list(entries), 99):
-            markers = [keys.encode_marker(entry.marker()) for entry in group]
-            items: list[Any] = [
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {
-                            keys.PK: codec.s(keys.user_pk(user_id)),
-                            keys.SK: codec.s(
-                                keys.entry_sk(entry.visible_from, entry.notification_id)
-                            ),
-                        },
-                        "UpdateExpression": "SET rAt = if_not_exists(rAt, :at)",
-                        "ConditionExpression": "attribute_exists(PK)",
-                        "ExpressionAttributeValues": {":at": codec.s(iso_key(at))},
-                    }
-                }
-                for entry in group
-            ]
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {
-                            keys.PK: codec.s(keys.user_pk(user_id)),
-                            keys.SK: codec.s(keys.STATE_SK),
-                        },
-                        "UpdateExpression": "DELETE unread :m",
-                        "ExpressionAttributeValues": {":m": {"SS": markers}},
-                    }
-                }
-            )
-            with translated_errors("mark notifications read"):
-                await self._client.transact_write_items(TransactItems=items)
+    async def apply(self, user_id: str, change: ReadChange, at: datetime) -> None:
+        await self._read_state.apply(user_id, change, at)
 
     async def put_club(
         self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
