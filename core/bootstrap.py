@@ -19,6 +19,7 @@ from core.infra.clock import SystemClock, UlidGenerator
 from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.members import DynamoMemberStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
+from core.infra.dynamodb.read_stats import DynamoReadStats
 from core.infra.dynamodb.system import DynamoSystemStore
 from core.infra.dynamodb.table import create_table
 from core.infra.embedded import port_open, store_url
@@ -26,6 +27,7 @@ from core.ports import Clock, IdGenerator
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
+from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ class Container:
     notifications: DynamoNotificationStore
     recalls: DynamoRecallStore
     system: DynamoSystemStore
+    read_stats: DynamoReadStats
     verifier: TokenVerifier
     issuer: DevTokenIssuer
 
@@ -83,6 +86,16 @@ class Container:
     def point_club_queries(self) -> PointClubQueries:
         return PointClubQueries(
             members=self.members, ranks=self.ranks, default_locale=self.settings.default_locale
+        )
+
+    def read_state_commands(self) -> ReadStateCommands:
+        """Commands on the raw stores: a write must read the state as it is now."""
+        return ReadStateCommands(
+            members=self.members,
+            notifications=self.notifications,
+            recalls=self.recalls,
+            writer=self.members,
+            clock=self.clock,
         )
 
     async def create_table(self) -> bool:
@@ -130,16 +143,18 @@ def build_container(
 ) -> Container:
     """The graph around an open client (tests share one client across many tables)."""
     table = settings.table_name
+    clock = clock or SystemClock()
     return Container(
         settings=settings,
         client=client,
-        clock=clock or SystemClock(),
+        clock=clock,
         ids=ids or UlidGenerator(),
         ranks=RankTable.from_file(settings.ranks_file),
         members=DynamoMemberStore(client, table),
         notifications=DynamoNotificationStore(client, table),
         recalls=DynamoRecallStore(client, table, settings.recall_shards),
         system=DynamoSystemStore(client, table),
+        read_stats=DynamoReadStats(client, table, now=clock.now),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
     )

@@ -23,11 +23,12 @@ from core.errors import Unauthenticated, Unavailable
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
+from resolvers.background import ReadCounting
 from resolvers.context import Context, parse_accept_language
 from resolvers.dataloaders import DataLoaders
 from resolvers.errors import ErrorCodes
 from resolvers.public import PublicResolvers
-from schema.public import Query
+from schema.public import Mutation, Query
 
 Startup = Callable[[Container], Awaitable[None]]
 
@@ -42,7 +43,7 @@ def public_schema(production: bool = False) -> strawberry.Schema:
     ]
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 class PublicGraphQL(GraphQL[Context, None]):
@@ -102,6 +103,9 @@ class PublicGraphQL(GraphQL[Context, None]):
             point_club=PointClubQueries(
                 members=loaders.members, ranks=container.ranks, default_locale=default_locale
             ),
+            read_state=container.read_state_commands(),
+            clock=container.clock,
+            read_counting=request.app.state.read_counting,
             public=self._resolvers,
         )
 
@@ -119,6 +123,12 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
+def install(app: Starlette, container: Container) -> None:
+    """Attach the process-wide dependencies to the app (the lifespan does it; tests may too)."""
+    app.state.container = container
+    app.state.read_counting = ReadCounting(container.read_stats)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -130,14 +140,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if container is not None:
-            app.state.container = container
+            install(app, container)
             yield
+            await app.state.read_counting.drain()
             return
         async with open_container(settings) as opened:
-            app.state.container = opened
+            install(app, opened)
             if on_startup is not None:
                 await on_startup(opened)
             yield
+            await app.state.read_counting.drain()
 
     graphql = PublicGraphQL(settings)
     return Starlette(

@@ -11,8 +11,11 @@ from starlette.websockets import WebSocket
 
 from core.auth import Principal
 from core.errors import Unauthenticated
+from core.ports import Clock
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
+from core.usecases.read_state import ReadStateCommands
+from resolvers.background import ReadCounting
 from resolvers.dataloaders import DataLoaders
 
 
@@ -28,12 +31,22 @@ class Context:
     loaders: DataLoaders
     inbox: InboxQueries
     point_club: PointClubQueries
+    read_state: ReadStateCommands
+    clock: Clock
+    read_counting: ReadCounting
     public: object  # the PublicResolvers implementation (see schema/public.py)
 
     def require_member(self) -> Principal:
         if self.principal is None:
             raise self.auth_error or Unauthenticated("authentication required")
         return self.principal
+
+    def after_write(self) -> None:
+        """Move the request's instant past a write it made, so its response sees the write."""
+        self.now = self.clock.now()
+
+    def read_stats_later(self, user_id: str) -> None:
+        self.read_counting.schedule(user_id)
 
 
 def parse_accept_language(header: str | None) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import strawberry
@@ -14,6 +15,7 @@ from schema.public import (
     InboxItem,
     PointClubStatus,
     PointHistoryConnection,
+    ReadStatePayload,
     Viewer,
 )
 
@@ -83,3 +85,48 @@ class PublicResolvers:
             status.user_id, first=DEFAULT_PAGE if first is None else first, after=after
         )
         return PointHistoryConnection.from_view(view)
+
+    async def mark_notifications_read(
+        self, info: strawberry.Info[Any, Any], ids: list[str]
+    ) -> ReadStatePayload:
+        context = _context(info)
+        user_id = context.require_member().user_id
+        touched = await context.read_state.mark_read(user_id, ids)
+        return await self._payload(context, user_id, touched)
+
+    async def mark_notification_unread(
+        self, info: strawberry.Info[Any, Any], id: str
+    ) -> ReadStatePayload:
+        context = _context(info)
+        user_id = context.require_member().user_id
+        touched = await context.read_state.mark_unread(user_id, id)
+        return await self._payload(context, user_id, touched)
+
+    async def mark_all_notifications_read(
+        self, info: strawberry.Info[Any, Any], categories: list[str] | None
+    ) -> ReadStatePayload:
+        context = _context(info)
+        user_id = context.require_member().user_id
+        await context.read_state.mark_all_read(user_id, categories)
+        return await self._payload(context, user_id, [])
+
+    async def archive_notifications(
+        self, info: strawberry.Info[Any, Any], ids: list[str]
+    ) -> ReadStatePayload:
+        context = _context(info)
+        user_id = context.require_member().user_id
+        touched = await context.read_state.archive(user_id, ids)
+        return await self._payload(context, user_id, touched)
+
+    async def _payload(self, context: Context, user_id: str, ids: list[str]) -> ReadStatePayload:
+        # Read our own write: forget what the loaders saw before it, and take a fresh instant.
+        context.loaders.clear()
+        context.after_write()
+        count, items = await asyncio.gather(
+            context.inbox.unread_count(user_id, None, context.now),
+            context.inbox.items(user_id, ids, context.locales, context.now),
+        )
+        context.read_stats_later(user_id)
+        return ReadStatePayload(
+            unread_count=count, items=[InboxItem.from_view(item) for item in items]
+        )

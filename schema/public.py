@@ -62,6 +62,22 @@ class PublicResolvers(Protocol):
         after: str | None,
     ) -> PointHistoryConnection: ...
 
+    async def mark_notifications_read(
+        self, info: strawberry.Info[Any, Any], ids: list[str]
+    ) -> ReadStatePayload: ...
+
+    async def mark_notification_unread(
+        self, info: strawberry.Info[Any, Any], id: str
+    ) -> ReadStatePayload: ...
+
+    async def mark_all_notifications_read(
+        self, info: strawberry.Info[Any, Any], categories: list[str] | None
+    ) -> ReadStatePayload: ...
+
+    async def archive_notifications(
+        self, info: strawberry.Info[Any, Any], ids: list[str]
+    ) -> ReadStatePayload: ...
+
 
 def public_resolvers(info: strawberry.Info[Any, Any]) -> PublicResolvers:
     resolvers: PublicResolvers = info.context.public
@@ -272,3 +288,40 @@ class Query:
     @strawberry.field(description="The signed-in member; UNAUTHENTICATED without a valid token.")
     async def viewer(self, info: strawberry.Info[Any, Any]) -> Viewer:
         return await public_resolvers(info).viewer(info)
+
+
+@strawberry.type(description="The viewer's read state after a change.")
+class ReadStatePayload:
+    unread_count: int = strawberry.field(description="Visible unread items, all categories.")
+    items: list[InboxItem] = strawberry.field(
+        description="The viewer's own items among the ids, after the change (unknown ids omitted)."
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Mark notifications read; idempotent, unknown ids ignored.")
+    async def mark_notifications_read(
+        self, info: strawberry.Info[Any, Any], ids: list[strawberry.ID]
+    ) -> ReadStatePayload:
+        return await public_resolvers(info).mark_notifications_read(info, [str(i) for i in ids])
+
+    @strawberry.mutation(description="Mark one notification unread again.")
+    async def mark_notification_unread(
+        self, info: strawberry.Info[Any, Any], id: strawberry.ID
+    ) -> ReadStatePayload:
+        return await public_resolvers(info).mark_notification_unread(info, str(id))
+
+    @strawberry.mutation(
+        description="Mark every visible notification read (of some categories); one write."
+    )
+    async def mark_all_notifications_read(
+        self, info: strawberry.Info[Any, Any], categories: list[str] | None = None
+    ) -> ReadStatePayload:
+        return await public_resolvers(info).mark_all_notifications_read(info, categories)
+
+    @strawberry.mutation(description="Archive notifications: gone from lists and counts.")
+    async def archive_notifications(
+        self, info: strawberry.Info[Any, Any], ids: list[strawberry.ID]
+    ) -> ReadStatePayload:
+        return await public_resolvers(info).archive_notifications(info, [str(i) for i in ids])

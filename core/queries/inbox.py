@@ -10,7 +10,7 @@ from datetime import datetime
 from core.domain.inbox import POSITION_PATTERN, InboxEntry, InboxState, UnreadMarker
 from core.domain.notification import Notification
 from core.errors import InvalidInput
-from core.ports import InboxScanRequest, MemberReader, NotificationReader, RecallReader
+from core.ports import EntryRef, InboxScanRequest, MemberReader, NotificationReader, RecallReader
 from core.queries.cursors import decode_cursor, encode_cursor
 from core.queries.views import InboxItemView, InboxPageView
 
@@ -107,6 +107,29 @@ class InboxQueries:
         if entry is None or not entry.is_visible(now, recalled, include_archived=True):
             return None
         return self._view(entry, notification, state, locales)
+
+    async def items(
+        self, user_id: str, notification_ids: Sequence[str], locales: tuple[str, ...], now: datetime
+    ) -> list[InboxItemView]:
+        """The member's own items among ``notification_ids`` (archived too), in the given order."""
+        found = await self._notifications.get_many(list(notification_ids))
+        refs = [
+            EntryRef(n.notification_id, n.visible_from)
+            for n in found.values()
+            if n.visible_from is not None and not n.recalled
+        ]
+        if not refs:
+            return []
+        entries, state, recalled = await asyncio.gather(
+            self._members.inbox_entries(user_id, refs),
+            self._members.inbox_state(user_id),
+            self._recalls.recalled_for(user_id),
+        )
+        return [
+            self._view(entries[nid], found[nid], state, locales)
+            for nid in dict.fromkeys(notification_ids)
+            if nid in entries and entries[nid].is_visible(now, recalled, include_archived=True)
+        ]
 
     async def _visible_entries(
         self,

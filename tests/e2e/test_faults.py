@@ -10,7 +10,7 @@ import pytest
 from core.auth import DevTokenIssuer
 from core.bootstrap import open_container
 from core.settings import Settings
-from resolvers.app import create_app
+from resolvers.app import create_app, install
 from tests.e2e.gql import codes, gql
 from tests.engines import free_port, start_moto_on
 
@@ -23,7 +23,7 @@ async def offline_app() -> AsyncIterator[tuple[httpx.AsyncClient, int, Settings]
     settings = Settings(table_name="pointclub", dynamodb_endpoint=f"http://127.0.0.1:{port}")
     async with open_container(settings) as container:
         app = create_app(settings, container=container)
-        app.state.container = container
+        install(app, container)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client, port, settings

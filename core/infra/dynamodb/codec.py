@@ -76,8 +76,9 @@ def state_from_item(item: Mapping[str, Any] | None) -> InboxState:
         return InboxState()
     markers = [keys.decode_marker(element) for element in item.get("unread", {}).get("SS", [])]
     read_all = {
-        category: parse_iso(value["S"])
-        for category, value in item.get("rAll", {}).get("M", {}).items()
+        name.removeprefix(READ_ALL_PREFIX): parse_iso(value["S"])
+        for name, value in item.items()
+        if name.startswith(READ_ALL_PREFIX)
     }
     return InboxState(
         unread={marker.notification_id: marker for marker in markers}, read_all_at=read_all

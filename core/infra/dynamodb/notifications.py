@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.domain.notification import Notification
 from core.infra.dynamodb import codec, keys
@@ -65,3 +65,29 @@ class DynamoRecallStore:
 
     def shard_of(self, user_id: str) -> int:
         return keys.recall_shard(user_id, self._shards)
+
+    async def add(self, notification_id: str) -> None:
+        """Put the id in every copy at once, so no member can still count the notification."""
+        await self._update_all("ADD", notification_id)
+
+    async def remove(self, notification_id: str) -> None:
+        """Forget a recalled id once its inbox entries are gone."""
+        await self._update_all("DELETE", notification_id)
+
+    async def _update_all(self, operation: str, notification_id: str) -> None:
+        items: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {
+                        keys.PK: codec.s(keys.recall_pk(shard)),
+                        keys.SK: codec.s(keys.META_SK),
+                    },
+                    "UpdateExpression": f"{operation} ids :id",
+                    "ExpressionAttributeValues": {":id": {"SS": [notification_id]}},
+                }
+            }
+            for shard in range(self._shards)
+        ]
+        with translated_errors("update the recall list"):
+            await self._client.transact_write_items(TransactItems=items)
