@@ -1,0 +1,36 @@
+"""Benchmarks (not tests): `uv run python -m bench <name>`; each prints a Markdown table.
+
+counts   unreadCount and markAllNotificationsRead for a member with 5,000 entries, 1,000 unread
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from bench import counts
+
+BENCHMARKS = {"counts": counts.main}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("name", choices=[*BENCHMARKS, "all"])
+    parser.add_argument(
+        "--engine",
+        choices=["local", "moto"],
+        default="local",
+        help="DynamoDB Local (default) or moto's server",
+    )
+    args = parser.parse_args()
+    names = list(BENCHMARKS) if args.name == "all" else [args.name]
+    for name in names:
+        asyncio.run(BENCHMARKS[name](engine=args.engine))
+
+
+if __name__ == "__main__":
+    main()
