@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import typer
 
-from cli import db
+from cli import db, stats
 from cli.common import fail, load_settings, parse_duration
 from cli.serve import serve
 from core.auth import DevTokenIssuer
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve)
 app.add_typer(db.app, name="db")
+app.add_typer(stats.app, name="stats")
 
 
 @app.command("token")

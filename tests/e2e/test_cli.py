@@ -3,6 +3,7 @@ started beside it, in separate processes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,7 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.bootstrap import Container
+from core.settings import Settings
+from tests.builders import notification, publish
 from tests.engines import ROOT, free_port, wait_for_port
+from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.e2e
 
@@ -185,3 +190,23 @@ def test_export_schema_matches_the_checked_in_sdl() -> None:
     assert result.stdout == checked_in, (
         "schema.graphql drifted: run `uv run pointclub export-schema > schema.graphql`"
     )
+
+
+async def test_stats_count_reads_sweeps_reads_left_queued(
+    container: Container, clock: FakeClock, settings: Settings
+) -> None:
+    item = notification("n1", visible_from=clock.now())
+    await publish(container.notifications, container.members, item, ["a", "b", "c"], clock.now())
+    commands = container.read_state_commands()
+    for member in ("a", "b"):
+        await commands.mark_read(member, ["n1"])  # no server runs to count them
+    env = cli_env(
+        POINTCLUB_DYNAMODB_ENDPOINT=str(settings.dynamodb_endpoint),
+        POINTCLUB_TABLE_NAME=settings.table_name,
+    )
+    first = await asyncio.to_thread(run_cli, "stats", "count-reads", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "counted 2 queued reads of 2 members" in first.stdout
+    again = await asyncio.to_thread(run_cli, "stats", "count-reads", env=env)
+    assert "counted 0 queued reads of 0 members" in again.stdout
+    assert await container.read_stats.read_counts(["n1"]) == {"n1": 2}
