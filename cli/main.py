@@ -45,11 +45,13 @@ def token(
 
 
 @app.command("export-schema")
-def export_schema() -> None:
-    """Print the public GraphQL SDL (checked in as schema.graphql)."""
-    from resolvers.app import public_schema
+def export_schema(
+    admin: bool = typer.Option(False, "--admin", help="The admin schema (admin.graphql)."),
+) -> None:
+    """Print the GraphQL SDL: public (schema.graphql) or admin (admin.graphql)."""
+    from resolvers.app import admin_schema, public_schema
 
-    typer.echo(str(public_schema()))
+    typer.echo(str(admin_schema() if admin else public_schema()))
 
 
 def main() -> None:

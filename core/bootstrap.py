@@ -20,15 +20,19 @@ from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.members import DynamoMemberStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
+from core.infra.dynamodb.segments import DynamoSegmentStore
 from core.infra.dynamodb.system import DynamoSystemStore
 from core.infra.dynamodb.table import create_table
 from core.infra.embedded import port_open, store_url
 from core.ports import Clock, IdGenerator
+from core.queries.admin import AdminQueries
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
+from core.usecases.authoring import NotificationAuthoring
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
+from core.usecases.segments import SegmentAuthoring
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -72,6 +76,7 @@ class Container:
     recalls: DynamoRecallStore
     system: DynamoSystemStore
     read_stats: DynamoReadStats
+    segments: DynamoSegmentStore
     verifier: TokenVerifier
     issuer: DevTokenIssuer
 
@@ -86,6 +91,29 @@ class Container:
     def point_club_queries(self) -> PointClubQueries:
         return PointClubQueries(
             members=self.members, ranks=self.ranks, default_locale=self.settings.default_locale
+        )
+
+    def authoring(self) -> NotificationAuthoring:
+        return NotificationAuthoring(
+            store=self.notifications,
+            segments=self.segments,
+            clock=self.clock,
+            ids=self.ids,
+            categories=set(self.settings.categories),
+            recall_shards=self.settings.recall_shards,
+        )
+
+    def segment_authoring(self) -> SegmentAuthoring:
+        return SegmentAuthoring(
+            store=self.segments, clock=self.clock, rank_codes={r.code for r in self.ranks.ranks}
+        )
+
+    def admin_queries(self) -> AdminQueries:
+        return AdminQueries(
+            notifications=self.notifications,
+            segments=self.segments,
+            stats=self.read_stats,
+            rank_codes={r.code for r in self.ranks.ranks},
         )
 
     def read_state_commands(self) -> ReadStateCommands:
@@ -144,17 +172,19 @@ def build_container(
     """The graph around an open client (tests share one client across many tables)."""
     table = settings.table_name
     clock = clock or SystemClock()
+    ranks = RankTable.from_file(settings.ranks_file)
     return Container(
         settings=settings,
         client=client,
         clock=clock,
         ids=ids or UlidGenerator(),
-        ranks=RankTable.from_file(settings.ranks_file),
+        ranks=ranks,
         members=DynamoMemberStore(client, table),
         notifications=DynamoNotificationStore(client, table),
         recalls=DynamoRecallStore(client, table, settings.recall_shards),
         system=DynamoSystemStore(client, table),
         read_stats=DynamoReadStats(client, table, now=clock.now),
+        segments=DynamoSegmentStore(client, table, [rank.code for rank in ranks.ranks]),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
     )

@@ -6,6 +6,8 @@ Adapters translate engine errors into these (keeping the cause); the GraphQL lay
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class PointclubError(Exception):
     """Base of every expected failure; ``code`` is what API clients see in ``extensions.code``."""
@@ -33,6 +35,24 @@ class InvalidInput(PointclubError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field, as an admin UI shows it next to the field."""
+
+    field: str
+    message: str
+
+
+class ValidationFailed(InvalidInput):
+    """Several field errors at once; nothing was changed."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(
+            "; ".join(f"{e.field}: {e.message}" for e in errors), field=errors[0].field
+        )
+        self.errors = errors
 
 
 class NotFound(PointclubError):

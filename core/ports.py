@@ -93,6 +93,16 @@ class RecallReader(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An operator's idempotency key for a create, and a fingerprint of what was asked."""
+
+    actor: str
+    key: str
+    fingerprint: str
+    expires_at: datetime
+
+
 class NotificationWriter(Protocol):
     async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
         """Write the notification; with ``only_if_absent`` keep an existing one. True if written."""

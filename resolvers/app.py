@@ -23,11 +23,13 @@ from core.errors import Unauthenticated, Unavailable
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
+from resolvers.admin import AdminResolvers
 from resolvers.background import ReadCounting
 from resolvers.context import Context, parse_accept_language
 from resolvers.dataloaders import DataLoaders
 from resolvers.errors import ErrorCodes
 from resolvers.public import PublicResolvers
+from schema import admin
 from schema.public import Mutation, Query
 
 Startup = Callable[[Container], Awaitable[None]]
@@ -46,17 +48,31 @@ def public_schema(production: bool = False) -> strawberry.Schema:
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
-class PublicGraphQL(GraphQL[Context, None]):
-    """``/graphql``: builds a fresh ``Context`` (viewer, locale, instant, loaders) per request."""
+@lru_cache(maxsize=2)
+def admin_schema(production: bool = False) -> strawberry.Schema:
+    """A separate schema: admin fields do not exist on ``/graphql``."""
+    extensions: list[Any] = [
+        ErrorCodes,
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    if production:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(query=admin.Query, mutation=admin.Mutation, extensions=extensions)
 
-    def __init__(self, settings: Settings) -> None:
+
+class PointclubGraphQL(GraphQL[Context, None]):
+    """Builds a fresh ``Context`` (caller, locale, instant, loaders) for every request."""
+
+    def __init__(self, settings: Settings, schema: strawberry.Schema, *, allow_get: bool) -> None:
         super().__init__(
-            public_schema(settings.is_production),
+            schema,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
-            allow_queries_via_get=True,
+            allow_queries_via_get=allow_get,
         )
         self._settings = settings
         self._resolvers = PublicResolvers()
+        self._admin = AdminResolvers()
 
     def encode_json(self, data: object) -> bytes:
         # UTF-8 as is: Japanese content is a third the size of its \uXXXX escapes.
@@ -106,7 +122,12 @@ class PublicGraphQL(GraphQL[Context, None]):
             read_state=container.read_state_commands(),
             clock=container.clock,
             read_counting=request.app.state.read_counting,
+            admin_queries=container.admin_queries(),
+            authoring=container.authoring(),
+            segment_authoring=container.segment_authoring(),
+            admin_role=self._settings.jwt_admin_role,
             public=self._resolvers,
+            admin=self._admin,
         )
 
 
@@ -151,10 +172,12 @@ def create_app(
             yield
             await app.state.read_counting.drain()
 
-    graphql = PublicGraphQL(settings)
+    public = PointclubGraphQL(settings, public_schema(settings.is_production), allow_get=True)
+    admin_api = PointclubGraphQL(settings, admin_schema(settings.is_production), allow_get=False)
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", public, methods=["GET", "POST"]),
+            Route("/admin/graphql", admin_api, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

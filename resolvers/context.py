@@ -10,11 +10,14 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from core.auth import Principal
-from core.errors import Unauthenticated
+from core.errors import Forbidden, Unauthenticated
 from core.ports import Clock
+from core.queries.admin import AdminQueries
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
+from core.usecases.authoring import NotificationAuthoring
 from core.usecases.read_state import ReadStateCommands
+from core.usecases.segments import SegmentAuthoring
 from resolvers.background import ReadCounting
 from resolvers.dataloaders import DataLoaders
 
@@ -34,12 +37,23 @@ class Context:
     read_state: ReadStateCommands
     clock: Clock
     read_counting: ReadCounting
+    admin_queries: AdminQueries
+    authoring: NotificationAuthoring
+    segment_authoring: SegmentAuthoring
+    admin_role: str
     public: object  # the PublicResolvers implementation (see schema/public.py)
+    admin: object  # the AdminResolvers implementation (see schema/admin.py)
 
     def require_member(self) -> Principal:
         if self.principal is None:
             raise self.auth_error or Unauthenticated("authentication required")
         return self.principal
+
+    def require_admin(self) -> Principal:
+        principal = self.require_member()
+        if self.admin_role not in principal.roles:
+            raise Forbidden("the admin role is required")
+        return principal
 
     def after_write(self) -> None:
         """Move the request's instant past a write it made, so its response sees the write."""

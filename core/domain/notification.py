@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
+
+from core.errors import FieldError
 
 
 class NotificationState(StrEnum):
@@ -39,6 +43,88 @@ class Audience:
     segment: str | None = None
 
 
+MAX_TITLE = 120
+MAX_BODY = 4_000
+REQUIRED_LOCALE = "ja"
+LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+
+
+@dataclass(frozen=True)
+class NotificationDraft:
+    """What an operator submits to create or update a notification."""
+
+    category: str
+    priority: Priority
+    contents: Mapping[str, LocalizedContent]
+    audience: Audience
+    url: str | None = None
+    image_url: str | None = None
+    visible_from: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def content_fields(self) -> tuple[object, ...]:
+        return (dict(self.contents), self.url, self.image_url)
+
+    @property
+    def delivery_fields(self) -> tuple[object, ...]:
+        return (self.category, self.priority, self.audience, self.visible_from, self.expires_at)
+
+
+def _https(value: str | None) -> bool:
+    if value is None:
+        return True
+    parsed = urlsplit(value)
+    return parsed.scheme == "https" and bool(parsed.netloc) and len(value) <= 2_048
+
+
+def check_draft(
+    draft: NotificationDraft, *, categories: set[str], now: datetime
+) -> list[FieldError]:
+    """Field-level problems of a draft, in the order an admin UI shows them."""
+    errors: list[FieldError] = []
+    if draft.category not in categories:
+        errors.append(
+            FieldError("category", f"unknown category; one of: {', '.join(sorted(categories))}")
+        )
+    if REQUIRED_LOCALE not in draft.contents:
+        errors.append(FieldError("contents", "Japanese (ja) content is required"))
+    for locale, content in draft.contents.items():
+        where = f"contents.{locale}"
+        if not LOCALE.fullmatch(locale):
+            errors.append(FieldError(f"{where}.locale", "not a locale tag like ja or en-US"))
+        if not content.title.strip():
+            errors.append(FieldError(f"{where}.title", "must not be empty"))
+        elif len(content.title) > MAX_TITLE:
+            errors.append(FieldError(f"{where}.title", f"at most {MAX_TITLE} characters"))
+        if not content.body.strip():
+            errors.append(FieldError(f"{where}.body", "must not be empty"))
+        elif len(content.body) > MAX_BODY:
+            errors.append(FieldError(f"{where}.body", f"at most {MAX_BODY:,} characters"))
+    for name, value in (("url", draft.url), ("imageUrl", draft.image_url)):
+        if not _https(value):
+            errors.append(FieldError(name, "must be an https:// URL"))
+    audience = draft.audience
+    if audience.kind is AudienceKind.USER and not (audience.user_id or "").strip():
+        errors.append(FieldError("audience.userId", "a USER audience names the member"))
+    if audience.kind is AudienceKind.SEGMENT and not (audience.segment or "").strip():
+        errors.append(FieldError("audience.segment", "a SEGMENT audience names the segment"))
+    if draft.expires_at is not None:
+        if draft.visible_from is not None and draft.expires_at <= draft.visible_from:
+            errors.append(FieldError("expiresAt", "must be after visibleFrom"))
+        elif draft.expires_at <= now:
+            errors.append(FieldError("expiresAt", "must be in the future"))
+    return errors
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
 @dataclass(frozen=True)
 class Notification:
     """A notification's content and state; members' inbox entries point at it by id."""
@@ -55,6 +141,23 @@ class Notification:
     image_url: str | None = None
     visible_from: datetime | None = None
     expires_at: datetime | None = None
+    # Delivery figures, kept by the fan-out: members in the audience, entries written.
+    targeted: int = 0
+    delivered: int = 0
+    audit: tuple[AuditRecord, ...] = field(default=(), compare=False)
+
+    @property
+    def draft(self) -> NotificationDraft:
+        return NotificationDraft(
+            category=self.category,
+            priority=self.priority,
+            contents=self.contents,
+            audience=self.audience,
+            url=self.url,
+            image_url=self.image_url,
+            visible_from=self.visible_from,
+            expires_at=self.expires_at,
+        )
 
     def content_for(self, locales: tuple[str, ...], fallback: str) -> LocalizedContent:
         """The content in the first of ``locales`` it has, else the fallback locale, else any."""

@@ -183,12 +183,13 @@ def test_bad_usage_exits_2_and_production_refuses_dev_tokens() -> None:
     assert "production" in refused.stderr
 
 
-def test_export_schema_matches_the_checked_in_sdl() -> None:
-    result = run_cli("export-schema", env=cli_env())
+@pytest.mark.parametrize(("args", "sdl"), [((), "schema.graphql"), (("--admin",), "admin.graphql")])
+def test_export_schema_matches_the_checked_in_sdl(args: tuple[str, ...], sdl: str) -> None:
+    result = run_cli("export-schema", *args, env=cli_env())
     assert result.returncode == 0, result.stderr
-    checked_in = (ROOT / "schema.graphql").read_text()
+    checked_in = (ROOT / sdl).read_text()
     assert result.stdout == checked_in, (
-        "schema.graphql drifted: run `uv run pointclub export-schema > schema.graphql`"
+        f"{sdl} drifted: run `uv run pointclub export-schema {' '.join(args)} > {sdl}`"
     )
 
 

@@ -10,12 +10,14 @@ from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import (
     Audience,
     AudienceKind,
+    AuditRecord,
     LocalizedContent,
     Notification,
     NotificationState,
     Priority,
 )
 from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind, PointLot
+from core.domain.segment import Segment, SegmentKind, SegmentRule
 from core.domain.time import iso_key, parse_iso
 from core.infra.dynamodb import keys
 
@@ -106,6 +108,9 @@ def club_to_item(user_id: str, record: ClubRecord) -> Item:
     }
     if record.rank_code is not None:
         item["rank"] = s(record.rank_code)
+        # Members by rank (segments, fan-out): sharded so no index key takes every member.
+        item["GSI1PK"] = s(keys.rank_index_pk(record.rank_code, keys.member_shard(user_id)))
+        item["GSI1SK"] = s(user_id)
     if record.rank_month is not None:
         item["rankMonth"] = s(record.rank_month)
     return item
@@ -157,11 +162,6 @@ def ledger_from_item(item: Mapping[str, Any]) -> LedgerEntry:
 
 
 def notification_to_item(notification: Notification) -> Item:
-    audience: dict[str, Any] = {"kind": s(notification.audience.kind.value)}
-    if notification.audience.user_id is not None:
-        audience["userId"] = s(notification.audience.user_id)
-    if notification.audience.segment is not None:
-        audience["segment"] = s(notification.audience.segment)
     item: Item = {
         keys.PK: s(keys.notification_pk(notification.notification_id)),
         keys.SK: s(keys.META_SK),
@@ -169,15 +169,15 @@ def notification_to_item(notification: Notification) -> Item:
         "state": s(notification.state.value),
         "cat": s(notification.category),
         "prio": s(notification.priority.value),
-        "contents": {
-            "M": {
-                locale: {"M": {"title": s(content.title), "body": s(content.body)}}
-                for locale, content in notification.contents.items()
-            }
-        },
-        "aud": {"M": audience},
+        "contents": contents_value(notification.contents),
+        "aud": audience_value(notification.audience),
         "cAt": s(iso_key(notification.created_at)),
         "cBy": s(notification.created_by),
+        "tgt": n(notification.targeted),
+        "dlv": n(notification.delivered),
+        "audit": {"L": [audit_to_value(record) for record in notification.audit]},
+        "GSI1PK": s(keys.state_index_pk(notification.state.value)),
+        "GSI1SK": s(f"{iso_key(notification.created_at)}#{notification.notification_id}"),
     }
     optional = {
         "url": notification.url,
@@ -211,4 +211,77 @@ def notification_from_item(item: Mapping[str, Any]) -> Notification:
         image_url=item["img"]["S"] if "img" in item else None,
         visible_from=_opt_time(item, "vf"),
         expires_at=_opt_time(item, "exp"),
+        targeted=int(item.get("tgt", {"N": "0"})["N"]),
+        delivered=int(item.get("dlv", {"N": "0"})["N"]),
+        audit=tuple(audit_from_value(value) for value in item.get("audit", {}).get("L", [])),
+    )
+
+
+def audit_to_value(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "M": {
+            "at": s(iso_key(record.at)),
+            "by": s(record.actor),
+            "act": s(record.action),
+            "what": s(record.detail),
+        }
+    }
+
+
+def audit_from_value(value: Mapping[str, Any]) -> AuditRecord:
+    fields = value["M"]
+    return AuditRecord(
+        at=parse_iso(fields["at"]["S"]),
+        actor=fields["by"]["S"],
+        action=fields["act"]["S"],
+        detail=fields["what"]["S"],
+    )
+
+
+def contents_value(contents: Mapping[str, LocalizedContent]) -> dict[str, Any]:
+    return {
+        "M": {
+            locale: {"M": {"title": s(content.title), "body": s(content.body)}}
+            for locale, content in contents.items()
+        }
+    }
+
+
+def audience_value(audience: Audience) -> dict[str, Any]:
+    value: dict[str, Any] = {"kind": s(audience.kind.value)}
+    if audience.user_id is not None:
+        value["userId"] = s(audience.user_id)
+    if audience.segment is not None:
+        value["segment"] = s(audience.segment)
+    return {"M": value}
+
+
+def segment_to_item(segment: Segment) -> Item:
+    item: Item = {
+        keys.PK: s(keys.segment_pk(segment.name)),
+        keys.SK: s(keys.META_SK),
+        "name": s(segment.name),
+        "kind": s(segment.rule.kind.value),
+        "cAt": s(iso_key(segment.created_at)),
+        "cBy": s(segment.created_by),
+        "GSI1PK": s(keys.SEGMENTS_INDEX_PK),
+        "GSI1SK": s(segment.name),
+    }
+    if segment.rule.ranks:
+        item["ranks"] = {"L": [s(rank) for rank in segment.rule.ranks]}
+    if segment.members is not None:
+        item["members"] = n(segment.members)
+    return item
+
+
+def segment_from_item(item: Mapping[str, Any]) -> Segment:
+    return Segment(
+        name=item["name"]["S"],
+        rule=SegmentRule(
+            kind=SegmentKind(item["kind"]["S"]),
+            ranks=tuple(value["S"] for value in item.get("ranks", {}).get("L", [])),
+        ),
+        created_at=parse_iso(item["cAt"]["S"]),
+        created_by=item["cBy"]["S"],
+        members=int(item["members"]["N"]) if "members" in item else None,
     )

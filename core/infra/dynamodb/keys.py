@@ -52,6 +52,31 @@ def recall_pk(shard: int) -> str:
     return f"RECALLS#{shard}"
 
 
+MEMBER_SHARDS = 16
+SEGMENTS_INDEX_PK = "SEGMENTS"
+
+
+def member_shard(user_id: str) -> int:
+    """A member's shard: spreads index keys and splits a fan-out among workers."""
+    return zlib.crc32(user_id.encode()) % MEMBER_SHARDS
+
+
+def rank_index_pk(rank: str, shard: int) -> str:
+    return f"RANK#{rank}#{shard:02d}"
+
+
+def state_index_pk(state: str) -> str:
+    return f"NSTATE#{state}"
+
+
+def segment_pk(name: str) -> str:
+    return f"SEGMENT#{name}"
+
+
+def idempotency_pk(actor: str, key: str) -> str:
+    return f"IDEMP#{actor}#{key}"
+
+
 def recall_shard(user_id: str, shards: int) -> int:
     return zlib.crc32(user_id.encode()) % shards
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.domain.notification import Notification
+from core.domain.notification import AuditRecord, Notification, NotificationState
+from core.domain.time import iso_key
+from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get
 from core.infra.dynamodb.client import put_item, translated_errors
+from core.infra.dynamodb.table import GSI1
+from core.ports import IdempotencyClaim
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -36,6 +40,185 @@ class DynamoNotificationStore:
             only_if_absent=only_if_absent,
             action="write a notification",
         )
+
+    async def create(
+        self, notification: Notification, claim: IdempotencyClaim | None
+    ) -> Notification:
+        """Store a new notification; with a claim, the same key returns the first one."""
+        put: Any = {
+            "Put": {
+                "TableName": self._table,
+                "Item": codec.notification_to_item(notification),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+        if claim is None:
+            with translated_errors("create a notification"):
+                await self._client.put_item(**put["Put"])
+            return notification
+        claim_item = {
+            keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
+            keys.SK: codec.s(keys.META_SK),
+            "nid": codec.s(notification.notification_id),
+            "fp": codec.s(claim.fingerprint),
+            "ttl": codec.n(int(claim.expires_at.timestamp())),
+        }
+        try:
+            with translated_errors("create a notification"):
+                await self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": claim_item,
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        },
+                        put,
+                    ]
+                )
+            return notification
+        except self._client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
+                raise
+        return await self._replay(claim)
+
+    async def _replay(self, claim: IdempotencyClaim) -> Notification:
+        with translated_errors("read an idempotency key"):
+            response = await self._client.get_item(
+                TableName=self._table,
+                Key={
+                    keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
+                    keys.SK: codec.s(keys.META_SK),
+                },
+                ConsistentRead=True,
+            )
+        stored = response.get("Item")
+        if stored is None:
+            raise Conflict("the idempotency key is being used by a request under way; retry")
+        if stored["fp"]["S"] != claim.fingerprint:
+            raise Conflict("this idempotency key was used with a different input")
+        found = (await self.get_many([stored["nid"]["S"]])).get(stored["nid"]["S"])
+        if found is None:
+            raise Conflict("the idempotency key's notification is gone")
+        return found
+
+    async def save(
+        self, notification: Notification, *, expected: NotificationState, audit: AuditRecord
+    ) -> None:
+        """Write the authored fields and state, if the state is still ``expected``."""
+        update = self._save_update(notification, expected, audit)
+        try:
+            with translated_errors("update a notification"):
+                await self._client.update_item(**update)
+        except self._client.exceptions.ConditionalCheckFailedException as error:
+            raise Conflict("the notification changed meanwhile; reload and retry") from error
+
+    async def recall(
+        self,
+        notification: Notification,
+        *,
+        expected: NotificationState,
+        audit: AuditRecord,
+        shards: int,
+    ) -> None:
+        """State RECALLED and the id in every recall-list copy, in one transaction."""
+        items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
+        items += [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {
+                        keys.PK: codec.s(keys.recall_pk(shard)),
+                        keys.SK: codec.s(keys.META_SK),
+                    },
+                    "UpdateExpression": "ADD ids :id",
+                    "ExpressionAttributeValues": {":id": {"SS": [notification.notification_id]}},
+                }
+            }
+            for shard in range(shards)
+        ]
+        try:
+            with translated_errors("recall a notification"):
+                await self._client.transact_write_items(TransactItems=items)
+        except self._client.exceptions.TransactionCanceledException as error:
+            raise Conflict("the notification changed meanwhile; reload and retry") from error
+
+    def _save_update(
+        self, notification: Notification, expected: NotificationState, audit: AuditRecord
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":state": codec.s(notification.state.value),
+            ":expected": codec.s(expected.value),
+            ":cat": codec.s(notification.category),
+            ":prio": codec.s(notification.priority.value),
+            ":contents": codec.contents_value(notification.contents),
+            ":aud": codec.audience_value(notification.audience),
+            ":gpk": codec.s(keys.state_index_pk(notification.state.value)),
+            ":audit": {"L": [codec.audit_to_value(audit)]},
+            ":none": {"L": []},
+        }
+        sets = [
+            "#state = :state",
+            "cat = :cat",
+            "prio = :prio",
+            "contents = :contents",
+            "aud = :aud",
+            "GSI1PK = :gpk",
+            "audit = list_append(if_not_exists(audit, :none), :audit)",
+        ]
+        removes = []
+        optional = {
+            "url": notification.url,
+            "img": notification.image_url,
+            "vf": None if notification.visible_from is None else iso_key(notification.visible_from),
+            "exp": None if notification.expires_at is None else iso_key(notification.expires_at),
+        }
+        for name, value in optional.items():
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = codec.s(value)
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        return {
+            "TableName": self._table,
+            "Key": {
+                keys.PK: codec.s(keys.notification_pk(notification.notification_id)),
+                keys.SK: codec.s(keys.META_SK),
+            },
+            "UpdateExpression": expression,
+            "ConditionExpression": "#state = :expected",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": values,
+        }
+
+    async def page_by_state(
+        self, state: NotificationState, after: str | None, limit: int
+    ) -> list[Notification]:
+        """Newest first by creation; ``after`` is a ``<createdAt>#<nid>`` position."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {":pk": codec.s(keys.state_index_pk(state.value))},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after is not None:
+            nid = after.split("#", 1)[1]
+            params["ExclusiveStartKey"] = {
+                "GSI1PK": codec.s(keys.state_index_pk(state.value)),
+                "GSI1SK": codec.s(after),
+                keys.PK: codec.s(keys.notification_pk(nid)),
+                keys.SK: codec.s(keys.META_SK),
+            }
+        with translated_errors("list notifications"):
+            response = await self._client.query(**params)
+        return [codec.notification_from_item(item) for item in response.get("Items", [])]
 
 
 class DynamoRecallStore:

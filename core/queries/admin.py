@@ -1,0 +1,132 @@
+"""Read models of the admin API: notifications with delivery figures, segments and their sizes."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.domain.notification import Notification, NotificationState
+from core.domain.segment import Segment, SegmentRule, check_rule
+from core.domain.time import iso_key
+from core.errors import ValidationFailed
+from core.ports import NotificationReader, ReadStats
+from core.queries.cursors import decode_cursor, encode_cursor
+from core.queries.inbox import check_first
+
+NOTIFICATION_POSITION = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:-]{1,64}"
+)
+
+
+class NotificationListing(NotificationReader, Protocol):
+    async def page_by_state(
+        self, state: NotificationState, after: str | None, limit: int
+    ) -> list[Notification]: ...
+
+
+class SegmentReader(Protocol):
+    async def get(self, name: str) -> Segment | None: ...
+
+    async def all(self) -> list[Segment]: ...
+
+    async def size(self, rule: SegmentRule, name: str | None = None) -> int: ...
+
+
+@dataclass(frozen=True)
+class DeliveryStatsView:
+    targeted: int
+    delivered: int
+    read: int
+
+    @property
+    def read_rate(self) -> float:
+        return 0.0 if self.delivered == 0 else round(self.read / self.delivered, 4)
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    notification: Notification
+    stats: DeliveryStatsView
+    cursor: str
+
+
+@dataclass(frozen=True)
+class NotificationPageView:
+    items: tuple[NotificationView, ...]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+def _position(notification: Notification) -> str:
+    return f"{iso_key(notification.created_at)}#{notification.notification_id}"
+
+
+class AdminQueries:
+    def __init__(
+        self,
+        *,
+        notifications: NotificationListing,
+        segments: SegmentReader,
+        stats: ReadStats,
+        rank_codes: set[str],
+    ) -> None:
+        self._notifications = notifications
+        self._segments = segments
+        self._stats = stats
+        self._rank_codes = rank_codes
+
+    async def notification(self, notification_id: str) -> NotificationView | None:
+        found = await self._notifications.get_many([notification_id])
+        if notification_id not in found:
+            return None
+        return (await self._views([found[notification_id]]))[0]
+
+    async def notifications(
+        self, *, first: int, after: str | None, state: NotificationState | None
+    ) -> NotificationPageView:
+        """Newest created first; without a state, the per-state index partitions merged."""
+        check_first(first)
+        position = None if after is None else decode_cursor(after, pattern=NOTIFICATION_POSITION)
+        states = list(NotificationState) if state is None else [state]
+        pages = await asyncio.gather(
+            *(self._notifications.page_by_state(s, position, first + 1) for s in states)
+        )
+        merged = heapq.merge(*pages, key=_position, reverse=True)
+        chosen = [n for _, n in zip(range(first + 1), merged, strict=False)]
+        views = await self._views(chosen[:first])
+        return NotificationPageView(
+            items=tuple(views),
+            has_next_page=len(chosen) > first,
+            end_cursor=views[-1].cursor if views else None,
+        )
+
+    async def segments(self) -> list[Segment]:
+        return sorted(await self._segments.all(), key=lambda segment: segment.name)
+
+    async def segment_size(self, rule: SegmentRule) -> int:
+        errors = check_rule(rule, self._rank_codes)
+        if errors:
+            raise ValidationFailed(errors)
+        return await self._segments.size(rule)
+
+    async def size_of(self, segment: Segment) -> int:
+        return await self._segments.size(segment.rule, segment.name)
+
+    async def _views(self, notifications: Sequence[Notification]) -> list[NotificationView]:
+        reads: Mapping[str, int] = (
+            await self._stats.read_counts([n.notification_id for n in notifications])
+            if notifications
+            else {}
+        )
+        return [
+            NotificationView(
+                notification=n,
+                stats=DeliveryStatsView(n.targeted, n.delivered, reads.get(n.notification_id, 0)),
+                cursor=encode_cursor(_position(n)),
+            )
+            for n in notifications
+        ]

@@ -1,0 +1,342 @@
+"""The admin GraphQL schema (`/admin/graphql`): authoring, segments, delivery figures.
+
+Types only; every root field delegates to ``AdminResolvers`` (``resolvers/admin.py``), which
+checks the admin role first. Expected failures of mutations come back as ``userErrors`` with a
+field and a code an admin UI can show; authentication failures are GraphQL errors.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import strawberry
+
+from core.domain.notification import AudienceKind, NotificationState, Priority
+from core.domain.segment import Segment as SegmentValue
+from core.domain.segment import SegmentKind
+from core.queries.admin import NotificationPageView, NotificationView
+from schema.public import PageInfo, PointClubStatus
+
+strawberry.enum(NotificationState)
+strawberry.enum(AudienceKind)
+strawberry.enum(SegmentKind)
+
+
+class AdminResolvers(Protocol):
+    async def notification(
+        self, info: strawberry.Info[Any, Any], id: str
+    ) -> Notification | None: ...
+
+    async def notifications(
+        self,
+        info: strawberry.Info[Any, Any],
+        first: int | None,
+        after: str | None,
+        state: NotificationState | None,
+    ) -> NotificationConnection: ...
+
+    async def segments(self, info: strawberry.Info[Any, Any]) -> list[Segment]: ...
+
+    async def segment_size(
+        self, info: strawberry.Info[Any, Any], rule: SegmentRuleInput
+    ) -> int: ...
+
+    async def segment_members(self, info: strawberry.Info[Any, Any], segment: Segment) -> int: ...
+
+    async def member(
+        self, info: strawberry.Info[Any, Any], user_id: str
+    ) -> PointClubStatus | None: ...
+
+    async def create_notification(
+        self, info: strawberry.Info[Any, Any], input: NotificationInput, idempotency_key: str | None
+    ) -> NotificationPayload: ...
+
+    async def update_notification(
+        self, info: strawberry.Info[Any, Any], id: str, input: NotificationInput
+    ) -> NotificationPayload: ...
+
+    async def schedule_notification(
+        self, info: strawberry.Info[Any, Any], id: str, visible_from: datetime
+    ) -> NotificationPayload: ...
+
+    async def recall_notification(
+        self, info: strawberry.Info[Any, Any], id: str, reason: str
+    ) -> NotificationPayload: ...
+
+    async def create_segment(
+        self, info: strawberry.Info[Any, Any], input: SegmentInput
+    ) -> SegmentPayload: ...
+
+
+def admin_resolvers(info: strawberry.Info[Any, Any]) -> AdminResolvers:
+    resolvers: AdminResolvers = info.context.admin
+    return resolvers
+
+
+@strawberry.type
+class LocalizedContent:
+    locale: str
+    title: str
+    body: str
+
+
+@strawberry.type(description="Who receives a notification: one member, or a named segment.")
+class Audience:
+    kind: AudienceKind
+    user_id: strawberry.ID | None
+    segment: str | None
+
+
+@strawberry.type
+class DeliveryStats:
+    targeted: int = strawberry.field(description="Members in the audience when it was prepared.")
+    delivered: int = strawberry.field(description="Inbox entries written.")
+    read: int = strawberry.field(description="Members who read it (counted once each).")
+    read_rate: float = strawberry.field(description="read / delivered (0 before delivery).")
+
+
+@strawberry.type
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
+@strawberry.type
+class Notification:
+    id: strawberry.ID
+    state: NotificationState
+    category: str
+    priority: Priority
+    contents: list[LocalizedContent]
+    url: str | None
+    image_url: str | None
+    audience: Audience
+    visible_from: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    created_by: str
+    stats: DeliveryStats
+    audit: list[AuditEntry] = strawberry.field(description="Every admin change, oldest first.")
+
+    @classmethod
+    def from_view(cls, view: NotificationView) -> Notification:
+        n = view.notification
+        return cls(
+            id=strawberry.ID(n.notification_id),
+            state=n.state,
+            category=n.category,
+            priority=n.priority,
+            contents=[
+                LocalizedContent(locale=locale, title=content.title, body=content.body)
+                for locale, content in sorted(n.contents.items())
+            ],
+            url=n.url,
+            image_url=n.image_url,
+            audience=Audience(
+                kind=n.audience.kind,
+                user_id=None if n.audience.user_id is None else strawberry.ID(n.audience.user_id),
+                segment=n.audience.segment,
+            ),
+            visible_from=n.visible_from,
+            expires_at=n.expires_at,
+            created_at=n.created_at,
+            created_by=n.created_by,
+            stats=DeliveryStats(
+                targeted=view.stats.targeted,
+                delivered=view.stats.delivered,
+                read=view.stats.read,
+                read_rate=view.stats.read_rate,
+            ),
+            audit=[
+                AuditEntry(at=a.at, actor=a.actor, action=a.action, detail=a.detail)
+                for a in n.audit
+            ],
+        )
+
+
+@strawberry.type
+class NotificationEdge:
+    cursor: str
+    node: Notification
+
+
+@strawberry.type
+class NotificationConnection:
+    edges: list[NotificationEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def from_view(cls, view: NotificationPageView) -> NotificationConnection:
+        return cls(
+            edges=[
+                NotificationEdge(cursor=v.cursor, node=Notification.from_view(v))
+                for v in view.items
+            ],
+            page_info=PageInfo(has_next_page=view.has_next_page, end_cursor=view.end_cursor),
+        )
+
+
+@strawberry.type
+class SegmentRule:
+    kind: SegmentKind
+    ranks: list[str] | None
+
+
+@strawberry.type
+class Segment:
+    name: str
+    rule: SegmentRule
+    created_at: datetime
+    created_by: str
+    value: strawberry.Private[SegmentValue]
+
+    @strawberry.field(description="Members it resolves to now.")
+    async def size(self, info: strawberry.Info[Any, Any]) -> int | None:
+        return await admin_resolvers(info).segment_members(info, self)
+
+    @classmethod
+    def from_value(cls, value: SegmentValue) -> Segment:
+        return cls(
+            name=value.name,
+            rule=SegmentRule(kind=value.rule.kind, ranks=list(value.rule.ranks) or None),
+            created_at=value.created_at,
+            created_by=value.created_by,
+            value=value,
+        )
+
+
+@strawberry.type(description="An expected failure: show `message` next to `field`.")
+class UserError:
+    field: str | None
+    message: str
+    code: str = strawberry.field(description="BAD_USER_INPUT, NOT_FOUND or CONFLICT.")
+
+
+@strawberry.type
+class NotificationPayload:
+    notification: Notification | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class SegmentPayload:
+    segment: Segment | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class LocalizedContentInput:
+    locale: str
+    title: str
+    body: str
+
+
+@strawberry.input
+class AudienceInput:
+    kind: AudienceKind
+    user_id: strawberry.ID | None = None
+    segment: str | None = None
+
+
+@strawberry.input(
+    description="`contents` needs `ja`; title up to 120, body up to 4,000 characters."
+)
+class NotificationInput:
+    category: str
+    contents: list[LocalizedContentInput]
+    audience: AudienceInput
+    priority: Priority | None = Priority.NORMAL
+    url: str | None = None
+    image_url: str | None = None
+    visible_from: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@strawberry.input
+class SegmentRuleInput:
+    kind: SegmentKind
+    ranks: list[str] | None = None
+
+
+@strawberry.input
+class SegmentInput:
+    name: str
+    rule: SegmentRuleInput
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def notification(
+        self, info: strawberry.Info[Any, Any], id: strawberry.ID
+    ) -> Notification | None:
+        return await admin_resolvers(info).notification(info, str(id))
+
+    @strawberry.field(description="Newest created first; `first` is 1..100.")
+    async def notifications(
+        self,
+        info: strawberry.Info[Any, Any],
+        first: int | None = 20,
+        after: str | None = None,
+        state: NotificationState | None = None,
+    ) -> NotificationConnection:
+        return await admin_resolvers(info).notifications(info, first, after, state)
+
+    @strawberry.field
+    async def segments(self, info: strawberry.Info[Any, Any]) -> list[Segment]:
+        return await admin_resolvers(info).segments(info)
+
+    @strawberry.field(description="How many members a rule selects now: a preview before sending.")
+    async def segment_size(self, info: strawberry.Info[Any, Any], rule: SegmentRuleInput) -> int:
+        return await admin_resolvers(info).segment_size(info, rule)
+
+    @strawberry.field(description="A member's point-club status.")
+    async def member(
+        self, info: strawberry.Info[Any, Any], user_id: strawberry.ID
+    ) -> PointClubStatus | None:
+        return await admin_resolvers(info).member(info, str(user_id))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="A new DRAFT. The same idempotencyKey and input returns it again."
+    )
+    async def create_notification(
+        self,
+        info: strawberry.Info[Any, Any],
+        input: NotificationInput,
+        idempotency_key: str | None = None,
+    ) -> NotificationPayload:
+        return await admin_resolvers(info).create_notification(info, input, idempotency_key)
+
+    @strawberry.mutation(
+        description="DRAFT/SCHEDULED: anything. PREPARING/PUBLISHED: content only (amend)."
+    )
+    async def update_notification(
+        self, info: strawberry.Info[Any, Any], id: strawberry.ID, input: NotificationInput
+    ) -> NotificationPayload:
+        return await admin_resolvers(info).update_notification(info, str(id), input)
+
+    @strawberry.mutation(description="DRAFT/SCHEDULED -> SCHEDULED at visibleFrom.")
+    async def schedule_notification(
+        self, info: strawberry.Info[Any, Any], id: strawberry.ID, visible_from: datetime
+    ) -> NotificationPayload:
+        return await admin_resolvers(info).schedule_notification(info, str(id), visible_from)
+
+    @strawberry.mutation(
+        description="Gone from every inbox and count at once; entries are cleaned later."
+    )
+    async def recall_notification(
+        self, info: strawberry.Info[Any, Any], id: strawberry.ID, reason: str
+    ) -> NotificationPayload:
+        return await admin_resolvers(info).recall_notification(info, str(id), reason)
+
+    @strawberry.mutation(description="ALL_MEMBERS or RANKS; USER_LIST segments come from the CLI.")
+    async def create_segment(
+        self, info: strawberry.Info[Any, Any], input: SegmentInput
+    ) -> SegmentPayload:
+        return await admin_resolvers(info).create_segment(info, input)
