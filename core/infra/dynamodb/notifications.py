@@ -159,14 +159,16 @@ class DynamoNotificationStore:
             ":audit": {"L": [codec.audit_to_value(audit)]},
             ":none": {"L": []},
         }
+        # Every name through a placeholder: several (url, state, …) are reserved words.
+        names = {f"#{name}": name for name in ("state", "cat", "prio", "contents", "aud", "audit")}
         sets = [
             "#state = :state",
-            "cat = :cat",
-            "prio = :prio",
-            "contents = :contents",
-            "aud = :aud",
+            "#cat = :cat",
+            "#prio = :prio",
+            "#contents = :contents",
+            "#aud = :aud",
             "GSI1PK = :gpk",
-            "audit = list_append(if_not_exists(audit, :none), :audit)",
+            "#audit = list_append(if_not_exists(#audit, :none), :audit)",
         ]
         removes = []
         optional = {
@@ -176,10 +178,11 @@ class DynamoNotificationStore:
             "exp": None if notification.expires_at is None else iso_key(notification.expires_at),
         }
         for name, value in optional.items():
+            names[f"#{name}"] = name
             if value is None:
-                removes.append(name)
+                removes.append(f"#{name}")
             else:
-                sets.append(f"{name} = :{name}")
+                sets.append(f"#{name} = :{name}")
                 values[f":{name}"] = codec.s(value)
         expression = "SET " + ", ".join(sets)
         if removes:
@@ -192,7 +195,7 @@ class DynamoNotificationStore:
             },
             "UpdateExpression": expression,
             "ConditionExpression": "#state = :expected",
-            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
 
