@@ -44,7 +44,12 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def run_with_container(settings: Settings, job: Callable[[Container], Awaitable[T]]) -> T:
+def run_with_container(
+    settings: Settings,
+    job: Callable[[Container], Awaitable[T]],
+    *,
+    service: str = "pointclub-batch",
+) -> T:
     """Run ``job`` with a container opened inside this command's event loop."""
     # Imported here so that light commands (token, --help) do not pay for aioboto3.
     from core.bootstrap import open_container, require_reachable

@@ -17,6 +17,7 @@ from core.domain.pointclub import RankTable
 from core.errors import Unavailable
 from core.infra.clock import SystemClock, UlidGenerator
 from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.fanout import DynamoFanoutStore
 from core.infra.dynamodb.members import DynamoMemberStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
@@ -30,9 +31,10 @@ from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
 from core.usecases.authoring import NotificationAuthoring
+from core.usecases.fanout import CleanupRecalled, PrepareDue, PrepareNotification
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
-from core.usecases.segments import SegmentAuthoring
+from core.usecases.segments import ImportUserList, SegmentAuthoring
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -77,6 +79,7 @@ class Container:
     system: DynamoSystemStore
     read_stats: DynamoReadStats
     segments: DynamoSegmentStore
+    fanout: DynamoFanoutStore
     verifier: TokenVerifier
     issuer: DevTokenIssuer
 
@@ -115,6 +118,31 @@ class Container:
             stats=self.read_stats,
             rank_codes={r.code for r in self.ranks.ranks},
         )
+
+    def prepare_notification(self, concurrency: int = 16) -> PrepareNotification:
+        return PrepareNotification(
+            notifications=self.notifications,
+            audience=self.segments,
+            fanout=self.fanout,
+            clock=self.clock,
+            concurrency=concurrency,
+        )
+
+    def prepare_due(self) -> PrepareDue:
+        return PrepareDue(
+            queue=self.notifications, prepare=self.prepare_notification(), clock=self.clock
+        )
+
+    def cleanup_recalled(self) -> CleanupRecalled:
+        return CleanupRecalled(
+            notifications=self.notifications,
+            audience=self.segments,
+            fanout=self.fanout,
+            recalls=self.recalls,
+        )
+
+    def import_user_list(self) -> ImportUserList:
+        return ImportUserList(store=self.segments, clock=self.clock)
 
     def read_state_commands(self) -> ReadStateCommands:
         """Commands on the raw stores: a write must read the state as it is now."""
@@ -185,6 +213,7 @@ def build_container(
         system=DynamoSystemStore(client, table),
         read_stats=DynamoReadStats(client, table, now=clock.now),
         segments=DynamoSegmentStore(client, table, [rank.code for rank in ranks.ranks]),
+        fanout=DynamoFanoutStore(client, table),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
     )

@@ -61,3 +61,21 @@ async def _get_chunk(
     raise Unavailable(
         f"DynamoDB left {len(pending)} keys unprocessed after {MAX_ATTEMPTS} attempts"
     )
+
+
+BATCH_WRITE_LIMIT = 25
+
+
+async def batch_write(client: DynamoDBClient, table: str, requests: Sequence[Any]) -> None:
+    """BatchWriteItem in calls of 25, unprocessed items retried with backoff."""
+    for chunk in chunks(list(requests), BATCH_WRITE_LIMIT):
+        pending: Any = {table: list(chunk)}
+        for attempt in range(MAX_ATTEMPTS):
+            with translated_errors("write items"):
+                response = await client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            await backoff(attempt)
+        else:
+            raise Unavailable("DynamoDB left items unprocessed")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.domain.audience import member_shard
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import (
     Audience,
@@ -109,7 +110,7 @@ def club_to_item(user_id: str, record: ClubRecord) -> Item:
     if record.rank_code is not None:
         item["rank"] = s(record.rank_code)
         # Members by rank (segments, fan-out): sharded so no index key takes every member.
-        item["GSI1PK"] = s(keys.rank_index_pk(record.rank_code, keys.member_shard(user_id)))
+        item["GSI1PK"] = s(keys.rank_index_pk(record.rank_code, member_shard(user_id)))
         item["GSI1SK"] = s(user_id)
     if record.rank_month is not None:
         item["rankMonth"] = s(record.rank_month)

@@ -52,13 +52,7 @@ def recall_pk(shard: int) -> str:
     return f"RECALLS#{shard}"
 
 
-MEMBER_SHARDS = 16
 SEGMENTS_INDEX_PK = "SEGMENTS"
-
-
-def member_shard(user_id: str) -> int:
-    """A member's shard: spreads index keys and splits a fan-out among workers."""
-    return zlib.crc32(user_id.encode()) % MEMBER_SHARDS
 
 
 def rank_index_pk(rank: str, shard: int) -> str:

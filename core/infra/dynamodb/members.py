@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.pointclub import ClubRecord, LedgerEntry
 from core.domain.time import iso_key
-from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks
+from core.infra.dynamodb.batch import batch_get, batch_write
 from core.infra.dynamodb.client import put_item, translated_errors
 from core.infra.dynamodb.read_state import ReadStateWriter
 from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
@@ -225,20 +224,8 @@ class DynamoMemberStore:
         )
 
     async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None:
-        for group in chunks(list(entries), 25):
-            requests: Any = [
-                {"PutRequest": {"Item": codec.ledger_to_item(user_id, entry)}} for entry in group
-            ]
-            pending = {self._table: requests}
-            for attempt in range(MAX_ATTEMPTS):
-                with translated_errors("write the point ledger"):
-                    response = await self._client.batch_write_item(RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                await backoff(attempt)
-            else:
-                raise Unavailable("DynamoDB left ledger entries unprocessed")
+        requests = [{"PutRequest": {"Item": codec.ledger_to_item(user_id, e)}} for e in entries]
+        await batch_write(self._client, self._table, requests)
 
 
 def _position(sort_key: str) -> str | None:

@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from core.domain.audience import MEMBER_SHARDS, AudiencePartition, member_shard
 from core.domain.segment import Segment, SegmentKind, SegmentRule
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
+from core.infra.dynamodb.batch import batch_write
 from core.infra.dynamodb.client import translated_errors
 from core.infra.dynamodb.table import GSI1
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def list_member_sk(user_id: str) -> str:
-    return f"M#{keys.member_shard(user_id):02d}#{user_id}"
+    return f"M#{member_shard(user_id):02d}#{user_id}"
 
 
 class DynamoSegmentStore:
@@ -69,25 +71,92 @@ class DynamoSegmentStore:
         )
         return sum(counts)
 
-    async def members(
-        self, rule: SegmentRule, name: str | None, shards: Sequence[int] | None = None
-    ) -> AsyncIterator[str]:
-        """Member ids, streamed a page at a time (never the whole segment in memory)."""
-        for params in self._member_queries(rule, name, shards, count=False):
-            params = dict(params)
-            while True:
-                with translated_errors("list segment members"):
-                    page = await self._client.query(**params)
-                for item in page.get("Items", []):
-                    yield item["GSI1SK"]["S"] if "GSI1SK" in item else item["uid"]["S"]
-                if "LastEvaluatedKey" not in page:
-                    break
-                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def partitions(self, rule: SegmentRule, name: str | None) -> list[AudiencePartition]:
+        """The pieces a fan-out walks: one per member shard (and rank), each in member-id order."""
+        if rule.kind is SegmentKind.USER_LIST:
+            if name is None:
+                raise ValueError("a USER_LIST rule needs its segment name")
+            return [
+                AudiencePartition(f"L.{s:02d}", s, list_name=name) for s in range(MEMBER_SHARDS)
+            ]
+        ranks = self._rank_codes if rule.kind is SegmentKind.ALL_MEMBERS else rule.ranks
+        return [
+            AudiencePartition(f"R.{rank}.{s:02d}", s, rank=rank)
+            for rank in ranks
+            for s in range(MEMBER_SHARDS)
+        ]
+
+    async def member_pages(
+        self, partition: AudiencePartition, after: str | None, page_size: int = 500
+    ) -> AsyncIterator[list[str]]:
+        """Member ids of a partition after ``after``, a page at a time (memory stays flat)."""
+        params: dict[str, Any] = {"TableName": self._table, "Limit": page_size}
+        if partition.list_name is not None:
+            pk = codec.s(keys.segment_pk(partition.list_name))
+            params.update(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={
+                    ":pk": pk,
+                    ":prefix": codec.s(f"M#{partition.shard:02d}#"),
+                },
+                ProjectionExpression="uid",
+                ConsistentRead=True,
+            )
+            if after is not None:
+                params["ExclusiveStartKey"] = {keys.PK: pk, keys.SK: codec.s(list_member_sk(after))}
+        else:
+            assert partition.rank is not None
+            index_pk = codec.s(keys.rank_index_pk(partition.rank, partition.shard))
+            params.update(
+                IndexName=GSI1,
+                KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues={":pk": index_pk},
+                ProjectionExpression="GSI1SK",
+            )
+            if after is not None:
+                params["ExclusiveStartKey"] = {
+                    "GSI1PK": index_pk,
+                    "GSI1SK": codec.s(after),
+                    keys.PK: codec.s(keys.user_pk(after)),
+                    keys.SK: codec.s(keys.CLUB_SK),
+                }
+        while True:
+            with translated_errors("list segment members"):
+                page = await self._client.query(**params)
+            members = [
+                item["uid"]["S"] if "uid" in item else item["GSI1SK"]["S"]
+                for item in page.get("Items", [])
+            ]
+            if members:
+                yield members
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    async def add_list_members(self, name: str, user_ids: Sequence[str]) -> None:
+        """Store user-list members (BatchWriteItem, 25 a call, unprocessed items retried)."""
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        keys.PK: codec.s(keys.segment_pk(name)),
+                        keys.SK: codec.s(list_member_sk(uid)),
+                        "uid": codec.s(uid),
+                    }
+                }
+            }
+            for uid in dict.fromkeys(user_ids)
+        ]
+        await batch_write(self._client, self._table, requests)
+
+    async def put(self, segment: Segment) -> None:
+        with translated_errors("write a segment"):
+            await self._client.put_item(TableName=self._table, Item=codec.segment_to_item(segment))
 
     def _member_queries(
         self, rule: SegmentRule, name: str | None, shards: Sequence[int] | None, *, count: bool
     ) -> list[dict[str, Any]]:
-        wanted_shards = list(range(keys.MEMBER_SHARDS)) if shards is None else list(shards)
+        wanted_shards = list(range(MEMBER_SHARDS)) if shards is None else list(shards)
         queries: list[dict[str, Any]] = []
         if rule.kind is SegmentKind.USER_LIST:
             if name is None:

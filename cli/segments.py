@@ -1,0 +1,56 @@
+"""`pointclub segments …`: user-list segments from files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from cli.common import load_settings, run_with_container
+from cli.progress import JobProgress
+from core.usecases.segments import ImportReport
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
+
+app = typer.Typer(help="Segments.", no_args_is_help=True)
+MAX_REPORTED = 50
+
+
+@app.command("import-list")
+def import_list(
+    name: str = typer.Argument(..., help="Segment name (created as USER_LIST if new)."),
+    file: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="CSV (first column) or one member id per line.",
+    ),
+    actor: str = typer.Option("cli", "--actor", help="Who imports, for the audit log."),
+) -> None:
+    """Import a user-list segment, streamed. Bad lines are reported with their numbers and
+    skipped; exit 1 if there were any. Importing again adds only what is missing."""
+    settings = load_settings()
+
+    async def job(container: Container) -> ImportReport:
+        with (
+            file.open(encoding="utf-8-sig", newline="") as lines,
+            JobProgress(f"import {name}") as progress,
+        ):
+            return await container.import_user_list().run(
+                actor, name, lines, progress=lambda done: progress.update(done, done)
+            )
+
+    report = run_with_container(settings, job)
+    for bad in report.bad[:MAX_REPORTED]:
+        typer.echo(f"{file}:{bad.number}: {bad.reason}: {bad.text!r}", err=True)
+    if len(report.bad) > MAX_REPORTED:
+        typer.echo(f"... and {len(report.bad) - MAX_REPORTED} more bad lines", err=True)
+    typer.echo(
+        f"segment {name}: {report.imported} lines imported, {len(report.bad)} bad, "
+        f"{report.members} members"
+    )
+    if report.bad:
+        raise typer.Exit(1)

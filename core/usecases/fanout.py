@@ -1,0 +1,433 @@
+"""The batch fan-out: a notification into every inbox of its audience, exactly once.
+
+The audience is walked in partitions (16 member shards, times the ranks of a rule segment), each
+in member-id order from its checkpoint. Batches of 49 members are one transaction with the
+checkpoint and the delivery figures, so a run killed anywhere resumes where it stopped and a rerun
+changes nothing. ``--shard I/N`` gives worker I the member shards s with s % N == I; whichever
+worker finishes the last partition publishes the notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from core.domain.audience import (
+    MEMBER_SHARDS,
+    AudiencePartition,
+    BatchResult,
+    Checkpoint,
+    member_shard,
+)
+from core.domain.inbox import InboxEntry
+from core.domain.notification import AudienceKind, AuditRecord, Notification, NotificationState
+from core.domain.segment import Segment, SegmentRule
+from core.domain.time import iso_key
+from core.errors import Conflict, InvalidInput, NotFound
+from core.ports import Clock
+from core.usecases.authoring import NotificationAuthoringStore
+
+log = structlog.get_logger("pointclub.fanout")
+
+BATCH_ACTOR = "batch"
+RECALL_CHECK_EVERY = 40  # batches between two looks at the notification's state
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """``--shard I/N``: this worker's share of the member shards."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> ShardSpec:
+        try:
+            index_text, count_text = text.split("/")
+            index, count = int(index_text), int(count_text)
+        except ValueError as error:
+            raise InvalidInput("use I/N, like 0/3", field="shard") from error
+        if not (1 <= count <= MEMBER_SHARDS and 0 <= index < count):
+            raise InvalidInput(f"need 0 <= I < N <= {MEMBER_SHARDS}", field="shard")
+        return cls(index, count)
+
+    def owns(self, shard: int) -> bool:
+        return shard % self.count == self.index
+
+
+class AudienceSource(Protocol):
+    async def get(self, name: str) -> Segment | None: ...
+
+    async def size(self, rule: SegmentRule, name: str | None = None) -> int: ...
+
+    def partitions(self, rule: SegmentRule, name: str | None) -> list[AudiencePartition]: ...
+
+    def member_pages(
+        self, partition: AudiencePartition, after: str | None, page_size: int = 500
+    ) -> AsyncIterator[list[str]]: ...
+
+
+class FanoutStore(Protocol):
+    batch_size: int  # members per delivery transaction
+
+    async def checkpoints(self, notification_id: str) -> dict[str, Checkpoint]: ...
+
+    async def deliver_batch(
+        self, notification_id: str, partition: str, members: Sequence[str], entry: InboxEntry
+    ) -> BatchResult: ...
+
+    async def finish_partition(self, notification_id: str, partition: str) -> None: ...
+
+    async def remove_entries(
+        self, notification_id: str, members: Sequence[str], entry: InboxEntry
+    ) -> None: ...
+
+
+@dataclass
+class FanoutReport:
+    notification_id: str
+    state: NotificationState
+    audience: int = 0  # members this run walked (or, dry run, would walk)
+    delivered: int = 0  # entries this run wrote
+    already: int = 0  # members who had the entry already
+    partitions_done: int = 0
+    partitions_total: int = 0
+    dry_run: bool = False
+    seconds: float = 0.0
+    skipped_partitions: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]  # (members walked so far, members expected)
+
+
+class AudienceWalker:
+    """Resolves a notification's audience into partitions and walks them page by page."""
+
+    def __init__(self, audience: AudienceSource) -> None:
+        self._audience = audience
+
+    async def rule_of(self, notification: Notification) -> tuple[SegmentRule | None, str | None]:
+        if notification.audience.kind is AudienceKind.USER:
+            return None, None
+        name = notification.audience.segment or ""
+        segment = await self._audience.get(name)
+        if segment is None:
+            raise NotFound(f"the audience segment {name} does not exist")
+        return segment.rule, name
+
+    def partitions(
+        self, notification: Notification, rule: SegmentRule | None, name: str | None
+    ) -> list[AudiencePartition]:
+        if rule is None:
+            user = notification.audience.user_id or ""
+            return [AudiencePartition(f"U.{member_shard(user):02d}", member_shard(user))]
+        return self._audience.partitions(rule, name)
+
+    async def pages(
+        self, notification: Notification, partition: AudiencePartition, after: str | None
+    ) -> AsyncIterator[list[str]]:
+        if partition.key.startswith("U."):
+            user = notification.audience.user_id or ""
+            if after is None or after < user:
+                yield [user]
+            return
+        async for page in self._audience.member_pages(partition, after):
+            yield page
+
+    async def size(
+        self, notification: Notification, rule: SegmentRule | None, name: str | None
+    ) -> int:
+        return 1 if rule is None else await self._audience.size(rule, name)
+
+
+class PrepareNotification:
+    def __init__(
+        self,
+        *,
+        notifications: NotificationAuthoringStore,
+        audience: AudienceSource,
+        fanout: FanoutStore,
+        clock: Clock,
+        concurrency: int = 16,
+    ) -> None:
+        self._notifications = notifications
+        self._walker = AudienceWalker(audience)
+        self._fanout = fanout
+        self._clock = clock
+        self._concurrency = concurrency
+
+    async def run(
+        self,
+        notification_id: str,
+        *,
+        only_user: str | None = None,
+        shard: ShardSpec | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> FanoutReport:
+        started = time.monotonic()
+        notification = await self._get(notification_id)
+        if notification.state is NotificationState.RECALLED:
+            raise Conflict("the notification is recalled")
+        rule, segment_name = await self._walker.rule_of(notification)
+        partitions = self._walker.partitions(notification, rule, segment_name)
+        own = [p for p in partitions if shard is None or shard.owns(p.shard)]
+        report = FanoutReport(notification_id, notification.state, partitions_total=len(partitions))
+        if dry_run:
+            report.dry_run = True
+            report.audience = await self._walker.size(notification, rule, segment_name)
+            return report
+        if only_user is not None:
+            return await self._one_member(notification, only_user, report)
+        notification = await self._start(notification)
+        entry = _entry(notification, self._clock.now())
+        expected = await self._walker.size(notification, rule, segment_name)
+        expected = expected * len(own) // max(1, len(partitions))
+        checkpoints = await self._fanout.checkpoints(notification_id)
+        walked = 0
+
+        def advance(members: int) -> None:
+            nonlocal walked
+            walked += members
+            if progress is not None:
+                progress(walked, max(expected, walked))
+
+        limit = asyncio.Semaphore(self._concurrency)
+        recalled = asyncio.Event()
+
+        async def walk(partition: AudiencePartition) -> None:
+            checkpoint = checkpoints.get(partition.key)
+            if checkpoint is not None and checkpoint.done:
+                report.skipped_partitions.append(partition.key)
+                return
+            async with limit:
+                batches = 0
+                after = None if checkpoint is None else checkpoint.last
+                async for page in self._walker.pages(notification, partition, after):
+                    for start in range(0, len(page), self._fanout.batch_size):
+                        if recalled.is_set():
+                            return
+                        batch = page[start : start + self._fanout.batch_size]
+                        result = await self._fanout.deliver_batch(
+                            notification_id, partition.key, batch, entry
+                        )
+                        report.audience += len(batch)
+                        report.delivered += result.delivered
+                        report.already += result.already
+                        advance(len(batch))
+                        batches += 1
+                        if batches % RECALL_CHECK_EVERY == 0 and await self._was_recalled(
+                            notification_id
+                        ):
+                            recalled.set()
+                            return
+                await self._fanout.finish_partition(notification_id, partition.key)
+
+        await asyncio.gather(*(walk(partition) for partition in own))
+        if recalled.is_set():
+            raise Conflict("the notification was recalled during the fan-out; stopped")
+        report.state = await self._finish(notification, partitions)
+        done = await self._fanout.checkpoints(notification_id)
+        report.partitions_done = sum(1 for p in partitions if p.key in done and done[p.key].done)
+        report.seconds = time.monotonic() - started
+        log.info(
+            "fanout.finished",
+            notification_id=notification_id,
+            state=report.state.value,
+            audience=report.audience,
+            delivered=report.delivered,
+            already=report.already,
+            partitions=f"{report.partitions_done}/{report.partitions_total}",
+            seconds=round(report.seconds, 2),
+        )
+        return report
+
+    async def _get(self, notification_id: str) -> Notification:
+        found = (await self._notifications.get_many([notification_id])).get(notification_id)
+        if found is None:
+            raise NotFound(f"no notification {notification_id}")
+        return found
+
+    async def _was_recalled(self, notification_id: str) -> bool:
+        return (await self._get(notification_id)).state is NotificationState.RECALLED
+
+    async def _start(self, notification: Notification) -> Notification:
+        """DRAFT/SCHEDULED -> PREPARING, fixing visibleFrom; a resumed run finds it PREPARING."""
+        now = self._clock.now()
+        if notification.expires_at is not None and notification.expires_at <= now:
+            raise Conflict("the notification has expired")
+        if notification.state not in (NotificationState.DRAFT, NotificationState.SCHEDULED):
+            return notification
+        visible_from = notification.visible_from or now
+        audit = AuditRecord(now, BATCH_ACTOR, "prepare", "fan-out started")
+        preparing = replace(
+            notification,
+            state=NotificationState.PREPARING,
+            visible_from=visible_from,
+            audit=(*notification.audit, audit),
+        )
+        try:
+            await self._notifications.save(preparing, expected=notification.state, audit=audit)
+        except Conflict:
+            # Another worker of the same run got there first.
+            current = await self._get(notification.notification_id)
+            if current.state not in (NotificationState.PREPARING, NotificationState.PUBLISHED):
+                raise
+            return current
+        return preparing
+
+    async def _finish(
+        self, notification: Notification, partitions: list[AudiencePartition]
+    ) -> NotificationState:
+        done = await self._fanout.checkpoints(notification.notification_id)
+        if not all(p.key in done and done[p.key].done for p in partitions):
+            return NotificationState.PREPARING  # other workers still have partitions to walk
+        current = await self._get(notification.notification_id)
+        if current.state is not NotificationState.PREPARING:
+            return current.state
+        audit = AuditRecord(self._clock.now(), BATCH_ACTOR, "publish", "fan-out finished")
+        published = replace(
+            current, state=NotificationState.PUBLISHED, audit=(*current.audit, audit)
+        )
+        try:
+            await self._notifications.save(published, expected=current.state, audit=audit)
+        except Conflict:
+            return (await self._get(notification.notification_id)).state
+        return NotificationState.PUBLISHED
+
+    async def _one_member(
+        self, notification: Notification, user_id: str, report: FanoutReport
+    ) -> FanoutReport:
+        if notification.state not in (NotificationState.PREPARING, NotificationState.PUBLISHED):
+            raise Conflict(
+                "--user re-delivers a prepared notification to one member; prepare it first"
+            )
+        entry = _entry(notification, self._clock.now())
+        result = await self._fanout.deliver_batch(
+            notification.notification_id, f"manual.{user_id}", [user_id], entry
+        )
+        report.audience, report.delivered, report.already = 1, result.delivered, result.already
+        return report
+
+
+def _entry(notification: Notification, now: datetime) -> InboxEntry:
+    assert notification.visible_from is not None
+    return InboxEntry(
+        notification_id=notification.notification_id,
+        visible_from=notification.visible_from,
+        category=notification.category,
+        expires_at=notification.expires_at,
+        delivered_at=now,
+    )
+
+
+class NotificationQueue(NotificationAuthoringStore, Protocol):
+    async def page_by_state(
+        self, state: NotificationState, after: str | None, limit: int
+    ) -> list[Notification]: ...
+
+
+class PrepareDue:
+    """Prepare every scheduled notification whose time has come, and resume interrupted ones."""
+
+    def __init__(
+        self, *, queue: NotificationQueue, prepare: PrepareNotification, clock: Clock
+    ) -> None:
+        self._queue = queue
+        self._prepare = prepare
+        self._clock = clock
+
+    async def due(self) -> list[Notification]:
+        now = self._clock.now()
+        found: list[Notification] = []
+        for state in (NotificationState.PREPARING, NotificationState.SCHEDULED):
+            after: str | None = None
+            while True:
+                page = await self._queue.page_by_state(state, after, 100)
+                found += [
+                    n
+                    for n in page
+                    if state is NotificationState.PREPARING
+                    or (n.visible_from is not None and n.visible_from <= now)
+                ]
+                if len(page) < 100:
+                    break
+                last = page[-1]
+                after = f"{iso_key(last.created_at)}#{last.notification_id}"
+        return found
+
+    async def run(
+        self, progress_for: Callable[[Notification], Progress | None]
+    ) -> list[FanoutReport]:
+        reports = []
+        for notification in await self.due():
+            reports.append(
+                await self._prepare.run(
+                    notification.notification_id, progress=progress_for(notification)
+                )
+            )
+        return reports
+
+
+class CleanupRecalled:
+    """After a recall, remove the members' entries and markers, then forget the recall.
+
+    The recall took effect at once through the recall list; this only frees the space, and can
+    run any time, any number of times.
+    """
+
+    def __init__(
+        self,
+        *,
+        notifications: NotificationQueue,
+        audience: AudienceSource,
+        fanout: FanoutStore,
+        recalls: RecallList,
+    ) -> None:
+        self._notifications = notifications
+        self._audience = audience
+        self._fanout = fanout
+        self._recalls = recalls
+
+    async def run(self, notification_id: str, progress: Progress | None = None) -> int:
+        notification = (await self._notifications.get_many([notification_id])).get(notification_id)
+        if notification is None:
+            raise NotFound(f"no notification {notification_id}")
+        if notification.state is not NotificationState.RECALLED:
+            raise Conflict("only a recalled notification is cleaned up")
+        if notification.visible_from is None:  # never prepared: no entries to remove
+            await self._recalls.remove(notification_id)
+            return 0
+        entry = _entry(notification, notification.created_at)
+        walker = AudienceWalker(self._audience)
+        rule, name = await walker.rule_of(notification)
+        removed = 0
+        for partition in walker.partitions(notification, rule, name):
+            async for page in walker.pages(notification, partition, None):
+                await self._fanout.remove_entries(notification_id, page, entry)
+                removed += len(page)
+                if progress is not None:
+                    progress(removed, removed)
+        await self._recalls.remove(notification_id)
+        return removed
+
+    async def pending(self) -> list[str]:
+        found: list[str] = []
+        after: str | None = None
+        while True:
+            page = await self._notifications.page_by_state(NotificationState.RECALLED, after, 100)
+            found += [n.notification_id for n in page]
+            if len(page) < 100:
+                return found
+            last = page[-1]
+            after = f"{iso_key(last.created_at)}#{last.notification_id}"
+
+
+class RecallList(Protocol):
+    async def remove(self, notification_id: str) -> None: ...
