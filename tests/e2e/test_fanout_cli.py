@@ -1,0 +1,147 @@
+"""The fan-out as operators run it: separate processes, a SIGKILL partway, three shard workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from core.bootstrap import Container
+from core.domain.notification import Audience, AudienceKind
+from core.domain.segment import SegmentKind, SegmentRule
+from core.settings import Settings
+from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
+from tests.engines import ROOT
+from tests.fakes import FakeClock
+from tests.integration.test_fanout import add_members, draft, entries_per_member
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    return cli_env(
+        POINTCLUB_DYNAMODB_ENDPOINT=str(settings.dynamodb_endpoint),
+        POINTCLUB_TABLE_NAME=settings.table_name,
+    )
+
+
+async def notification_for_all(container: Container, clock: FakeClock) -> str:
+    await container.segment_authoring().create("op", "all", SegmentRule(SegmentKind.ALL_MEMBERS))
+    created = await container.authoring().create(
+        "op", draft(Audience(AudienceKind.SEGMENT, segment="all"), clock)
+    )
+    return created.notification_id
+
+
+async def delivered_so_far(container: Container, nid: str) -> int:
+    return (await container.notifications.get_many([nid]))[nid].delivered
+
+
+async def test_a_killed_fanout_resumes_with_every_member_once_and_reads_kept(
+    container: Container, clock: FakeClock, settings: Settings
+) -> None:
+    members = await add_members(container, 4000, "GOLD")
+    nid = await notification_for_all(container, clock)
+    env = env_for(settings)
+    process = subprocess.Popen(
+        [POINTCLUB, "prepare-notification", nid, "--concurrency", "4"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while await delivered_so_far(container, nid) < 300 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = await delivered_so_far(container, nid)
+    assert 300 <= partial < len(members), "killed partway"
+
+    # Members who got it read it before the rerun.
+    delivered = sorted(await entries_per_member(container, nid))
+    readers = delivered[:25]
+    commands = container.read_state_commands()
+    for reader in readers:
+        await commands.mark_read(reader, [nid])
+
+    rerun = await asyncio.to_thread(run_cli, "prepare-notification", nid, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "PUBLISHED" in rerun.stdout
+
+    assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
+    for reader in readers:
+        assert not (await container.members.inbox_state(reader)).is_unread(nid)
+    stored = (await container.notifications.get_many([nid]))[nid]
+    assert (stored.targeted, stored.delivered) == (len(members), len(members))
+
+
+async def test_three_shard_workers_cover_the_audience_exactly_once(
+    container: Container, clock: FakeClock, settings: Settings
+) -> None:
+    members = await add_members(container, 1500, "SILVER")
+    nid = await notification_for_all(container, clock)
+    env = env_for(settings)
+    workers = [
+        subprocess.Popen(
+            [POINTCLUB, "prepare-notification", nid, "--shard", f"{index}/3"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(3)
+    ]
+    outputs = [await asyncio.to_thread(worker.communicate, timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
+    stored = (await container.notifications.get_many([nid]))[nid]
+    assert stored.state.value == "PUBLISHED"
+    assert (stored.targeted, stored.delivered) == (len(members), len(members))
+
+
+async def test_cli_errors_and_dry_run(
+    container: Container, clock: FakeClock, settings: Settings
+) -> None:
+    await add_members(container, 30, "GOLD")
+    nid = await notification_for_all(container, clock)
+    env = env_for(settings)
+    dry = await asyncio.to_thread(run_cli, "prepare-notification", nid, "--dry-run", env=env)
+    assert dry.returncode == 0 and "audience of 30 members" in dry.stdout
+    assert await entries_per_member(container, nid) == Counter()
+    missing = await asyncio.to_thread(run_cli, "prepare-notification", "nope", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == ["error: no notification nope"]
+    bad = await asyncio.to_thread(run_cli, "prepare-notification", nid, "--shard", "3/3", env=env)
+    assert bad.returncode == 2
+    due = await asyncio.to_thread(run_cli, "prepare-due", env=env)
+    assert due.returncode == 0 and "0 notifications prepared" in due.stdout
+
+
+async def test_import_list_cli_reports_bad_lines(
+    container: Container, settings: Settings, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    listing = tmp_path / "vip.csv"
+    listing.write_text("user_id\nu-1\nnot an id\nu-2\n")
+    env = env_for(settings)
+    first = await asyncio.to_thread(
+        run_cli, "segments", "import-list", "vip", str(listing), env=env
+    )
+    assert first.returncode == 1
+    assert f"{listing}:3: " in first.stderr
+    assert "2 lines imported, 1 bad, 2 members" in first.stdout
+    listing.write_text("u-1\nu-2\nu-3\n")
+    second = await asyncio.to_thread(
+        run_cli, "segments", "import-list", "vip", str(listing), env=env
+    )
+    assert second.returncode == 0, second.stderr
+    assert "3 members" in second.stdout
