@@ -1,6 +1,7 @@
 """Benchmarks (not tests): `uv run python -m bench <name>`; each prints a Markdown table.
 
 counts   unreadCount and markAllNotificationsRead for a member with 5,000 entries, 1,000 unread
+fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWriteItem
 """
 
 from __future__ import annotations
@@ -8,9 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import counts
+from bench import counts, fanout
 
-BENCHMARKS = {"counts": counts.main}
+BENCHMARKS = {"counts": counts.main, "fanout": fanout.main}
 
 
 def main() -> None:

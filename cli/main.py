@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import typer
 
-from cli import batch, db, segments, stats
+from cli import batch, db, points, segments, stats
 from cli.common import fail, load_settings, parse_duration
 from cli.serve import serve
 from core.auth import DevTokenIssuer
@@ -25,6 +25,8 @@ app.command("serve")(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(stats.app, name="stats")
 app.add_typer(segments.app, name="segments")
+app.add_typer(points.points, name="points")
+app.add_typer(points.ranks, name="ranks")
 app.command("prepare-notification")(batch.prepare_notification)
 app.command("prepare-due")(batch.prepare_due)
 app.command("recall-cleanup")(batch.recall_cleanup)

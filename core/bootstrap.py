@@ -18,6 +18,7 @@ from core.errors import Unavailable
 from core.infra.clock import SystemClock, UlidGenerator
 from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.fanout import DynamoFanoutStore
+from core.infra.dynamodb.ledger import DynamoLedgerStore
 from core.infra.dynamodb.members import DynamoMemberStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
@@ -32,6 +33,7 @@ from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
 from core.usecases.authoring import NotificationAuthoring
 from core.usecases.fanout import CleanupRecalled, PrepareDue, PrepareNotification
+from core.usecases.points import EvaluateRanks, ImportLedger, NoticeSender, NotifyExpiring
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
 from core.usecases.segments import ImportUserList, SegmentAuthoring
@@ -80,6 +82,7 @@ class Container:
     read_stats: DynamoReadStats
     segments: DynamoSegmentStore
     fanout: DynamoFanoutStore
+    ledger: DynamoLedgerStore
     verifier: TokenVerifier
     issuer: DevTokenIssuer
 
@@ -116,6 +119,7 @@ class Container:
             notifications=self.notifications,
             segments=self.segments,
             stats=self.read_stats,
+            totals=self.fanout,
             rank_codes={r.code for r in self.ranks.ranks},
         )
 
@@ -143,6 +147,22 @@ class Container:
 
     def import_user_list(self) -> ImportUserList:
         return ImportUserList(store=self.segments, clock=self.clock)
+
+    def import_ledger(self) -> ImportLedger:
+        return ImportLedger(store=self.ledger, ranks=self.ranks)
+
+    def notice_sender(self) -> NoticeSender:
+        return NoticeSender(store=self.notifications, prepare=self.prepare_notification())
+
+    def evaluate_ranks(self) -> EvaluateRanks:
+        return EvaluateRanks(
+            members=self.segments, store=self.ledger, ranks=self.ranks, notices=self.notice_sender()
+        )
+
+    def notify_expiring(self) -> NotifyExpiring:
+        return NotifyExpiring(
+            members=self.segments, store=self.ledger, notices=self.notice_sender(), clock=self.clock
+        )
 
     def read_state_commands(self) -> ReadStateCommands:
         """Commands on the raw stores: a write must read the state as it is now."""
@@ -214,6 +234,7 @@ def build_container(
         read_stats=DynamoReadStats(client, table, now=clock.now),
         segments=DynamoSegmentStore(client, table, [rank.code for rank in ranks.ranks]),
         fanout=DynamoFanoutStore(client, table),
+        ledger=DynamoLedgerStore(client, table),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
     )

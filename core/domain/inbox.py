@@ -17,7 +17,9 @@ from core.domain.time import iso_key
 ALL_CATEGORIES = "*"
 # A position in a member's inbox: ``<visibleFrom as fixed-width UTC ISO>#<notification id>``.
 # Positions sort like the inbox (newest last), so a page continues strictly below a position.
-POSITION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:-]{1,64}")
+POSITION_PATTERN = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:@-]{1,300}"
+)
 
 
 def entry_position(visible_from: datetime, notification_id: str) -> str:

@@ -141,9 +141,6 @@ class Notification:
     image_url: str | None = None
     visible_from: datetime | None = None
     expires_at: datetime | None = None
-    # Delivery figures, kept by the fan-out: members in the audience, entries written.
-    targeted: int = 0
-    delivered: int = 0
     audit: tuple[AuditRecord, ...] = field(default=(), compare=False)
 
     @property

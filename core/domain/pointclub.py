@@ -109,6 +109,8 @@ class ClubRecord:
     rank_code: str | None = None
     rank_month: str | None = None
     unexpiring_balance: int = 0  # adjustments that belong to no lot
+    previous_rank: str | None = None  # the rank before the evaluation of rank_month
+    evaluation_run: str | None = None  # which evaluation run set rank_month (skips revisits)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,97 @@ class LedgerEntry:
     amount: int
     occurred_at: datetime
     description: str | None = None
+    expires_at: datetime | None = None  # EARNED only: when the lot expires
 
     @property
     def position(self) -> str:
         return f"{iso_key(self.occurred_at)}#{self.entry_id}"
+
+
+# Months of use kept in the read model: the window plus the month being evaluated.
+USED_MONTHS_KEPT = QUALIFYING_WINDOW_MONTHS + 1
+
+
+def check_entry(entry: LedgerEntry) -> str | None:
+    """Why an entry cannot be applied, or None. Signs: EARNED > 0; USED, EXPIRED < 0."""
+    if entry.kind is PointEntryKind.EARNED:
+        if entry.amount <= 0:
+            return "EARNED needs a positive amount"
+        if entry.expires_at is None:
+            return "EARNED needs expiresAt"
+        if entry.expires_at <= entry.occurred_at:
+            return "expiresAt must be after occurredAt"
+    elif entry.kind in (PointEntryKind.USED, PointEntryKind.EXPIRED):
+        if entry.amount >= 0:
+            return f"{entry.kind.value} needs a negative amount"
+    elif entry.amount == 0:
+        return "ADJUSTED needs a non-zero amount"
+    if entry.kind is not PointEntryKind.EARNED and entry.expires_at is not None:
+        return "only EARNED entries expire"
+    return None
+
+
+def apply_entry(record: ClubRecord, entry: LedgerEntry) -> ClubRecord:
+    """The read model after one ledger entry, applied in the order the ledger gives.
+
+    EARNED adds a lot. USED takes from the lots alive at that moment, earliest expiry first
+    (then from unexpiring points, which may go below zero), and counts toward qualifying points
+    in its JST month. EXPIRED only records history: a lot leaves the balance by its own expiry
+    date, even before any job runs. ADJUSTED adds unexpiring points, or takes them like USED
+    without counting toward rank.
+    """
+    lots = list(record.lots)
+    unexpiring = record.unexpiring_balance
+    used = dict(record.used_by_month)
+    if entry.kind is PointEntryKind.EARNED:
+        assert entry.expires_at is not None
+        lots.append(PointLot(entry.entry_id, entry.amount, entry.expires_at))
+    elif entry.kind is PointEntryKind.USED or (
+        entry.kind is PointEntryKind.ADJUSTED and entry.amount < 0
+    ):
+        lots, unexpiring = _take(lots, unexpiring, -entry.amount, entry.occurred_at)
+        if entry.kind is PointEntryKind.USED:
+            month = jst_month(entry.occurred_at)
+            used[month] = used.get(month, 0) - entry.amount
+    elif entry.kind is PointEntryKind.ADJUSTED:
+        unexpiring += entry.amount
+    # Keep the item small: spent lots, lots long expired and months outside any window go.
+    newest = max(used, default=jst_month(entry.occurred_at))
+    oldest_kept = shift_month(max(newest, jst_month(entry.occurred_at)), -USED_MONTHS_KEPT)
+    return ClubRecord(
+        lots=tuple(
+            lot for lot in lots if lot.amount > 0 and jst_month(lot.expires_at) >= oldest_kept
+        ),
+        used_by_month={m: v for m, v in used.items() if m > oldest_kept},
+        rank_code=record.rank_code,
+        rank_month=record.rank_month,
+        unexpiring_balance=unexpiring,
+        previous_rank=record.previous_rank,
+        evaluation_run=record.evaluation_run,
+    )
+
+
+def _take(
+    lots: list[PointLot], unexpiring: int, amount: int, at: datetime
+) -> tuple[list[PointLot], int]:
+    alive = sorted(
+        (index for index, lot in enumerate(lots) if lot.expires_at > at and lot.amount > 0),
+        key=lambda index: (lots[index].expires_at, lots[index].lot_id),
+    )
+    for index in alive:
+        if amount == 0:
+            break
+        taken = min(amount, lots[index].amount)
+        lots[index] = PointLot(
+            lots[index].lot_id, lots[index].amount - taken, lots[index].expires_at
+        )
+        amount -= taken
+    return lots, unexpiring - amount
+
+
+def qualifying_for_evaluation(record: ClubRecord | None, month: str) -> int:
+    """Points used in the six JST months before ``month``: what the evaluation of ``month`` uses."""
+    if record is None:
+        return 0
+    window = [shift_month(month, -offset) for offset in range(1, QUALIFYING_WINDOW_MONTHS + 1)]
+    return sum(record.used_by_month.get(m, 0) for m in window)

@@ -18,7 +18,7 @@ from core.queries.cursors import decode_cursor, encode_cursor
 from core.queries.inbox import check_first
 
 NOTIFICATION_POSITION = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:-]{1,64}"
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:@-]{1,300}"
 )
 
 
@@ -26,6 +26,14 @@ class NotificationListing(NotificationReader, Protocol):
     async def page_by_state(
         self, state: NotificationState, after: str | None, limit: int
     ) -> list[Notification]: ...
+
+
+class DeliveryTotals(Protocol):
+    async def delivery_totals(
+        self, notification_ids: Sequence[str]
+    ) -> Mapping[str, tuple[int, int]]:
+        """(targeted, delivered) per notification, as the fan-out counted them."""
+        ...
 
 
 class SegmentReader(Protocol):
@@ -72,8 +80,10 @@ class AdminQueries:
         notifications: NotificationListing,
         segments: SegmentReader,
         stats: ReadStats,
+        totals: DeliveryTotals,
         rank_codes: set[str],
     ) -> None:
+        self._totals = totals
         self._notifications = notifications
         self._segments = segments
         self._stats = stats
@@ -117,15 +127,18 @@ class AdminQueries:
         return await self._segments.size(segment.rule, segment.name)
 
     async def _views(self, notifications: Sequence[Notification]) -> list[NotificationView]:
-        reads: Mapping[str, int] = (
-            await self._stats.read_counts([n.notification_id for n in notifications])
-            if notifications
-            else {}
+        ids = [n.notification_id for n in notifications]
+        if not ids:
+            return []
+        reads, totals = await asyncio.gather(
+            self._stats.read_counts(ids), self._totals.delivery_totals(ids)
         )
         return [
             NotificationView(
                 notification=n,
-                stats=DeliveryStatsView(n.targeted, n.delivered, reads.get(n.notification_id, 0)),
+                stats=DeliveryStatsView(
+                    *totals.get(n.notification_id, (0, 0)), reads.get(n.notification_id, 0)
+                ),
                 cursor=encode_cursor(_position(n)),
             )
             for n in notifications

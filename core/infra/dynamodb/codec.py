@@ -114,6 +114,10 @@ def club_to_item(user_id: str, record: ClubRecord) -> Item:
         item["GSI1SK"] = s(user_id)
     if record.rank_month is not None:
         item["rankMonth"] = s(record.rank_month)
+    if record.previous_rank is not None:
+        item["prevRank"] = s(record.previous_rank)
+    if record.evaluation_run is not None:
+        item["evalRun"] = s(record.evaluation_run)
     return item
 
 
@@ -135,6 +139,8 @@ def club_from_item(item: Mapping[str, Any] | None) -> ClubRecord | None:
         rank_code=item["rank"]["S"] if "rank" in item else None,
         rank_month=item["rankMonth"]["S"] if "rankMonth" in item else None,
         unexpiring_balance=int(item.get("adj", {"N": "0"})["N"]),
+        previous_rank=item["prevRank"]["S"] if "prevRank" in item else None,
+        evaluation_run=item["evalRun"]["S"] if "evalRun" in item else None,
     )
 
 
@@ -149,6 +155,8 @@ def ledger_to_item(user_id: str, entry: LedgerEntry) -> Item:
     }
     if entry.description is not None:
         item["desc"] = s(entry.description)
+    if entry.expires_at is not None:
+        item["exp"] = s(iso_key(entry.expires_at))
     return item
 
 
@@ -159,6 +167,7 @@ def ledger_from_item(item: Mapping[str, Any]) -> LedgerEntry:
         amount=int(item["amt"]["N"]),
         occurred_at=parse_iso(item["at"]["S"]),
         description=item["desc"]["S"] if "desc" in item else None,
+        expires_at=_opt_time(item, "exp"),
     )
 
 
@@ -174,8 +183,6 @@ def notification_to_item(notification: Notification) -> Item:
         "aud": audience_value(notification.audience),
         "cAt": s(iso_key(notification.created_at)),
         "cBy": s(notification.created_by),
-        "tgt": n(notification.targeted),
-        "dlv": n(notification.delivered),
         "audit": {"L": [audit_to_value(record) for record in notification.audit]},
         "GSI1PK": s(keys.state_index_pk(notification.state.value)),
         "GSI1SK": s(f"{iso_key(notification.created_at)}#{notification.notification_id}"),
@@ -212,8 +219,6 @@ def notification_from_item(item: Mapping[str, Any]) -> Notification:
         image_url=item["img"]["S"] if "img" in item else None,
         visible_from=_opt_time(item, "vf"),
         expires_at=_opt_time(item, "exp"),
-        targeted=int(item.get("tgt", {"N": "0"})["N"]),
-        delivered=int(item.get("dlv", {"N": "0"})["N"]),
         audit=tuple(audit_from_value(value) for value in item.get("audit", {}).get("L", [])),
     )
 

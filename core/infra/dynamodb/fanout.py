@@ -1,9 +1,12 @@
 """Fan-out writes: delivery batches with their checkpoint, and the checkpoints themselves.
 
 A batch of up to 49 members is one TransactWriteItems: for each member the entry (only if absent)
-and the unread marker, plus the partition's checkpoint and the notification's delivery figures.
-Either all of it happens or none, so a run killed at any moment resumes from its last checkpoint
-with no member delivered twice and the figures exact.
+and the unread marker, plus the partition's checkpoint, which also counts the partition's
+targeted and delivered members. Either all of it happens or none, so a run killed at any moment
+resumes from its last checkpoint with no member delivered twice and the figures exact. Only one
+transaction at a time touches a checkpoint item (a partition is walked in order), so concurrent
+batches never contend for an item; the figures of a notification are the sum over its
+checkpoints.
 """
 
 from __future__ import annotations
@@ -133,23 +136,13 @@ class DynamoFanoutStore:
                     }
                 }
             )
-        items.append(self._checkpoint_update(notification_id, partition, batch[-1], done=False))
-        items.append(
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {
-                        keys.PK: codec.s(keys.notification_pk(notification_id)),
-                        keys.SK: codec.s(keys.META_SK),
-                    },
-                    "UpdateExpression": "ADD tgt :t, dlv :d",
-                    "ExpressionAttributeValues": {
-                        ":t": codec.n(len(batch)),
-                        ":d": codec.n(len(pending)),
-                    },
-                }
-            }
+        checkpoint = self._checkpoint_update(notification_id, partition, batch[-1], done=False)
+        update = checkpoint["Update"]
+        update["UpdateExpression"] += " ADD tgt :t, dlv :d"
+        update["ExpressionAttributeValues"].update(
+            {":t": codec.n(len(batch)), ":d": codec.n(len(pending))}
         )
+        items.append(checkpoint)
         return items
 
     def _checkpoint_update(
@@ -174,6 +167,29 @@ class DynamoFanoutStore:
             # Checkpoints only move forward (a stale worker cannot rewind one).
             update["ConditionExpression"] = "attribute_not_exists(#last) OR #last <= :last"
         return {"Update": update}
+
+    async def delivery_totals(self, notification_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(targeted, delivered) of each notification: the sum over its checkpoints."""
+        totals: dict[str, tuple[int, int]] = {}
+        for nid in notification_ids:
+            targeted = delivered = 0
+            params: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": {":pk": codec.s(prep_pk(nid))},
+                "ProjectionExpression": "tgt, dlv",
+            }
+            while True:
+                with translated_errors("read delivery figures"):
+                    page = await self._client.query(**params)
+                for item in page.get("Items", []):
+                    targeted += int(item.get("tgt", {"N": "0"})["N"])
+                    delivered += int(item.get("dlv", {"N": "0"})["N"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            totals[nid] = (targeted, delivered)
+        return totals
 
     async def finish_partition(self, notification_id: str, partition: str) -> None:
         update = self._checkpoint_update(notification_id, partition, None, done=True)["Update"]

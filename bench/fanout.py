@@ -1,0 +1,195 @@
+"""Fan-out throughput and memory: `pointclub prepare-notification` to 10,000 and 100,000 members
+against the raw BatchWriteItem rate of the same engine for the same items, in one run.
+
+The fan-out runs as the operator runs it (a separate `pointclub` process; its peak RSS comes from
+the kernel's accounting of that child). The reference writes the same items a delivery writes
+(each member's inbox entry and state item) with plain BatchWriteItem, 25 a call, 16 calls in
+flight, into a second table: the fastest the engine takes these items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.harness import container_on, machine, start
+from core.bootstrap import Container
+from core.domain.inbox import InboxEntry
+from core.domain.notification import (
+    Audience,
+    AudienceKind,
+    LocalizedContent,
+    NotificationDraft,
+    Priority,
+)
+from core.domain.pointclub import ClubRecord
+from core.domain.segment import SegmentKind, SegmentRule
+from core.infra.dynamodb import codec, keys
+from core.infra.dynamodb.batch import batch_write, chunks
+from core.infra.dynamodb.table import create_table
+from tests.engines import Engine
+
+SIZES = (10_000, 100_000)
+IN_FLIGHT = 16
+
+
+@dataclass
+class Row:
+    members: int
+    fanout_seconds: float
+    fanout_rss_mb: float
+    raw_seconds: float
+
+    @property
+    def fanout_rate(self) -> float:
+        return self.members / self.fanout_seconds
+
+    @property
+    def raw_rate(self) -> float:
+        return self.members / self.raw_seconds
+
+
+async def main(*, engine: str) -> None:
+    started = start(engine)
+    try:
+        rows = [await one_size(started, size) for size in SIZES]
+    finally:
+        started.stop()
+    print(f"\n### Fan-out: prepare-notification against raw BatchWriteItem ({started.name})\n")
+    print(f"Machine: {machine()}. Command: `uv run python -m bench fanout`.\n")
+    print(
+        "| members | fan-out members/s | raw BatchWriteItem members/s (same items) | ratio | "
+        "fan-out peak RSS |"
+    )
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row.members:,} | {row.fanout_rate:,.0f} ({row.fanout_seconds:.1f} s) | "
+            f"{row.raw_rate:,.0f} ({row.raw_seconds:.1f} s) | "
+            f"{row.fanout_rate / row.raw_rate:.2f} | "
+            f"{row.fanout_rss_mb:.0f} MB |"
+        )
+    small, large = rows
+    print(
+        f"\nPeak RSS at {large.members:,} members is "
+        f"{large.fanout_rss_mb / small.fanout_rss_mb:.2f}× "
+        f"that at {small.members:,}. Each member is two items (entry, state); the raw rate counts "
+        "members the same way."
+    )
+
+
+async def one_size(engine: Engine, members: int) -> Row:
+    async with container_on(engine) as container:
+        ids = await add_members(container, members)
+        nid = await notification_for_all(container)
+        seconds, rss_mb = run_fanout(engine, container, nid)
+        totals = (await container.fanout.delivery_totals([nid]))[nid]
+        assert totals == (members, members), (totals, members)
+        raw_seconds = await raw_write(container, ids)
+        return Row(members, seconds, rss_mb, raw_seconds)
+
+
+async def add_members(container: Container, count: int) -> list[str]:
+    ids = [f"member-{index:07d}" for index in range(count)]
+    limit = asyncio.Semaphore(IN_FLIGHT)
+
+    async def put(group: list[str]) -> None:
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": codec.club_to_item(
+                        uid, ClubRecord(rank_code="GOLD", rank_month="2026-11")
+                    )
+                }
+            }
+            for uid in group
+        ]
+        async with limit:
+            await batch_write(container.client, container.settings.table_name, requests)
+
+    await asyncio.gather(*(put(list(group)) for group in chunks(ids, 25)))
+    return ids
+
+
+async def notification_for_all(container: Container) -> str:
+    await container.segment_authoring().create(
+        "bench", "everyone", SegmentRule(SegmentKind.ALL_MEMBERS)
+    )
+    created = await container.authoring().create(
+        "bench",
+        NotificationDraft(
+            category="campaign",
+            priority=Priority.NORMAL,
+            contents={"ja": LocalizedContent("ベンチマーク", "本文")},
+            audience=Audience(AudienceKind.SEGMENT, segment="everyone"),
+            expires_at=datetime.now(UTC) + timedelta(days=30),
+        ),
+    )
+    return created.notification_id
+
+
+def run_fanout(engine: Engine, container: Container, nid: str) -> tuple[float, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
+    env.update(
+        POINTCLUB_DYNAMODB_ENDPOINT=engine.url,
+        POINTCLUB_TABLE_NAME=container.settings.table_name,
+        DD_TRACE_ENABLED="false",
+    )
+    command = [str(Path(sys.executable).with_name("pointclub")), "prepare-notification", nid]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    # VmHWM is the child's own high-water mark since exec (its ru_maxrss would also count the
+    # memory of this benchmark process at fork time).
+    peak_kib = 0
+    status_file = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status_file.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kib = max(peak_kib, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"prepare-notification failed: {command}")
+    return seconds, peak_kib / 1024
+
+
+async def raw_write(container: Container, ids: list[str]) -> float:
+    table = f"{container.settings.table_name}-raw"
+    await create_table(container.client, table)
+    now = datetime.now(UTC)
+    entry = InboxEntry("raw-reference", now, "campaign", now + timedelta(days=30), now)
+    marker = keys.encode_marker(entry.marker())
+    items = []
+    for uid in ids:
+        items.append({"PutRequest": {"Item": codec.entry_to_item(uid, entry)}})
+        items.append(
+            {
+                "PutRequest": {
+                    "Item": {
+                        keys.PK: codec.s(keys.user_pk(uid)),
+                        keys.SK: codec.s(keys.STATE_SK),
+                        "unread": {"SS": [marker]},
+                    }
+                }
+            }
+        )
+    limit = asyncio.Semaphore(IN_FLIGHT)
+
+    async def put(group: list[dict[str, object]]) -> None:
+        async with limit:
+            await batch_write(container.client, table, group)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(put(list(group)) for group in chunks(items, 25)))
+    return time.perf_counter() - started
