@@ -45,6 +45,7 @@ class Row:
     fanout_seconds: float
     fanout_rss_mb: float
     raw_seconds: float
+    transact_seconds: float
 
     @property
     def fanout_rate(self) -> float:
@@ -53,6 +54,10 @@ class Row:
     @property
     def raw_rate(self) -> float:
         return self.members / self.raw_seconds
+
+    @property
+    def transact_rate(self) -> float:
+        return self.members / self.transact_seconds
 
 
 async def main(*, engine: str) -> None:
@@ -65,14 +70,16 @@ async def main(*, engine: str) -> None:
     print(f"Machine: {machine()}. Command: `uv run python -m bench fanout`.\n")
     print(
         "| members | fan-out members/s | raw BatchWriteItem members/s (same items) | ratio | "
-        "fan-out peak RSS |"
+        "raw TransactWriteItems members/s (same operations) | ratio | fan-out peak RSS |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row.members:,} | {row.fanout_rate:,.0f} ({row.fanout_seconds:.1f} s) | "
             f"{row.raw_rate:,.0f} ({row.raw_seconds:.1f} s) | "
             f"{row.fanout_rate / row.raw_rate:.2f} | "
+            f"{row.transact_rate:,.0f} ({row.transact_seconds:.1f} s) | "
+            f"{row.fanout_rate / row.transact_rate:.2f} | "
             f"{row.fanout_rss_mb:.0f} MB |"
         )
     small, large = rows
@@ -92,7 +99,8 @@ async def one_size(engine: Engine, members: int) -> Row:
         totals = (await container.fanout.delivery_totals([nid]))[nid]
         assert totals == (members, members), (totals, members)
         raw_seconds = await raw_write(container, ids)
-        return Row(members, seconds, rss_mb, raw_seconds)
+        transact_seconds = await raw_transactions(container, ids)
+        return Row(members, seconds, rss_mb, raw_seconds, transact_seconds)
 
 
 async def add_members(container: Container, count: int) -> list[str]:
@@ -192,4 +200,47 @@ async def raw_write(container: Container, ids: list[str]) -> float:
 
     started = time.perf_counter()
     await asyncio.gather(*(put(list(group)) for group in chunks(items, 25)))
+    return time.perf_counter() - started
+
+
+async def raw_transactions(container: Container, ids: list[str]) -> float:
+    """The engine's ceiling for delivery's own operations: the same conditional entry puts and
+    state updates, 49 members a transaction, nothing else (no checkpoint, no audience walk)."""
+    table = f"{container.settings.table_name}-tx"
+    await create_table(container.client, table)
+    now = datetime.now(UTC)
+    entry = InboxEntry("raw-reference", now, "campaign", now + timedelta(days=30), now)
+    marker = keys.encode_marker(entry.marker())
+    limit = asyncio.Semaphore(IN_FLIGHT)
+
+    async def transact(group: list[str]) -> None:
+        items: list[object] = []
+        for uid in group:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": codec.entry_to_item(uid, entry),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+            items.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {
+                            keys.PK: codec.s(keys.user_pk(uid)),
+                            keys.SK: codec.s(keys.STATE_SK),
+                        },
+                        "UpdateExpression": "ADD unread :m",
+                        "ExpressionAttributeValues": {":m": {"SS": [marker]}},
+                    }
+                }
+            )
+        async with limit:
+            await container.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(transact(list(group)) for group in chunks(ids, 49)))
     return time.perf_counter() - started

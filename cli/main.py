@@ -1,65 +1,47 @@
-"""The `pointclub` command."""
+"""The `pointclub` entry point: observability first, then the commands.
+
+ddtrace must patch Starlette, graphql-core, aiobotocore and structlog before they are imported,
+so this module imports nothing of the application until tracing is configured.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from datetime import timedelta
-
-import typer
-
-from cli import batch, db, points, segments, stats
-from cli.common import fail, load_settings, parse_duration
-from cli.serve import serve
-from core.auth import DevTokenIssuer
-from core.errors import Forbidden
-from core.observability.logging import configure_logging
-
-app = typer.Typer(
-    name="pointclub",
-    help="pointclub: the points-club backend (API server and batch jobs).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.command("serve")(serve)
-app.add_typer(db.app, name="db")
-app.add_typer(stats.app, name="stats")
-app.add_typer(segments.app, name="segments")
-app.add_typer(points.points, name="points")
-app.add_typer(points.ranks, name="ranks")
-app.command("prepare-notification")(batch.prepare_notification)
-app.command("prepare-due")(batch.prepare_due)
-app.command("recall-cleanup")(batch.recall_cleanup)
-
-
-@app.command("token")
-def token(
-    user: str = typer.Option(..., "--user", help="Member id (the token's `sub`)."),
-    admin: bool = typer.Option(False, "--admin", help="Add the admin role."),
-    ttl: str = typer.Option("1h", "--ttl", help="Lifetime, like 30m, 1h or 7d."),
-    locale: str | None = typer.Option(None, "--locale", help="Preferred locale claim."),
-) -> None:
-    """Print a signed development token (refused in production)."""
-    settings = load_settings()
-    lifetime: timedelta = parse_duration(ttl)
-    try:
-        typer.echo(DevTokenIssuer(settings).issue(user, admin=admin, ttl=lifetime, locale=locale))
-    except Forbidden as error:
-        fail(str(error))
-    except ValueError as error:
-        fail(str(error), code=2)
-
-
-@app.command("export-schema")
-def export_schema(
-    admin: bool = typer.Option(False, "--admin", help="The admin schema (admin.graphql)."),
-) -> None:
-    """Print the GraphQL SDL: public (schema.graphql) or admin (admin.graphql)."""
-    from resolvers.app import admin_schema, public_schema
-
-    typer.echo(str(admin_schema() if admin else public_schema()))
 
 
 def main() -> None:
-    configure_logging(json_output=not sys.stderr.isatty())
-    app()
+    from core.observability.tracing import configure_tracing
+
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    tracing = configure_tracing("pointclub-api" if command == "serve" else "pointclub-batch")
+
+    from core.observability.logging import configure_logging
+
+    production = os.environ.get("POINTCLUB_ENV", "").lower() == "production"
+    configure_logging(json_output=production or not sys.stderr.isatty())
+
+    from cli.app import app
+
+    if not tracing or command in ("serve", "", "--help"):
+        app()
+        return
+    _run_traced(app, command)
+
+
+def _run_traced(app: object, command: str) -> None:
+    """One trace per job run: a root span named after the command, flushed before exit."""
+    from ddtrace.trace import tracer
+
+    resource = " ".join(arg for arg in sys.argv[1:3] if not arg.startswith("-"))
+    code: int | str | None = 0
+    with tracer.trace("pointclub.job", resource=resource or command, span_type="worker") as span:
+        try:
+            app()  # type: ignore[operator]
+        except SystemExit as exit_:
+            code = exit_.code
+            if code not in (0, None):
+                span.error = 1
+                span.set_tag("error.message", f"exit code {code}")
+    tracer.shutdown(timeout=5)
+    sys.exit(code)

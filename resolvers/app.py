@@ -29,6 +29,7 @@ from resolvers.context import Context, parse_accept_language
 from resolvers.dataloaders import DataLoaders
 from resolvers.errors import ErrorCodes
 from resolvers.public import PublicResolvers
+from resolvers.tracing import TraceTags
 from schema import admin
 from schema.public import Mutation, Query
 
@@ -39,6 +40,7 @@ Startup = Callable[[Container], Awaitable[None]]
 def public_schema(production: bool = False) -> strawberry.Schema:
     # Factories, not instances: a fresh extension per request (the caches themselves are shared).
     extensions: list[Any] = [
+        TraceTags,  # first: its end runs after ErrorCodes has set the codes
         ErrorCodes,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
@@ -52,6 +54,7 @@ def public_schema(production: bool = False) -> strawberry.Schema:
 def admin_schema(production: bool = False) -> strawberry.Schema:
     """A separate schema: admin fields do not exist on ``/graphql``."""
     extensions: list[Any] = [
+        TraceTags,  # first: its end runs after ErrorCodes has set the codes
         ErrorCodes,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import strawberry
+import structlog
 
 from core.queries.inbox import DEFAULT_PAGE, InboxFilterSpec, check_categories
 from resolvers.context import Context
@@ -18,6 +19,8 @@ from schema.public import (
     ReadStatePayload,
     Viewer,
 )
+
+log = structlog.get_logger("pointclub.api")
 
 
 def _context(info: strawberry.Info[Any, Any]) -> Context:
@@ -92,7 +95,7 @@ class PublicResolvers:
         context = _context(info)
         user_id = context.require_member().user_id
         touched = await context.read_state.mark_read(user_id, ids)
-        return await self._payload(context, user_id, touched)
+        return await self._payload(context, user_id, touched, "read")
 
     async def mark_notification_unread(
         self, info: strawberry.Info[Any, Any], id: str
@@ -100,7 +103,7 @@ class PublicResolvers:
         context = _context(info)
         user_id = context.require_member().user_id
         touched = await context.read_state.mark_unread(user_id, id)
-        return await self._payload(context, user_id, touched)
+        return await self._payload(context, user_id, touched, "unread")
 
     async def mark_all_notifications_read(
         self, info: strawberry.Info[Any, Any], categories: list[str] | None
@@ -108,7 +111,7 @@ class PublicResolvers:
         context = _context(info)
         user_id = context.require_member().user_id
         await context.read_state.mark_all_read(user_id, categories)
-        return await self._payload(context, user_id, [])
+        return await self._payload(context, user_id, [], "read_all")
 
     async def archive_notifications(
         self, info: strawberry.Info[Any, Any], ids: list[str]
@@ -116,9 +119,11 @@ class PublicResolvers:
         context = _context(info)
         user_id = context.require_member().user_id
         touched = await context.read_state.archive(user_id, ids)
-        return await self._payload(context, user_id, touched)
+        return await self._payload(context, user_id, touched, "archive")
 
-    async def _payload(self, context: Context, user_id: str, ids: list[str]) -> ReadStatePayload:
+    async def _payload(
+        self, context: Context, user_id: str, ids: list[str], action: str
+    ) -> ReadStatePayload:
         # Read our own write: forget what the loaders saw before it, and take a fresh instant.
         context.loaders.clear()
         context.after_write()
@@ -127,6 +132,7 @@ class PublicResolvers:
             context.inbox.items(user_id, ids, context.locales, context.now),
         )
         context.read_stats_later(user_id)
+        log.info("request.read_state", action=action, ids=len(ids), unread_count=count)
         return ReadStatePayload(
             unread_count=count, items=[InboxItem.from_view(item) for item in items]
         )

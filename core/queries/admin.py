@@ -13,6 +13,7 @@ from core.domain.notification import Notification, NotificationState
 from core.domain.segment import Segment, SegmentRule, check_rule
 from core.domain.time import iso_key
 from core.errors import ValidationFailed
+from core.observability.spans import traced
 from core.ports import NotificationReader, ReadStats
 from core.queries.cursors import decode_cursor, encode_cursor
 from core.queries.inbox import check_first
@@ -89,12 +90,14 @@ class AdminQueries:
         self._stats = stats
         self._rank_codes = rank_codes
 
+    @traced
     async def notification(self, notification_id: str) -> NotificationView | None:
         found = await self._notifications.get_many([notification_id])
         if notification_id not in found:
             return None
         return (await self._views([found[notification_id]]))[0]
 
+    @traced
     async def notifications(
         self, *, first: int, after: str | None, state: NotificationState | None
     ) -> NotificationPageView:
@@ -114,9 +117,11 @@ class AdminQueries:
             end_cursor=views[-1].cursor if views else None,
         )
 
+    @traced
     async def segments(self) -> list[Segment]:
         return sorted(await self._segments.all(), key=lambda segment: segment.name)
 
+    @traced
     async def segment_size(self, rule: SegmentRule) -> int:
         errors = check_rule(rule, self._rank_codes)
         if errors:

@@ -10,6 +10,7 @@ from datetime import datetime
 from core.domain.inbox import POSITION_PATTERN, InboxEntry, InboxState, UnreadMarker
 from core.domain.notification import Notification
 from core.errors import InvalidInput
+from core.observability.spans import traced
 from core.ports import EntryRef, InboxScanRequest, MemberReader, NotificationReader, RecallReader
 from core.queries.cursors import decode_cursor, encode_cursor
 from core.queries.views import InboxItemView, InboxPageView
@@ -58,6 +59,7 @@ class InboxQueries:
         self._recalls = recalls
         self._default_locale = default_locale
 
+    @traced
     async def unread_count(
         self, user_id: str, categories: Sequence[str] | None, now: datetime
     ) -> int:
@@ -67,6 +69,7 @@ class InboxQueries:
         )
         return state.unread_count(now, recalled, wanted)
 
+    @traced
     async def page(
         self,
         user_id: str,
@@ -92,6 +95,7 @@ class InboxQueries:
             unread_count=state.unread_count(now, recalled, spec.categories),
         )
 
+    @traced
     async def item(
         self, user_id: str, notification_id: str, locales: tuple[str, ...], now: datetime
     ) -> InboxItemView | None:
@@ -108,6 +112,7 @@ class InboxQueries:
             return None
         return self._view(entry, notification, state, locales)
 
+    @traced
     async def items(
         self, user_id: str, notification_ids: Sequence[str], locales: tuple[str, ...], now: datetime
     ) -> list[InboxItemView]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.domain.pointclub import LEDGER_POSITION_PATTERN, Rank, RankTable, club_status
+from core.observability.spans import traced
 from core.ports import MemberReader
 from core.queries.cursors import decode_cursor, encode_cursor
 from core.queries.inbox import check_first
@@ -23,6 +24,7 @@ class PointClubQueries:
         self._ranks = ranks
         self._default_locale = default_locale
 
+    @traced
     async def status(self, user_id: str, locales: tuple[str, ...], now: datetime) -> PointClubView:
         status = club_status(await self._members.club(user_id), self._ranks, now)
         return PointClubView(
@@ -38,6 +40,7 @@ class PointClubQueries:
             rank_valid_until=status.rank_valid_until,
         )
 
+    @traced
     async def history(self, user_id: str, *, first: int, after: str | None) -> PointHistoryView:
         check_first(first)
         position = None if after is None else decode_cursor(after, pattern=LEDGER_POSITION_PATTERN)

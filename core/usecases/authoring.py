@@ -24,6 +24,7 @@ from core.domain.notification import (
 from core.domain.segment import Segment
 from core.domain.time import iso_key
 from core.errors import Conflict, FieldError, InvalidInput, NotFound, ValidationFailed
+from core.observability.spans import traced
 from core.ports import Clock, IdempotencyClaim, IdGenerator, NotificationReader
 
 log = structlog.get_logger("pointclub.audit")
@@ -92,6 +93,7 @@ class NotificationAuthoring:
         self._categories = categories
         self._recall_shards = recall_shards
 
+    @traced
     async def create(
         self, actor: str, draft: NotificationDraft, idempotency_key: str | None = None
     ) -> Notification:
@@ -125,6 +127,7 @@ class NotificationAuthoring:
         _log(audit, stored.notification_id, replayed=replayed)
         return stored
 
+    @traced
     async def update(
         self, actor: str, notification_id: str, draft: NotificationDraft
     ) -> Notification:
@@ -175,6 +178,7 @@ class NotificationAuthoring:
         _log(audit, notification_id)
         return updated
 
+    @traced
     async def schedule(
         self, actor: str, notification_id: str, visible_from: datetime
     ) -> Notification:
@@ -195,6 +199,7 @@ class NotificationAuthoring:
         _log(audit, notification_id)
         return scheduled
 
+    @traced
     async def recall(self, actor: str, notification_id: str, reason: str) -> Notification:
         if not reason.strip() or len(reason) > MAX_REASON:
             raise InvalidInput(f"give a reason of 1 to {MAX_REASON} characters", field="reason")

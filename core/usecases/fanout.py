@@ -30,6 +30,7 @@ from core.domain.notification import AudienceKind, AuditRecord, Notification, No
 from core.domain.segment import Segment, SegmentRule
 from core.domain.time import iso_key
 from core.errors import Conflict, InvalidInput, NotFound
+from core.observability.spans import chunk_span, traced
 from core.ports import Clock
 from core.usecases.authoring import NotificationAuthoringStore
 
@@ -162,6 +163,7 @@ class PrepareNotification:
         self._clock = clock
         self._concurrency = concurrency
 
+    @traced
     async def run(
         self,
         notification_id: str,
@@ -214,9 +216,10 @@ class PrepareNotification:
                         if recalled.is_set():
                             return
                         batch = page[start : start + self._fanout.batch_size]
-                        result = await self._fanout.deliver_batch(
-                            notification_id, partition.key, batch, entry
-                        )
+                        with chunk_span("fanout.batch", partition.key):
+                            result = await self._fanout.deliver_batch(
+                                notification_id, partition.key, batch, entry
+                            )
                         report.audience += len(batch)
                         report.delivered += result.delivered
                         report.already += result.already
@@ -362,6 +365,7 @@ class PrepareDue:
                 after = f"{iso_key(last.created_at)}#{last.notification_id}"
         return found
 
+    @traced
     async def run(
         self, progress_for: Callable[[Notification], Progress | None]
     ) -> list[FanoutReport]:
@@ -395,6 +399,7 @@ class CleanupRecalled:
         self._fanout = fanout
         self._recalls = recalls
 
+    @traced
     async def run(self, notification_id: str, progress: Progress | None = None) -> int:
         notification = (await self._notifications.get_many([notification_id])).get(notification_id)
         if notification is None:

@@ -39,6 +39,7 @@ from core.domain.pointclub import (
 from core.domain.segment import SegmentKind, SegmentRule
 from core.domain.time import JST, month_end, month_start, parse_iso
 from core.errors import Conflict, InvalidInput
+from core.observability.spans import chunk_span, traced
 from core.ports import Clock
 from core.usecases.fanout import PrepareNotification
 from core.usecases.segments import MEMBER_ID, BadLine
@@ -121,6 +122,7 @@ class ImportLedger:
         self._store = store
         self._ranks = ranks
 
+    @traced
     async def run(
         self, lines: Iterable[str], progress: Callable[[int], None] | None = None
     ) -> LedgerImportReport:
@@ -148,6 +150,12 @@ class ImportLedger:
         return report
 
     async def _apply_chunk(
+        self, chunk: list[tuple[str, LedgerEntry]], report: LedgerImportReport
+    ) -> None:
+        with chunk_span("ledger.import_chunk", f"{len(chunk)} entries"):
+            await self._apply_members(chunk, report)
+
+    async def _apply_members(
         self, chunk: list[tuple[str, LedgerEntry]], report: LedgerImportReport
     ) -> None:
         by_member: dict[str, list[LedgerEntry]] = {}
@@ -223,6 +231,7 @@ class EvaluateRanks:
         self._ranks = ranks
         self._notices = notices
 
+    @traced
     async def run(
         self, month: str, *, notify: bool, progress: Callable[[int], None] | None = None
     ) -> EvaluationReport:
@@ -238,7 +247,8 @@ class EvaluateRanks:
 
         for partition in self._members.partitions(SegmentRule(SegmentKind.ALL_MEMBERS), None):
             async for page in self._members.member_pages(partition, None):
-                await asyncio.gather(*(one(uid) for uid in page))
+                with chunk_span("ranks.evaluate_page", partition.key):
+                    await asyncio.gather(*(one(uid) for uid in page))
                 walked += len(page)
                 if progress is not None:
                     progress(walked)
@@ -358,6 +368,7 @@ class NotifyExpiring:
         self._notices = notices
         self._clock = clock
 
+    @traced
     async def run(
         self, within: timedelta, progress: Callable[[int], None] | None = None
     ) -> ExpiryReport:
@@ -378,7 +389,8 @@ class NotifyExpiring:
 
         for partition in self._members.partitions(SegmentRule(SegmentKind.ALL_MEMBERS), None):
             async for page in self._members.member_pages(partition, None):
-                await asyncio.gather(*(one(uid) for uid in page))
+                with chunk_span("points.expiring_page", partition.key):
+                    await asyncio.gather(*(one(uid) for uid in page))
                 report.members += len(page)
                 if progress is not None:
                     progress(report.members)

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from core.domain.inbox import ALL_CATEGORIES, InboxEntry, UnreadMarker
 from core.errors import InvalidInput
+from core.observability.spans import traced
 from core.ports import (
     Clock,
     EntryRef,
@@ -58,6 +59,7 @@ class ReadStateCommands:
         self._writer = writer
         self._clock = clock
 
+    @traced
     async def mark_read(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()
@@ -74,6 +76,7 @@ class ReadStateCommands:
             await self._writer.apply(user_id, change, now)
         return wanted
 
+    @traced
     async def mark_unread(self, user_id: str, notification_id: str) -> list[str]:
         now = self._clock.now()
         entries, state, recalled = await asyncio.gather(
@@ -93,6 +96,7 @@ class ReadStateCommands:
         await self._writer.apply(user_id, change, now)
         return [notification_id]
 
+    @traced
     async def mark_all_read(self, user_id: str, categories: Sequence[str] | None) -> None:
         """One write whatever the inbox size: the markers leave the set, the time is recorded."""
         wanted = check_categories(categories)
@@ -111,6 +115,7 @@ class ReadStateCommands:
         scope = (ALL_CATEGORIES,) if wanted is None else tuple(sorted(wanted))
         await self._writer.apply(user_id, ReadChange(read=read, drop=drop, read_all=scope), now)
 
+    @traced
     async def archive(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()

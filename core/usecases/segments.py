@@ -13,6 +13,7 @@ import structlog
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_segment
 from core.domain.time import iso_key
 from core.errors import Conflict, ValidationFailed
+from core.observability.spans import traced
 from core.ports import Clock
 
 log = structlog.get_logger("pointclub.audit")
@@ -28,6 +29,7 @@ class SegmentAuthoring:
         self._clock = clock
         self._rank_codes = rank_codes
 
+    @traced
     async def create(self, actor: str, name: str, rule: SegmentRule) -> Segment:
         errors = check_segment(name, rule, self._rank_codes)
         if errors:
@@ -86,6 +88,7 @@ class ImportUserList:
         self._store = store
         self._clock = clock
 
+    @traced
     async def run(
         self,
         actor: str,

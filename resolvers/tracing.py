@@ -1,0 +1,41 @@
+"""GraphQL facts on the request's root span: which operation, and whether it failed.
+
+Strawberry runs parse, validate and execute itself, so ddtrace's GraphQL integration gives spans
+for those steps but no request-level span, and never flags a GraphQL error on the HTTP span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+
+from core.observability.spans import tracer
+
+# Codes that mean the server failed, not the caller.
+SERVER_FAILURES = {"INTERNAL_SERVER_ERROR", "UNAVAILABLE"}
+
+
+class TraceTags(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        span = tracer.current_root_span()
+        if span is None:
+            return
+        context = self.execution_context
+        name = context.operation_name or "anonymous"
+        span.set_tag("graphql.operation.name", name)
+        operation = getattr(context, "operation_type", None)
+        if operation is not None:
+            span.set_tag("graphql.operation.type", str(getattr(operation, "value", operation)))
+        span.resource = f"{span.resource} {name}" if span.resource else name
+        result = context.result
+        errors = getattr(result, "errors", None) or []
+        codes = sorted({str((error.extensions or {}).get("code", "UNKNOWN")) for error in errors})
+        if codes:
+            span.set_tag("graphql.error.codes", ",".join(codes))
+        failed = SERVER_FAILURES & set(codes)
+        if failed:
+            span.error = 1
+            span.set_tag("error.type", "graphql")
+            span.set_tag("error.message", ", ".join(sorted(failed)))

@@ -1,0 +1,239 @@
+"""Traces as Datadog receives them: a real server and a real CLI job, sending to Datadog's own
+test agent (ddapm-test-agent) on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.auth import DevTokenIssuer
+from core.bootstrap import Container
+from core.settings import Settings
+from tests.builders import notification, publish
+from tests.e2e.test_cli import POINTCLUB, cli_env
+from tests.engines import ROOT, free_port, wait_for_port
+from tests.fakes import FakeClock
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+AGENT = Path(sys.executable).with_name("ddapm-test-agent")
+HOME = """query Home {
+  viewer { unreadCount inbox(first: 5) { edges { node { id title } } } pointClub { balance } }
+}"""
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not AGENT.exists():
+        pytest.fail("ddapm-test-agent is missing: it is a dev dependency (uv sync)")
+    port = free_port()
+    snapshots = tmp_path_factory.mktemp("snapshots")
+    process = subprocess.Popen(
+        [str(AGENT), f"--port={port}", f"--snapshot-dir={snapshots}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def traced_env(settings: Settings, agent: str, **extra: str) -> dict[str, str]:
+    env = cli_env(
+        POINTCLUB_DYNAMODB_ENDPOINT=str(settings.dynamodb_endpoint),
+        POINTCLUB_TABLE_NAME=settings.table_name,
+        DD_TRACE_AGENT_URL=agent,
+        DD_ENV="ci",
+        DD_VERSION="1.2.3",
+        DD_TRACE_ENABLED="true",
+        **extra,
+    )
+    return env
+
+
+def traces(agent: str, predicate: Any, timeout: float = 20.0) -> list[list[dict[str, Any]]]:
+    """Traces the agent holds that satisfy ``predicate`` (waits for the tracer's flush)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [t for t in httpx.get(f"{agent}/test/traces").json() if predicate(t)]
+        if found:
+            return found
+        time.sleep(0.3)
+    return []
+
+
+def in_trace(trace: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [span for span in trace if span["name"] == name]
+
+
+@pytest.fixture
+def server(settings: Settings, agent: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [POINTCLUB, "serve", "--port", str(port)],
+        env=traced_env(settings, agent),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_port(port, timeout=60)
+    yield f"http://127.0.0.1:{port}", process
+    process.terminate()
+    process.wait(timeout=20)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+async def test_a_home_screen_request_is_one_trace_with_dynamodb_inside(
+    container: Container,
+    clock: FakeClock,
+    tokens: DevTokenIssuer,
+    agent: str,
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = server
+    item = notification("n1", visible_from=clock.now() - timedelta(days=1))
+    await publish(container.notifications, container.members, item, ["alice"], clock.now())
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{url}/graphql",
+            json={"query": HOME, "operationName": "Home"},
+            headers={"Authorization": f"Bearer {tokens.issue('alice')}"},
+        )
+    assert response.json()["data"]["viewer"]["unreadCount"] == 1
+
+    def home(trace: list[dict[str, Any]]) -> bool:
+        return any(s.get("meta", {}).get("graphql.operation.name") == "Home" for s in trace)
+
+    (trace,) = await asyncio.to_thread(traces, agent, home)
+    root = [span for span in trace if span.get("parent_id") in (0, None)]
+    assert len(root) == 1
+    assert root[0]["service"] == "pointclub-api"
+    assert root[0]["meta"]["env"] == "ci" and root[0]["meta"]["version"] == "1.2.3"
+    assert "Home" in root[0]["resource"]
+    names = {span["name"] for span in trace}
+    assert {"graphql.parse", "graphql.validate", "graphql.execute"} <= names
+    assert {"InboxQueries.page", "InboxQueries.unread_count", "PointClubQueries.status"} <= names
+    dynamo = in_trace(trace, "dynamodb.command")
+    assert 1 <= len(dynamo) <= 3
+    assert {span["trace_id"] for span in trace} == {root[0]["trace_id"]}
+    assert not any(span.get("error") for span in trace)
+
+
+async def test_a_failing_dynamodb_call_is_flagged_where_it_happens(
+    settings: Settings,
+    agent: str,
+    tokens: DevTokenIssuer,
+) -> None:
+    port = free_port()
+    broken = settings.model_copy(update={"table_name": "no-such-table"})
+    process = subprocess.Popen(
+        [POINTCLUB, "serve", "--port", str(port)],
+        env=traced_env(broken, agent),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        async with httpx.AsyncClient() as client:
+            body = (
+                await client.post(
+                    f"http://127.0.0.1:{port}/graphql",
+                    json={
+                        "query": "query Broken { viewer { unreadCount } }",
+                        "operationName": "Broken",
+                    },
+                    headers={"Authorization": f"Bearer {tokens.issue('alice')}"},
+                )
+            ).json()
+        assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+
+        def broken_trace(trace: list[dict[str, Any]]) -> bool:
+            return any(s.get("meta", {}).get("graphql.operation.name") == "Broken" for s in trace)
+
+        (trace,) = await asyncio.to_thread(traces, agent, broken_trace)
+        failed = [s for s in in_trace(trace, "dynamodb.command") if s.get("error")]
+        assert failed, trace
+        assert any(s["name"] == "InboxQueries.unread_count" and s.get("error") for s in trace)
+        root = next(s for s in trace if s.get("parent_id") in (0, None))
+        assert root["error"] == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def test_a_cli_job_is_one_trace_with_a_span_per_chunk(
+    container: Container,
+    clock: FakeClock,
+    settings: Settings,
+    agent: str,
+) -> None:
+    from tests.e2e.test_fanout_cli import notification_for_all
+    from tests.integration.test_fanout import add_members
+
+    await add_members(container, 120, "GOLD")
+    nid = await notification_for_all(container, clock)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [POINTCLUB, "prepare-notification", nid],
+        env=traced_env(settings, agent),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+    def job(trace: list[dict[str, Any]]) -> bool:
+        return any(s["name"] == "pointclub.job" and nid in s.get("resource", "") for s in trace)
+
+    (trace,) = await asyncio.to_thread(traces, agent, job)
+    assert {span["service"] for span in trace} == {"pointclub-batch"}
+    assert len(in_trace(trace, "PrepareNotification.run")) == 1
+    assert len(in_trace(trace, "fanout.batch")) >= 3  # 120 members over 16 shards
+    assert in_trace(trace, "dynamodb.command")
+
+
+async def test_a_log_line_of_a_request_carries_its_trace_id(
+    container: Container,
+    tokens: DevTokenIssuer,
+    agent: str,
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, process = server
+    async with httpx.AsyncClient() as client:
+        await client.post(
+            f"{url}/graphql",
+            json={
+                "query": 'mutation Read { markNotificationsRead(ids: ["x"]) { unreadCount } }',
+                "operationName": "Read",
+            },
+            headers={"Authorization": f"Bearer {tokens.issue('alice')}"},
+        )
+    (trace,) = await asyncio.to_thread(
+        traces,
+        agent,
+        lambda t: any(s.get("meta", {}).get("graphql.operation.name") == "Read" for s in t),
+    )
+    trace_id = trace[0]["trace_id"]
+    process.terminate()
+    output, _ = process.communicate(timeout=20)
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    audit = [r for r in records if r.get("event") == "request.read_state"]
+    assert audit, output[-2000:]
+    # Logs carry the 128-bit id in hex; the agent's spans its low 64 bits.
+    assert int(audit[0]["dd.trace_id"], 16) & (2**64 - 1) == trace_id & (2**64 - 1)
+    assert audit[0]["dd.service"] == "pointclub-api" and audit[0]["dd.env"] == "ci"
