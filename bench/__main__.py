@@ -2,6 +2,7 @@
 
 counts   unreadCount and markAllNotificationsRead for a member with 5,000 entries, 1,000 unread
 fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWriteItem
+home     the home screen under load: GraphQL vs a hand-written reference; tracing on vs off
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import counts, fanout
+from bench import counts, fanout, home
 
-BENCHMARKS = {"counts": counts.main, "fanout": fanout.main}
+BENCHMARKS = {"counts": counts.main, "fanout": fanout.main, "home": home.main}
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ def main() -> None:
     from core.observability.tracing import configure_tracing
 
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    tracing = configure_tracing("pointclub-api" if command == "serve" else "pointclub-batch")
+    serving = command == "serve"
+    tracing = configure_tracing(
+        "pointclub-api" if serving else "pointclub-batch", require_agent=not serving
+    )
 
     from core.observability.logging import configure_logging
 

@@ -8,7 +8,10 @@ agent neither slows down, nor logs send errors, nor waits to flush at exit.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from collections.abc import MutableMapping
+from urllib.parse import urlsplit
 
 TRUE = {"1", "true", "yes", "on"}
 
@@ -31,13 +34,43 @@ def inert_unless_configured(environ: MutableMapping[str, str] | None = None) -> 
         environ.setdefault("DD_TRACE_ENABLED", "false")
 
 
+def agent_reachable(environ: MutableMapping[str, str], timeout: float = 0.3) -> bool:
+    """Whether the trace agent's TCP port answers (a Unix socket URL is taken on trust)."""
+    url = environ.get("DD_TRACE_AGENT_URL")
+    if url:
+        parsed = urlsplit(url)
+        if parsed.scheme == "unix":
+            return True
+        host, port = parsed.hostname or "localhost", parsed.port or 8126
+    else:
+        host = environ.get("DD_AGENT_HOST", "localhost")
+        port = int(environ.get("DD_TRACE_AGENT_PORT", "8126"))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def configure_tracing(
-    default_service: str, environ: MutableMapping[str, str] | None = None
+    default_service: str,
+    environ: MutableMapping[str, str] | None = None,
+    *,
+    require_agent: bool = False,
 ) -> bool:
-    """Set ddtrace up for this process; True if traces will be sent."""
+    """Set ddtrace up for this process; True if traces will be sent.
+
+    ``require_agent`` (batch jobs): with no agent answering, trace nothing, rather than log
+    send errors and wait at exit to flush traces nobody receives.
+    """
     environ = os.environ if environ is None else environ
     environ.setdefault("DD_SERVICE", default_service)
-    if not tracing_requested(environ):
+    wanted = tracing_requested(environ)
+    if wanted and require_agent and not agent_reachable(environ):
+        # Logging is not configured yet: one plain line on stderr.
+        sys.stderr.write("warning: no Datadog agent answers; this job runs without tracing\n")
+        wanted = False
+    if not wanted:
         environ["DD_TRACE_ENABLED"] = "false"
         environ.setdefault("DD_PROFILING_ENABLED", "false")
         return False

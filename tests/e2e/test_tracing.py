@@ -237,3 +237,21 @@ async def test_a_log_line_of_a_request_carries_its_trace_id(
     # Logs carry the 128-bit id in hex; the agent's spans its low 64 bits.
     assert int(audit[0]["dd.trace_id"], 16) & (2**64 - 1) == trace_id & (2**64 - 1)
     assert audit[0]["dd.service"] == "pointclub-api" and audit[0]["dd.env"] == "ci"
+
+
+def test_a_job_with_an_unreachable_agent_neither_hangs_nor_spams(settings: Settings) -> None:
+    env = traced_env(settings, f"http://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    result = subprocess.run(
+        [POINTCLUB, "db", "create-table"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
+    warnings = [line for line in result.stderr.splitlines() if "agent" in line]
+    assert warnings == ["warning: no Datadog agent answers; this job runs without tracing"]

@@ -1,0 +1,287 @@
+"""The home screen under load: GraphQL against the hand-written reference (the GraphQL tax), and
+tracing on against off, each pair measured in one run against the same DynamoDB Local.
+
+Servers are real uvicorn processes; the load comes from this process over loopback, with a fixed
+number of requests in flight for a fixed time after a warm-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.harness import Calls, container_on, machine, percentile, start
+from core.auth import DevTokenIssuer
+from core.bootstrap import Container
+from resolvers.app import create_app, install
+from tests.builders import notification, publish
+from tests.engines import Engine, free_port, wait_for_port
+
+MEMBERS = 50
+ENTRIES = 60
+DURATION = 8.0
+WARMUP = 1.5
+QUERY = (
+    "query Home($first: Int!) { viewer { unreadCount inbox(first: $first) "
+    "{ edges { node { id title isRead } } } pointClub { balance rank { code } } } }"
+)
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Load:
+    label: str
+    concurrency: int
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    cpu_seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies_ms, 0.99)
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.requests
+
+
+async def main(*, engine: str) -> None:
+    started = start(engine)
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        async with container_on(started) as container:
+            await seed(container)
+            calls = await calls_per_first(container)
+            tokens = [
+                DevTokenIssuer(container.settings).issue(f"member-{i:03d}", ttl=timedelta(hours=2))
+                for i in range(MEMBERS)
+            ]
+            rows: list[Load] = []
+            for concurrency in (1, 8, 32):
+                rows.append(
+                    await measure(
+                        "GraphQL",
+                        graphql_server(started, container),
+                        tokens,
+                        concurrency,
+                        graphql=True,
+                    )
+                )
+                rows.append(
+                    await measure(
+                        "reference",
+                        reference_server(started, container),
+                        tokens,
+                        concurrency,
+                        graphql=False,
+                    )
+                )
+            agent_port = free_port()
+            snapshots = Path("/tmp") / f"pointclub-bench-snapshots-{os.getpid()}"
+            snapshots.mkdir(exist_ok=True)
+            agent = subprocess.Popen(
+                [
+                    str(BIN / "ddapm-test-agent"),
+                    f"--port={agent_port}",
+                    f"--snapshot-dir={snapshots}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_for_port(agent_port)
+            traced = await measure(
+                "GraphQL, tracing on",
+                graphql_server(started, container, tracing=f"http://127.0.0.1:{agent_port}"),
+                tokens,
+                32,
+                graphql=True,
+            )
+            untraced = await measure(
+                "GraphQL, tracing off", graphql_server(started, container), tokens, 32, graphql=True
+            )
+    finally:
+        if agent is not None:
+            agent.terminate()
+        started.stop()
+    report(rows, traced, untraced, calls, started.name)
+
+
+async def seed(container: Container) -> None:
+    now = container.clock.now()
+    members = [f"member-{i:03d}" for i in range(MEMBERS)]
+    for index in range(ENTRIES):
+        item = notification(
+            f"n{index:03d}",
+            visible_from=now - timedelta(minutes=index + 1),
+            ja=f"お知らせ {index}",
+            en=f"Notice {index}",
+        )
+        await publish(container.notifications, container.members, item, members, now)
+
+
+async def calls_per_first(container: Container) -> dict[int, list[str]]:
+    app = create_app(container.settings, container=container)
+    install(app, container)
+    recorder = Calls()
+    recorder.attach(container.client)
+    token = DevTokenIssuer(container.settings).issue("member-000")
+    found = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for first in (1, 20, 100):
+            recorder.take()
+            response = await client.post(
+                "/graphql",
+                json={"query": QUERY, "variables": {"first": first}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert "errors" not in response.json(), response.text
+            found[first] = recorder.take()
+    return found
+
+
+def server_env(engine: Engine, container: Container, tracing: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
+    env.update(
+        POINTCLUB_DYNAMODB_ENDPOINT=engine.url, POINTCLUB_TABLE_NAME=container.settings.table_name
+    )
+    if tracing:
+        env.update(DD_TRACE_AGENT_URL=tracing, DD_TRACE_ENABLED="true", DD_ENV="bench")
+    else:
+        env["DD_TRACE_ENABLED"] = "false"
+    return env
+
+
+def graphql_server(
+    engine: Engine, container: Container, tracing: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    return [str(BIN / "pointclub"), "serve", "--port", "{port}"], server_env(
+        engine, container, tracing
+    )
+
+
+def reference_server(engine: Engine, container: Container) -> tuple[list[str], dict[str, str]]:
+    return (
+        [
+            str(BIN / "uvicorn"),
+            "bench.reference:create",
+            "--factory",
+            "--port",
+            "{port}",
+            "--log-level",
+            "info",
+            "--no-server-header",
+        ],
+        server_env(engine, container, None),
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    label: str,
+    server: tuple[list[str], dict[str, str]],
+    tokens: list[str],
+    concurrency: int,
+    *,
+    graphql: bool,
+) -> Load:
+    port = free_port()
+    command, env = server
+    process = subprocess.Popen(
+        [part.replace("{port}", str(port)) for part in command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        url = f"http://127.0.0.1:{port}"
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+            await drive(client, tokens, concurrency, WARMUP, graphql)
+            cpu_before = cpu_seconds(process.pid)
+            latencies, seconds = await drive(client, tokens, concurrency, DURATION, graphql)
+            cpu = cpu_seconds(process.pid) - cpu_before
+        return Load(label, concurrency, len(latencies), seconds, latencies, cpu)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def drive(
+    client: httpx.AsyncClient, tokens: list[str], concurrency: int, duration: float, graphql: bool
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    started = time.perf_counter()
+    deadline = started + duration
+
+    async def worker(index: int) -> None:
+        turn = index
+        while time.perf_counter() < deadline:
+            headers = {"Authorization": f"Bearer {tokens[turn % len(tokens)]}"}
+            turn += concurrency
+            began = time.perf_counter()
+            if graphql:
+                response = await client.post(
+                    "/graphql", json={"query": QUERY, "variables": {"first": 20}}, headers=headers
+                )
+            else:
+                response = await client.get("/home", params={"first": 20}, headers=headers)
+            latencies.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200:
+                raise SystemExit(f"bad response {response.status_code}: {response.text[:200]}")
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def report(
+    rows: list[Load], traced: Load, untraced: Load, calls: dict[int, list[str]], engine: str
+) -> None:
+    print(f"\n### Home screen under load ({engine})\n")
+    print(
+        f"Machine: {machine()}. Command: `uv run python -m bench home`. {MEMBERS} members with "
+        f"{ENTRIES} entries each, `first: 20`, {DURATION:.0f} s per measurement after "
+        f"{WARMUP:.1f} s of warm-up; one uvicorn worker; load from a separate process.\n"
+    )
+    print("| server | in flight | requests/s | p50 | p99 | p99/p50 | server CPU per request |")
+    print("|---|---|---|---|---|---|---|")
+    for row in [*rows, traced, untraced]:
+        print(
+            f"| {row.label} | {row.concurrency} | {row.throughput:,.0f} | {row.p50:.1f} ms | "
+            f"{row.p99:.1f} ms | {row.p99 / row.p50:.1f} | {row.cpu_ms_per_request:.2f} ms |"
+        )
+    at32 = {row.label: row for row in rows if row.concurrency == 32}
+    tax = at32["GraphQL"].throughput / at32["reference"].throughput
+    print(f"\nGraphQL throughput at 32 in flight: {tax:.2f} × the reference (target ≥ 0.8).")
+    print(
+        f"Tracing on: {traced.throughput / untraced.throughput:.2f} × the throughput with tracing "
+        f"off, p50 {traced.p50:.1f} ms against {untraced.p50:.1f} ms."
+    )
+    print("\nDynamoDB calls per home-screen request:\n")
+    print("| first | calls |")
+    print("|---|---|")
+    for first, operations in calls.items():
+        print(f"| {first} | {len(operations)} ({', '.join(sorted(operations))}) |")

@@ -1,0 +1,74 @@
+"""The reference for the GraphQL tax: a minimal hand-written Starlette JSON endpoint returning the
+same home screen with the same DynamoDB calls (one Query for state, club and the first page, one
+GetItem of the recall-list copy, one BatchGetItem of the notifications), served by uvicorn the
+same way. Run: `uvicorn bench.reference:create --factory` with the same POINTCLUB_* settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from core.bootstrap import Container, open_container
+from core.domain.inbox import InboxState
+from core.domain.pointclub import club_status
+from core.errors import Unauthenticated
+from core.ports import InboxScanRequest
+from core.settings import Settings
+
+
+def create() -> Starlette:
+    settings = Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_container(settings) as container:
+            app.state.container = container
+            yield
+
+    return Starlette(routes=[Route("/home", home)], lifespan=lifespan)
+
+
+async def home(request: Request) -> Response:
+    container: Container = request.app.state.container
+    try:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        user_id = container.verifier.verify(token).user_id
+    except Unauthenticated:
+        return JSONResponse({"error": "unauthenticated"}, status_code=401)
+    first = int(request.query_params.get("first", "20"))
+    now = container.clock.now()
+    scan, recalled = await asyncio.gather(
+        container.members.scan_inbox(
+            user_id, InboxScanRequest(after=None, limit=first + 9, now=now, with_status=True)
+        ),
+        container.recalls.recalled_for(user_id),
+    )
+    entries = [e for e in scan.entries if e.notification_id not in recalled][:first]
+    found = await container.notifications.get_many([e.notification_id for e in entries])
+    state = scan.state or InboxState()
+    status = club_status(scan.club, container.ranks, now)
+    body = {
+        "unreadCount": state.unread_count(now, recalled),
+        "inbox": [
+            {
+                "id": e.notification_id,
+                "title": found[e.notification_id].content_for((), "ja").title,
+                "isRead": not state.is_unread(e.notification_id),
+            }
+            for e in entries
+            if e.notification_id in found
+        ],
+        "pointClub": {"balance": status.balance, "rank": {"code": status.rank.code}},
+    }
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        media_type="application/json",
+    )
