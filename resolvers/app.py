@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
+from graphql.error import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
 
 from core.bootstrap import Container, open_container
 from core.errors import Unauthenticated, Unavailable
@@ -36,8 +38,17 @@ from schema.public import Mutation, Query
 Startup = Callable[[Container], Awaitable[None]]
 
 
-@lru_cache(maxsize=2)
-def public_schema(production: bool = False) -> strawberry.Schema:
+class PointclubSchema(strawberry.Schema):
+    """Strawberry logs every error with its traceback; ``ErrorCodes`` already logs the
+    unexpected ones, and expected ones (bad input, no token) are not worth a traceback."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+def _extensions(production: bool) -> list[Any]:
     # Factories, not instances: a fresh extension per request (the caches themselves are shared).
     extensions: list[Any] = [
         TraceTags,  # first: its end runs after ErrorCodes has set the codes
@@ -47,21 +58,20 @@ def public_schema(production: bool = False) -> strawberry.Schema:
     ]
     if production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return extensions
+
+
+@lru_cache(maxsize=2)
+def public_schema(production: bool = False) -> strawberry.Schema:
+    return PointclubSchema(query=Query, mutation=Mutation, extensions=_extensions(production))
 
 
 @lru_cache(maxsize=2)
 def admin_schema(production: bool = False) -> strawberry.Schema:
     """A separate schema: admin fields do not exist on ``/graphql``."""
-    extensions: list[Any] = [
-        TraceTags,  # first: its end runs after ErrorCodes has set the codes
-        ErrorCodes,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ]
-    if production:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=admin.Query, mutation=admin.Mutation, extensions=extensions)
+    return PointclubSchema(
+        query=admin.Query, mutation=admin.Mutation, extensions=_extensions(production)
+    )
 
 
 class PointclubGraphQL(GraphQL[Context, None]):

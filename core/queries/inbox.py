@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,16 +117,8 @@ class InboxQueries:
         self, user_id: str, notification_ids: Sequence[str], locales: tuple[str, ...], now: datetime
     ) -> list[InboxItemView]:
         """The member's own items among ``notification_ids`` (archived too), in the given order."""
-        found = await self._notifications.get_many(list(notification_ids))
-        refs = [
-            EntryRef(n.notification_id, n.visible_from)
-            for n in found.values()
-            if n.visible_from is not None and not n.recalled
-        ]
-        if not refs:
-            return []
-        entries, state, recalled = await asyncio.gather(
-            self._members.inbox_entries(user_id, refs),
+        (found, entries), state, recalled = await asyncio.gather(
+            own_entries(self._members, self._notifications, user_id, notification_ids),
             self._members.inbox_state(user_id),
             self._recalls.recalled_for(user_id),
         )
@@ -257,3 +249,21 @@ def _entry_of(marker: UnreadMarker) -> InboxEntry:
         expires_at=marker.expires_at,
         delivered_at=marker.visible_from,
     )
+
+
+async def own_entries(
+    members: MemberReader,
+    notifications: NotificationReader,
+    user_id: str,
+    notification_ids: Sequence[str],
+) -> tuple[Mapping[str, Notification], Mapping[str, InboxEntry]]:
+    """The notifications among the ids and the member's entries for them (an entry's key needs
+    its notification's visibleFrom); recalled and unprepared notifications have no entries."""
+    found = await notifications.get_many(list(notification_ids))
+    refs = [
+        EntryRef(n.notification_id, n.visible_from)
+        for n in found.values()
+        if n.visible_from is not None and not n.recalled
+    ]
+    entries = await members.inbox_entries(user_id, refs) if refs else {}
+    return found, entries

@@ -24,7 +24,7 @@ from core.ports import (
     ReadChange,
     RecallReader,
 )
-from core.queries.inbox import check_categories
+from core.queries.inbox import check_categories, own_entries
 
 T = TypeVar("T")
 MAX_IDS = 100
@@ -144,15 +144,7 @@ class ReadStateCommands:
     async def _visible_entries(
         self, user_id: str, ids: Sequence[str], now: datetime
     ) -> list[InboxEntry]:
-        found = await self._notifications.get_many(list(ids))
-        refs = [
-            EntryRef(n.notification_id, n.visible_from)
-            for n in found.values()
-            if n.visible_from is not None and not n.recalled
-        ]
-        if not refs:
-            return []
-        entries = await self._members.inbox_entries(user_id, refs)
+        _, entries = await own_entries(self._members, self._notifications, user_id, ids)
         return [entries[nid] for nid in ids if nid in entries]
 
 

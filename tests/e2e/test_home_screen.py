@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import httpx
@@ -185,3 +186,12 @@ async def test_content_follows_accept_language_then_the_token_locale_then_japane
     assert await title(plain, {"Accept-Language": "fr, ja;q=0.1"}) == "こんにちは"
     assert await title(english) == "Hello"
     assert await title(english, {"Accept-Language": "ja"}) == "こんにちは"
+
+
+async def test_expected_errors_are_not_logged_as_failures(
+    api: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        body = await gql(api, "{ viewer { userId } }")
+    assert codes(body) == ["UNAUTHENTICATED"]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
