@@ -3,6 +3,7 @@
 counts   unreadCount and markAllNotificationsRead for a member with 5,000 entries, 1,000 unread
 fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWriteItem
 home     the home screen under load: GraphQL vs a hand-written reference; tracing on vs off
+profile  where the server's CPU goes on the home screen (py-spy)
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import counts, fanout, home
+from bench import counts, fanout, home, profile
 
-BENCHMARKS = {"counts": counts.main, "fanout": fanout.main, "home": home.main}
+BENCHMARKS = {
+    "counts": counts.main,
+    "fanout": fanout.main,
+    "home": home.main,
+    "profile": profile.main,
+}
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import Unavailable
+from core.infra.dynamodb.fast_parser import install_fast_parser
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -60,6 +61,7 @@ async def open_client(config: DynamoConfig) -> AsyncIterator[DynamoDBClient]:
         aws_access_key_id=key,
         aws_secret_access_key=key,
     ) as client:
+        install_fast_parser(client)
         yield client
 
 

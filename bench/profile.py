@@ -1,0 +1,131 @@
+"""Where a home-screen request spends the server's CPU: py-spy samples a real GraphQL server
+under load (32 in flight) and this prints the heaviest frames, inclusive and by package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.harness import container_on, machine, start
+from bench.home import BIN, drive, graphql_server, seed
+from core.auth import DevTokenIssuer
+from tests.engines import free_port, wait_for_port
+
+SECONDS = 12
+TOP = 25
+
+
+async def main(*, engine: str) -> None:
+    started = start(engine)
+    try:
+        async with container_on(started) as container:
+            await seed(container)
+            tokens = [
+                DevTokenIssuer(container.settings).issue(f"member-{i:03d}", ttl=timedelta(hours=1))
+                for i in range(50)
+            ]
+            command, env = graphql_server(started, container)
+            port = free_port()
+            server = subprocess.Popen(
+                [part.replace("{port}", str(port)) for part in command],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            output = Path(tempfile.mkdtemp()) / "stacks.txt"
+            try:
+                wait_for_port(port, timeout=60)
+                async with httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}", timeout=30
+                ) as client:
+                    await drive(client, tokens, 32, 1.5, True)
+                    spy = subprocess.Popen(
+                        [
+                            str(BIN / "py-spy"),
+                            "record",
+                            "--pid",
+                            str(server.pid),
+                            "--format",
+                            "raw",
+                            "--rate",
+                            "200",
+                            "--duration",
+                            str(SECONDS),
+                            "--output",
+                            str(output),
+                            "--nonblocking",
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    latencies, _ = await drive(client, tokens, 32, SECONDS + 1, True)
+                    spy.wait(timeout=60)
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+    finally:
+        started.stop()
+    report(output, len(latencies))
+
+
+def report(stacks_file: Path, requests: int) -> None:
+    inclusive: Counter[str] = Counter()
+    by_package: Counter[str] = Counter()
+    total = 0
+    for line in stacks_file.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        for frame in set(frames):
+            inclusive[_short(frame)] += count
+        by_package[_package(frames[-1])] += count
+    print(f"\n### Server CPU profile of the home screen (py-spy, {SECONDS} s at 32 in flight)\n")
+    print(
+        f"Machine: {machine()}. Command: `uv run python -m bench profile`. "
+        f"{total:,} samples while {requests:,} requests were served.\n"
+    )
+    print("| where the leaf frame is | share of samples |")
+    print("|---|---|")
+    for package, count in by_package.most_common(12):
+        print(f"| {package} | {100 * count / total:.1f}% |")
+    print("\n| frame (inclusive) | share of samples |")
+    print("|---|---|")
+    # Frames on nearly every stack (the event loop, uvicorn, the CLI) say nothing: leave them out.
+    telling = [(f, c) for f, c in inclusive.most_common() if c < 0.85 * total][:TOP]
+    for frame, count in telling:
+        print(f"| `{frame}` | {100 * count / total:.1f}% |")
+
+
+def _short(frame: str) -> str:
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").split(":")[0]
+    marker = "site-packages/"
+    if marker in path:
+        path = path.split(marker, 1)[1]
+    elif "/work/" in path or path.startswith("/"):
+        path = "/".join(path.split("/")[-2:])
+    return f"{name} ({path})"
+
+
+def _package(frame: str) -> str:
+    """The top-level package of a frame's file (py-spy prints paths relative to sys.path)."""
+    path = frame.partition(" (")[2].rstrip(")").split(":")[0]
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    if path.startswith("/"):
+        return "python stdlib" if "/lib/python3" in path else path.rsplit("/", 1)[-1]
+    top = path.split("/")[0]
+    if top in ("core", "resolvers", "schema", "cli"):
+        return f"pointclub {top}"
+    return top if "/" in path else f"python stdlib ({top})"
+
+
+if __name__ == "__main__":
+    sys.exit("run it as: uv run python -m bench profile")

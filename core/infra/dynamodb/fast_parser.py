@@ -1,0 +1,70 @@
+"""A faster parser for DynamoDB's data-plane responses.
+
+Profiling the home screen (`uv run python -m bench profile`) showed botocore's shape-driven JSON
+parser taking about two fifths of the server's CPU: it walks every attribute value of every item
+against the service model. For the item operations the wire JSON already is what the low-level
+client returns (``{"S": …}``, numbers as strings), except binary values, which botocore turns
+into bytes. So a successful response of those operations is ``json.loads`` plus the response
+metadata; anything else (errors, binary values, other operations) takes botocore's own path.
+``tests/integration/test_fast_parser.py`` checks both paths give the same result.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiobotocore.parsers import AioJSONParser, AioResponseParserFactory
+from botocore.parsers import lowercase_dict
+
+FAST_OUTPUTS = frozenset(
+    {
+        "GetItemOutput",
+        "BatchGetItemOutput",
+        "QueryOutput",
+        "ScanOutput",
+        "PutItemOutput",
+        "UpdateItemOutput",
+        "DeleteItemOutput",
+        "BatchWriteItemOutput",
+        "TransactWriteItemsOutput",
+        "TransactGetItemsOutput",
+    }
+)
+BINARY_MARKERS = (b'"B":', b'"BS":')
+
+
+class FastDynamoParser(AioJSONParser):
+    async def parse(self, response: Any, shape: Any) -> Any:
+        body = response.get("body")
+        if (
+            response["status_code"] < 300
+            and shape is not None
+            and shape.name in FAST_OUTPUTS
+            and isinstance(body, bytes)
+            and body
+            and not any(marker in body for marker in BINARY_MARKERS)
+        ):
+            parsed = json.loads(body)
+            parsed["ResponseMetadata"] = {
+                "HTTPStatusCode": response["status_code"],
+                "HTTPHeaders": lowercase_dict(response["headers"]),
+            }
+            request_id = response["headers"].get("x-amzn-requestid")
+            if request_id:
+                parsed["ResponseMetadata"]["RequestId"] = request_id
+            return parsed
+        return await super().parse(response, shape)
+
+
+class FastParserFactory(AioResponseParserFactory):
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "json":
+            return FastDynamoParser(**self._defaults)  # type: ignore[attr-defined]
+        return super().create_parser(protocol_name)
+
+
+def install_fast_parser(client: Any) -> None:
+    """Give an open DynamoDB client the fast parser (aiobotocore creates a parser per response
+    from its endpoint's factory; the versions are pinned in pyproject.toml)."""
+    client._endpoint._response_parser_factory = FastParserFactory()
