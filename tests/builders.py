@@ -46,14 +46,7 @@ def notification(
 
 
 def entry_for(item: Notification, delivered_at: datetime) -> InboxEntry:
-    assert item.visible_from is not None
-    return InboxEntry(
-        notification_id=item.notification_id,
-        visible_from=item.visible_from,
-        category=item.category,
-        expires_at=item.expires_at,
-        delivered_at=delivered_at,
-    )
+    return item.entry(delivered_at)
 
 
 async def publish(

@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from core.domain.inbox import InboxEntry
 from core.errors import FieldError
 
 
@@ -154,6 +155,18 @@ class Notification:
             image_url=self.image_url,
             visible_from=self.visible_from,
             expires_at=self.expires_at,
+        )
+
+    def entry(self, delivered_at: datetime) -> InboxEntry:
+        """The inbox entry a member receives (the notification must have its visibleFrom)."""
+        if self.visible_from is None:
+            raise ValueError(f"notification {self.notification_id} has no visibleFrom yet")
+        return InboxEntry(
+            notification_id=self.notification_id,
+            visible_from=self.visible_from,
+            category=self.category,
+            expires_at=self.expires_at,
+            delivered_at=delivered_at,
         )
 
     def content_for(self, locales: tuple[str, ...], fallback: str) -> LocalizedContent:

@@ -320,14 +320,7 @@ class PrepareNotification:
 
 
 def _entry(notification: Notification, now: datetime) -> InboxEntry:
-    assert notification.visible_from is not None
-    return InboxEntry(
-        notification_id=notification.notification_id,
-        visible_from=notification.visible_from,
-        category=notification.category,
-        expires_at=notification.expires_at,
-        delivered_at=now,
-    )
+    return notification.entry(now)
 
 
 class NotificationQueue(NotificationAuthoringStore, Protocol):

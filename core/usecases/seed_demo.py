@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.domain.inbox import InboxEntry
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -161,13 +160,7 @@ class SeedDemo:
             await self._notifications.put(notification, only_if_absent=True)
             assert notification.visible_from is not None
             for member in MEMBERS:
-                entry = InboxEntry(
-                    notification_id=notification.notification_id,
-                    visible_from=notification.visible_from,
-                    category=notification.category,
-                    expires_at=notification.expires_at,
-                    delivered_at=anchor,
-                )
+                entry = notification.entry(anchor)
                 if await self._inbox.deliver(member.user_id, entry):
                     report.delivered += 1
                     if demo.read and member.user_id == DEMO_MEMBER:

@@ -123,19 +123,7 @@ class DynamoFanoutStore:
                     }
                 }
             )
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {
-                            keys.PK: codec.s(keys.user_pk(member)),
-                            keys.SK: codec.s(keys.STATE_SK),
-                        },
-                        "UpdateExpression": "ADD unread :m",
-                        "ExpressionAttributeValues": {":m": {"SS": [marker]}},
-                    }
-                }
-            )
+            items.append(self._state_update(member, "ADD unread :m", marker))
         checkpoint = self._checkpoint_update(notification_id, partition, batch[-1], done=False)
         update = checkpoint["Update"]
         update["UpdateExpression"] += " ADD tgt :t, dlv :d"
@@ -144,6 +132,17 @@ class DynamoFanoutStore:
         )
         items.append(checkpoint)
         return items
+
+    def _state_update(self, member: str, expression: str, marker: str) -> dict[str, Any]:
+        """An update of a member's state item with one marker as ``:m``."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {keys.PK: codec.s(keys.user_pk(member)), keys.SK: codec.s(keys.STATE_SK)},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": {":m": {"SS": [marker]}},
+            }
+        }
 
     def _checkpoint_update(
         self, notification_id: str, partition: str, last: str | None, *, done: bool
@@ -217,18 +216,6 @@ class DynamoFanoutStore:
                         }
                     }
                 )
-                items.append(
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {
-                                keys.PK: codec.s(keys.user_pk(member)),
-                                keys.SK: codec.s(keys.STATE_SK),
-                            },
-                            "UpdateExpression": "DELETE unread :m, pend :m",
-                            "ExpressionAttributeValues": {":m": {"SS": [marker]}},
-                        }
-                    }
-                )
+                items.append(self._state_update(member, "DELETE unread :m, pend :m", marker))
             with translated_errors("clean up recalled entries"):
                 await self._client.transact_write_items(TransactItems=items)
