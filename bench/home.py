@@ -27,7 +27,8 @@ from tests.builders import notification, publish
 from tests.engines import Engine, free_port, wait_for_port
 
 MEMBERS = 50
-ENTRIES = 60
+SMALLEST, LARGEST = 20, 1_000  # inbox sizes, spread evenly over the members
+FRESH = 10  # unread notifications every member gets after reading the rest
 DURATION = 8.0
 WARMUP = 1.5
 QUERY = (
@@ -124,17 +125,38 @@ async def main(*, engine: str) -> None:
     report(rows, traced, untraced, calls, started.name)
 
 
+def inbox_size(member: int) -> int:
+    return SMALLEST + (LARGEST - SMALLEST) * member // max(1, MEMBERS - 1)
+
+
 async def seed(container: Container) -> None:
+    """Members with 20 to 1,000 entries, all read but the last ten (a realistic state item)."""
     now = container.clock.now()
     members = [f"member-{i:03d}" for i in range(MEMBERS)]
-    for index in range(ENTRIES):
+    limit = asyncio.Semaphore(16)
+
+    async def one(index: int, recipients: list[str], minutes: int) -> None:
         item = notification(
-            f"n{index:03d}",
-            visible_from=now - timedelta(minutes=index + 1),
+            f"n{index:04d}",
+            visible_from=now - timedelta(minutes=minutes),
             ja=f"お知らせ {index}",
             en=f"Notice {index}",
         )
-        await publish(container.notifications, container.members, item, members, now)
+        async with limit:
+            await publish(container.notifications, container.members, item, recipients, now)
+
+    await asyncio.gather(
+        *(
+            one(index, [m for i, m in enumerate(members) if inbox_size(i) > index], index + 60)
+            for index in range(LARGEST)
+        )
+    )
+    commands = container.read_state_commands()
+    for member in members:
+        await commands.mark_all_read(member, None)
+        # As the server would soon after: count the reads, which empties the queue in the state.
+        await container.read_stats.count_pending_reads(member)
+    await asyncio.gather(*(one(LARGEST + k, members, k + 1) for k in range(FRESH)))
 
 
 async def calls_per_first(container: Container) -> dict[int, list[str]]:
@@ -263,8 +285,9 @@ def report(
     print(f"\n### Home screen under load ({engine})\n")
     print(
         f"Machine: {machine()}. Command: `uv run python -m bench home`. {MEMBERS} members with "
-        f"{ENTRIES} entries each, `first: 20`, {DURATION:.0f} s per measurement after "
-        f"{WARMUP:.1f} s of warm-up; one uvicorn worker; load from a separate process.\n"
+        f"{SMALLEST} to {LARGEST:,} entries ({FRESH} unread), `first: 20`, "
+        f"{DURATION:.0f} s per measurement after {WARMUP:.1f} s of warm-up; one uvicorn worker; "
+        "load from a separate process.\n"
     )
     print("| server | in flight | requests/s | p50 | p99 | p99/p50 | server CPU per request |")
     print("|---|---|---|---|---|---|---|")
