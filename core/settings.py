@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     # GraphQL.
     graphiql: bool | None = None  # None: on in development, off in production
+    max_query_depth: int = Field(default=10, ge=2)
+    max_aliases: int = Field(default=15, ge=1)
+    max_tokens: int = Field(default=2_000, ge=100)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     @property
     def is_production(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -12,12 +13,20 @@ import strawberry
 from graphql.error import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from core.bootstrap import Container, open_container
@@ -30,6 +39,7 @@ from resolvers.background import ReadCounting
 from resolvers.context import Context, parse_accept_language
 from resolvers.dataloaders import DataLoaders
 from resolvers.errors import ErrorCodes
+from resolvers.limits import BodyLimit
 from resolvers.public import PublicResolvers
 from resolvers.tracing import TraceTags
 from schema import admin
@@ -40,20 +50,30 @@ Startup = Callable[[Container], Awaitable[None]]
 
 class PointclubSchema(strawberry.Schema):
     """Strawberry logs every error with its traceback; ``ErrorCodes`` already logs the
-    unexpected ones, and expected ones (bad input, no token) are not worth a traceback."""
+    unexpected ones, and expected ones (bad input, no token) are not worth a traceback.
+
+    Errors Strawberry returns before the operation runs (a syntax error, too many tokens) skip
+    the extensions, so they get their code here."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        return None
+        for error in errors:
+            if error.original_error is None and not (error.extensions or {}).get("code"):
+                syntax = error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def _extensions(production: bool) -> list[Any]:
+def _extensions(production: bool, limits: Limits) -> list[Any]:
     # Factories, not instances: a fresh extension per request (the caches themselves are shared).
     extensions: list[Any] = [
         TraceTags,  # first: its end runs after ErrorCodes has set the codes
         ErrorCodes,
+        lambda: MaxTokensLimiter(max_token_count=limits.tokens),
         lambda: ParserCache(maxsize=256),
+        lambda: QueryDepthLimiter(max_depth=limits.depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.aliases),
         lambda: ValidationCache(maxsize=256),
     ]
     if production:
@@ -61,16 +81,32 @@ def _extensions(production: bool) -> list[Any]:
     return extensions
 
 
-@lru_cache(maxsize=2)
-def public_schema(production: bool = False) -> strawberry.Schema:
-    return PointclubSchema(query=Query, mutation=Mutation, extensions=_extensions(production))
+@dataclass(frozen=True)
+class Limits:
+    depth: int = 10
+    aliases: int = 15
+    tokens: int = 2_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.max_query_depth, settings.max_aliases, settings.max_tokens)
 
 
-@lru_cache(maxsize=2)
-def admin_schema(production: bool = False) -> strawberry.Schema:
+DEFAULT_LIMITS = Limits()
+
+
+@lru_cache(maxsize=8)
+def public_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> strawberry.Schema:
+    return PointclubSchema(
+        query=Query, mutation=Mutation, extensions=_extensions(production, limits)
+    )
+
+
+@lru_cache(maxsize=8)
+def admin_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> strawberry.Schema:
     """A separate schema: admin fields do not exist on ``/graphql``."""
     return PointclubSchema(
-        query=admin.Query, mutation=admin.Mutation, extensions=_extensions(production)
+        query=admin.Query, mutation=admin.Mutation, extensions=_extensions(production, limits)
     )
 
 
@@ -185,9 +221,15 @@ def create_app(
             yield
             await app.state.read_counting.drain()
 
-    public = PointclubGraphQL(settings, public_schema(settings.is_production), allow_get=True)
-    admin_api = PointclubGraphQL(settings, admin_schema(settings.is_production), allow_get=False)
+    limits = Limits.of(settings)
+    public = PointclubGraphQL(
+        settings, public_schema(settings.is_production, limits), allow_get=True
+    )
+    admin_api = PointclubGraphQL(
+        settings, admin_schema(settings.is_production, limits), allow_get=False
+    )
     return Starlette(
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         routes=[
             Route("/graphql", public, methods=["GET", "POST"]),
             Route("/admin/graphql", admin_api, methods=["GET", "POST"]),

@@ -1,0 +1,57 @@
+"""Always-on limits: depth, aliases, tokens and body size are refused before any work is done."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from core.auth import DevTokenIssuer
+from core.bootstrap import Container
+from core.settings import Settings
+from resolvers.app import create_app, install
+from tests.e2e.gql import codes, gql
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_deep_queries_are_refused(
+    settings: Settings, container: Container, tokens: DevTokenIssuer
+) -> None:
+    # The public schema is at most 6 deep; a tighter limit shows the check at work.
+    app = create_app(settings.model_copy(update={"max_query_depth": 4}), container=container)
+    install(app, container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        token = tokens.issue("alice")
+        shallow = "{ viewer { pointClub { rank { code } } } }"
+        assert "errors" not in await gql(client, shallow, token=token)
+        deep = "{ viewer { pointClub { history { edges { node { id } } } } } }"
+        body = await gql(client, deep, token=token)
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+    assert "depth" in body["errors"][0]["message"]
+
+
+async def test_alias_overloading_is_refused(api: httpx.AsyncClient, tokens: DevTokenIssuer) -> None:
+    many = "{ viewer { " + " ".join(f"a{i}: unreadCount" for i in range(40)) + " } }"
+    body = await gql(api, many, token=tokens.issue("alice"))
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert body["data"] is None
+
+
+async def test_token_flooding_is_refused(api: httpx.AsyncClient, tokens: DevTokenIssuer) -> None:
+    flood = "{ viewer { " + "userId " * 2500 + "} }"
+    body = await gql(api, flood, token=tokens.issue("alice"))
+    assert codes(body) == ["GRAPHQL_PARSE_FAILED"], body
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_large_bodies_are_refused_with_413(api: httpx.AsyncClient) -> None:
+    padding = "#" + "x" * (70 * 1024) + "\n{ viewer { userId } }"
+    response = await api.post("/graphql", json={"query": padding})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_syntax_errors_carry_their_code(api: httpx.AsyncClient) -> None:
+    body = await gql(api, "{ viewer { userId ")
+    assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
