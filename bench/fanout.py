@@ -21,18 +21,10 @@ from pathlib import Path
 from bench.harness import container_on, machine, start
 from core.bootstrap import Container
 from core.domain.inbox import InboxEntry
-from core.domain.notification import (
-    Audience,
-    AudienceKind,
-    LocalizedContent,
-    NotificationDraft,
-    Priority,
-)
-from core.domain.pointclub import ClubRecord
-from core.domain.segment import SegmentKind, SegmentRule
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_write, chunks
 from core.infra.dynamodb.table import create_table
+from tests.builders import add_members, notification_for_all
 from tests.engines import Engine
 
 SIZES = (10_000, 100_000)
@@ -93,53 +85,14 @@ async def main(*, engine: str) -> None:
 
 async def one_size(engine: Engine, members: int) -> Row:
     async with container_on(engine) as container:
-        ids = await add_members(container, members)
-        nid = await notification_for_all(container)
+        ids = await add_members(container, members, prefix="member-")
+        nid = await notification_for_all(container, datetime.now(UTC), "everyone")
         seconds, rss_mb = run_fanout(engine, container, nid)
         totals = (await container.fanout.delivery_totals([nid]))[nid]
         assert totals == (members, members), (totals, members)
         raw_seconds = await raw_write(container, ids)
         transact_seconds = await raw_transactions(container, ids)
         return Row(members, seconds, rss_mb, raw_seconds, transact_seconds)
-
-
-async def add_members(container: Container, count: int) -> list[str]:
-    ids = [f"member-{index:07d}" for index in range(count)]
-    limit = asyncio.Semaphore(IN_FLIGHT)
-
-    async def put(group: list[str]) -> None:
-        requests = [
-            {
-                "PutRequest": {
-                    "Item": codec.club_to_item(
-                        uid, ClubRecord(rank_code="GOLD", rank_month="2026-11")
-                    )
-                }
-            }
-            for uid in group
-        ]
-        async with limit:
-            await batch_write(container.client, container.settings.table_name, requests)
-
-    await asyncio.gather(*(put(list(group)) for group in chunks(ids, 25)))
-    return ids
-
-
-async def notification_for_all(container: Container) -> str:
-    await container.segment_authoring().create(
-        "bench", "everyone", SegmentRule(SegmentKind.ALL_MEMBERS)
-    )
-    created = await container.authoring().create(
-        "bench",
-        NotificationDraft(
-            category="campaign",
-            priority=Priority.NORMAL,
-            contents={"ja": LocalizedContent("ベンチマーク", "本文")},
-            audience=Audience(AudienceKind.SEGMENT, segment="everyone"),
-            expires_at=datetime.now(UTC) + timedelta(days=30),
-        ),
-    )
-    return created.notification_id
 
 
 def run_fanout(engine: Engine, container: Container, nid: str) -> tuple[float, float]:

@@ -54,7 +54,7 @@ def prepare_notification(
                 progress=progress.update,
             )
 
-    typer.echo(_summary(run_with_container(settings, job, service="pointclub-batch")))
+    typer.echo(_summary(run_with_container(settings, job)))
 
 
 def prepare_due() -> None:
@@ -62,18 +62,10 @@ def prepare_due() -> None:
     settings = load_settings()
 
     async def job(container: Container) -> list[FanoutReport]:
-        due = container.prepare_due()
-        reports = []
-        for notification in await due.due():
-            with JobProgress(f"prepare {notification.notification_id}") as progress:
-                reports.append(
-                    await container.prepare_notification().run(
-                        notification.notification_id, progress=progress.update
-                    )
-                )
-        return reports
+        with JobProgress("prepare due notifications") as progress:
+            return await container.prepare_due().run(lambda _: progress.update)
 
-    reports = run_with_container(settings, job, service="pointclub-batch")
+    reports = run_with_container(settings, job)
     for report in reports:
         typer.echo(_summary(report))
     typer.echo(f"{len(reports)} notifications prepared")
@@ -96,5 +88,5 @@ def recall_cleanup(
                 done.append((target, await cleanup.run(target, progress=progress.update)))
         return done
 
-    for target, members in run_with_container(settings, job, service="pointclub-batch"):
+    for target, members in run_with_container(settings, job):
         typer.echo(f"{target}: cleaned {members} members' inboxes")

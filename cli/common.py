@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
@@ -17,6 +18,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from core.bootstrap import Container
+    from core.usecases.segments import BadLine
 
 T = TypeVar("T")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -37,6 +39,17 @@ def load_settings() -> Settings:
         fail(f"bad configuration: {first['msg']}")
 
 
+MAX_REPORTED = 50
+
+
+def report_bad_lines(file: Path, bad: Sequence[BadLine]) -> None:
+    """``file:line: reason: 'text'`` on stderr for the first bad lines of an import."""
+    for line in bad[:MAX_REPORTED]:
+        typer.echo(f"{file}:{line.number}: {line.reason}: {line.text[:80]!r}", err=True)
+    if len(bad) > MAX_REPORTED:
+        typer.echo(f"... and {len(bad) - MAX_REPORTED} more bad lines", err=True)
+
+
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if match is None:
@@ -44,12 +57,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def run_with_container(
-    settings: Settings,
-    job: Callable[[Container], Awaitable[T]],
-    *,
-    service: str = "pointclub-batch",
-) -> T:
+def run_with_container(settings: Settings, job: Callable[[Container], Awaitable[T]]) -> T:
     """Run ``job`` with a container opened inside this command's event loop."""
     # Imported here so that light commands (token, --help) do not pay for aioboto3.
     from core.bootstrap import open_container, require_reachable

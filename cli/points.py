@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.common import load_settings, parse_duration, run_with_container
+from cli.common import load_settings, parse_duration, report_bad_lines, run_with_container
 from cli.progress import JobProgress
 from core.errors import InvalidInput
 from core.usecases.points import EvaluationReport, ExpiryReport, LedgerImportReport, check_month
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 points = typer.Typer(help="Point ledger jobs.", no_args_is_help=True)
 ranks = typer.Typer(help="Rank jobs.", no_args_is_help=True)
-MAX_REPORTED = 50
 
 
 @points.command("import")
@@ -42,10 +41,7 @@ def import_ledger(
             )
 
     report = run_with_container(settings, job)
-    for bad in report.bad[:MAX_REPORTED]:
-        typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
-    if len(report.bad) > MAX_REPORTED:
-        typer.echo(f"... and {len(report.bad) - MAX_REPORTED} more bad lines", err=True)
+    report_bad_lines(file, report.bad)
     typer.echo(
         f"imported {report.imported} entries, {report.already} were there already, "
         f"{len(report.bad)} bad lines"

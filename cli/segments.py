@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.common import load_settings, run_with_container
+from cli.common import load_settings, report_bad_lines, run_with_container
 from cli.progress import JobProgress
 from core.usecases.segments import ImportReport
 
@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from core.bootstrap import Container
 
 app = typer.Typer(help="Segments.", no_args_is_help=True)
-MAX_REPORTED = 50
 
 
 @app.command("import-list")
@@ -44,10 +43,7 @@ def import_list(
             )
 
     report = run_with_container(settings, job)
-    for bad in report.bad[:MAX_REPORTED]:
-        typer.echo(f"{file}:{bad.number}: {bad.reason}: {bad.text!r}", err=True)
-    if len(report.bad) > MAX_REPORTED:
-        typer.echo(f"... and {len(report.bad) - MAX_REPORTED} more bad lines", err=True)
+    report_bad_lines(file, report.bad)
     typer.echo(
         f"segment {name}: {report.imported} lines imported, {len(report.bad)} bad, "
         f"{report.members} members"

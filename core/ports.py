@@ -159,9 +159,3 @@ class SeedRegistry(Protocol):
     async def claim_anchor(self, proposed: datetime) -> datetime:
         """The demo data's reference time: ``proposed`` on the first run, the stored one after."""
         ...
-
-
-class HealthProbe(Protocol):
-    async def ping(self) -> None:
-        """Raise ``Unavailable`` unless the store answers."""
-        ...

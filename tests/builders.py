@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from core.domain.inbox import InboxEntry
 from core.domain.notification import (
@@ -10,10 +13,18 @@ from core.domain.notification import (
     AudienceKind,
     LocalizedContent,
     Notification,
+    NotificationDraft,
     NotificationState,
     Priority,
 )
+from core.domain.pointclub import ClubRecord
+from core.domain.segment import SegmentKind, SegmentRule
+from core.infra.dynamodb import codec
+from core.infra.dynamodb.batch import batch_write, chunks
 from core.ports import InboxWriter, NotificationWriter
+
+if TYPE_CHECKING:
+    from core.bootstrap import Container
 
 
 def notification(
@@ -60,3 +71,40 @@ async def publish(
     await notifications.put(item)
     for user_id in user_ids:
         await inbox.deliver(user_id, entry_for(item, delivered_at))
+
+
+async def add_members(
+    container: Container, count: int, rank: str = "GOLD", prefix: str = "m"
+) -> list[str]:
+    """Members with a club item at ``rank`` (so rank and ALL_MEMBERS segments find them),
+    written with BatchWriteItem, 16 calls in flight."""
+    ids = [f"{prefix}{index:05d}" for index in range(count)]
+    record = ClubRecord(rank_code=rank, rank_month="2026-11")
+    limit = asyncio.Semaphore(16)
+
+    async def put(group: Sequence[str]) -> None:
+        requests = [{"PutRequest": {"Item": codec.club_to_item(uid, record)}} for uid in group]
+        async with limit:
+            await batch_write(container.client, container.settings.table_name, requests)
+
+    await asyncio.gather(*(put(group) for group in chunks(ids, 25)))
+    return ids
+
+
+def draft(audience: Audience, now: datetime) -> NotificationDraft:
+    return NotificationDraft(
+        category="campaign",
+        priority=Priority.NORMAL,
+        contents={"ja": LocalizedContent("お知らせ", "本文")},
+        audience=audience,
+        expires_at=now + timedelta(days=30),
+    )
+
+
+async def notification_for_all(container: Container, now: datetime, segment: str = "all") -> str:
+    """A DRAFT notification to a new ALL_MEMBERS segment."""
+    await container.segment_authoring().create("op", segment, SegmentRule(SegmentKind.ALL_MEMBERS))
+    created = await container.authoring().create(
+        "op", draft(Audience(AudienceKind.SEGMENT, segment=segment), now)
+    )
+    return created.notification_id

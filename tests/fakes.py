@@ -35,25 +35,21 @@ class SequentialIds:
 
 @dataclass
 class FakeMembers:
-    """Implements ``MemberReader`` and ``InboxWriter`` over dictionaries; counts its reads."""
+    """Implements ``MemberReader`` and ``InboxWriter`` over dictionaries."""
 
     entries: dict[str, dict[str, InboxEntry]] = field(default_factory=dict)
     states: dict[str, InboxState] = field(default_factory=dict)
     clubs: dict[str, ClubRecord] = field(default_factory=dict)
     ledgers: dict[str, list[LedgerEntry]] = field(default_factory=dict)
     pending: dict[str, set[str]] = field(default_factory=dict)
-    reads: int = 0
 
     async def inbox_state(self, user_id: str) -> InboxState:
-        self.reads += 1
         return self.states.get(user_id, InboxState())
 
     async def club(self, user_id: str) -> ClubRecord | None:
-        self.reads += 1
         return self.clubs.get(user_id)
 
     async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
-        self.reads += 1
         ordered = sorted(
             self.entries.get(user_id, {}).values(), key=lambda e: e.position, reverse=True
         )
@@ -80,12 +76,10 @@ class FakeMembers:
     async def inbox_entry(
         self, user_id: str, notification_id: str, visible_from: datetime
     ) -> InboxEntry | None:
-        self.reads += 1
         entry = self.entries.get(user_id, {}).get(notification_id)
         return entry if entry is not None and entry.visible_from == visible_from else None
 
     async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage:
-        self.reads += 1
         ordered = sorted(self.ledgers.get(user_id, []), key=lambda e: e.position, reverse=True)
         if after is not None:
             ordered = [e for e in ordered if e.position < after]
@@ -108,7 +102,6 @@ class FakeMembers:
     async def inbox_entries(
         self, user_id: str, refs: Sequence[EntryRef]
     ) -> Mapping[str, InboxEntry]:
-        self.reads += 1
         inbox = self.entries.get(user_id, {})
         return {
             ref.notification_id: inbox[ref.notification_id]

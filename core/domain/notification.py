@@ -10,6 +10,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from core.domain.inbox import InboxEntry
+from core.domain.time import iso_key
 from core.errors import FieldError
 
 
@@ -183,3 +184,8 @@ class Notification:
     @property
     def recalled(self) -> bool:
         return self.state is NotificationState.RECALLED
+
+
+def listing_position(notification: Notification) -> str:
+    """Where a notification sits in the admin listings (newest created first)."""
+    return f"{iso_key(notification.created_at)}#{notification.notification_id}"

@@ -9,9 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.domain.notification import Notification, NotificationState
+from core.domain.notification import Notification, NotificationState, listing_position
 from core.domain.segment import Segment, SegmentRule, check_rule
-from core.domain.time import iso_key
 from core.errors import ValidationFailed
 from core.observability.spans import traced
 from core.ports import NotificationReader, ReadStats
@@ -70,10 +69,6 @@ class NotificationPageView:
     end_cursor: str | None
 
 
-def _position(notification: Notification) -> str:
-    return f"{iso_key(notification.created_at)}#{notification.notification_id}"
-
-
 class AdminQueries:
     def __init__(
         self,
@@ -108,7 +103,7 @@ class AdminQueries:
         pages = await asyncio.gather(
             *(self._notifications.page_by_state(s, position, first + 1) for s in states)
         )
-        merged = heapq.merge(*pages, key=_position, reverse=True)
+        merged = heapq.merge(*pages, key=listing_position, reverse=True)
         chosen = [n for _, n in zip(range(first + 1), merged, strict=False)]
         views = await self._views(chosen[:first])
         return NotificationPageView(
@@ -144,7 +139,7 @@ class AdminQueries:
                 stats=DeliveryStatsView(
                     *totals.get(n.notification_id, (0, 0)), reads.get(n.notification_id, 0)
                 ),
-                cursor=encode_cursor(_position(n)),
+                cursor=encode_cursor(listing_position(n)),
             )
             for n in notifications
         ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -28,7 +28,6 @@ from core.domain.audience import (
 from core.domain.inbox import InboxEntry
 from core.domain.notification import AudienceKind, AuditRecord, Notification, NotificationState
 from core.domain.segment import Segment, SegmentRule
-from core.domain.time import iso_key
 from core.errors import Conflict, InvalidInput, NotFound
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock
@@ -101,7 +100,6 @@ class FanoutReport:
     partitions_total: int = 0
     dry_run: bool = False
     seconds: float = 0.0
-    skipped_partitions: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[int, int], None]  # (members walked so far, members expected)
@@ -189,8 +187,11 @@ class PrepareNotification:
             return await self._one_member(notification, only_user, report)
         notification = await self._start(notification)
         entry = _entry(notification, self._clock.now())
-        expected = await self._walker.size(notification, rule, segment_name)
-        expected = expected * len(own) // max(1, len(partitions))
+        # The audience count is a read of the whole index: only pay for it to show progress.
+        expected = 0
+        if progress is not None:
+            size = await self._walker.size(notification, rule, segment_name)
+            expected = size * len(own) // max(1, len(partitions))
         checkpoints = await self._fanout.checkpoints(notification_id)
         walked = 0
 
@@ -206,7 +207,6 @@ class PrepareNotification:
         async def walk(partition: AudiencePartition) -> None:
             checkpoint = checkpoints.get(partition.key)
             if checkpoint is not None and checkpoint.done:
-                report.skipped_partitions.append(partition.key)
                 return
             async with limit:
                 batches = 0
@@ -235,9 +235,9 @@ class PrepareNotification:
         await asyncio.gather(*(walk(partition) for partition in own))
         if recalled.is_set():
             raise Conflict("the notification was recalled during the fan-out; stopped")
-        report.state = await self._finish(notification, partitions)
         done = await self._fanout.checkpoints(notification_id)
         report.partitions_done = sum(1 for p in partitions if p.key in done and done[p.key].done)
+        report.state = await self._finish(notification, report.partitions_done == len(partitions))
         report.seconds = time.monotonic() - started
         log.info(
             "fanout.finished",
@@ -285,11 +285,8 @@ class PrepareNotification:
             return current
         return preparing
 
-    async def _finish(
-        self, notification: Notification, partitions: list[AudiencePartition]
-    ) -> NotificationState:
-        done = await self._fanout.checkpoints(notification.notification_id)
-        if not all(p.key in done and done[p.key].done for p in partitions):
+    async def _finish(self, notification: Notification, all_done: bool) -> NotificationState:
+        if not all_done:
             return NotificationState.PREPARING  # other workers still have partitions to walk
         current = await self._get(notification.notification_id)
         if current.state is not NotificationState.PREPARING:
@@ -324,9 +321,7 @@ def _entry(notification: Notification, now: datetime) -> InboxEntry:
 
 
 class NotificationQueue(NotificationAuthoringStore, Protocol):
-    async def page_by_state(
-        self, state: NotificationState, after: str | None, limit: int
-    ) -> list[Notification]: ...
+    def all_in_state(self, state: NotificationState) -> AsyncIterator[Notification]: ...
 
 
 class PrepareDue:
@@ -341,22 +336,13 @@ class PrepareDue:
 
     async def due(self) -> list[Notification]:
         now = self._clock.now()
-        found: list[Notification] = []
-        for state in (NotificationState.PREPARING, NotificationState.SCHEDULED):
-            after: str | None = None
-            while True:
-                page = await self._queue.page_by_state(state, after, 100)
-                found += [
-                    n
-                    for n in page
-                    if state is NotificationState.PREPARING
-                    or (n.visible_from is not None and n.visible_from <= now)
-                ]
-                if len(page) < 100:
-                    break
-                last = page[-1]
-                after = f"{iso_key(last.created_at)}#{last.notification_id}"
-        return found
+        preparing = [n async for n in self._queue.all_in_state(NotificationState.PREPARING)]
+        scheduled = [
+            n
+            async for n in self._queue.all_in_state(NotificationState.SCHEDULED)
+            if n.visible_from is not None and n.visible_from <= now
+        ]
+        return preparing + scheduled
 
     @traced
     async def run(
@@ -416,16 +402,12 @@ class CleanupRecalled:
         return removed
 
     async def pending(self) -> list[str]:
-        found: list[str] = []
-        after: str | None = None
-        while True:
-            page = await self._notifications.page_by_state(NotificationState.RECALLED, after, 100)
-            found += [n.notification_id for n in page]
-            if len(page) < 100:
-                return found
-            last = page[-1]
-            after = f"{iso_key(last.created_at)}#{last.notification_id}"
+        """Recalled notifications not cleaned up yet: the ids still on the recall list (every
+        copy holds all of them), so a notification cleaned once is never walked again."""
+        return sorted(await self._recalls.recalled_in_shard(0))
 
 
 class RecallList(Protocol):
+    async def recalled_in_shard(self, shard: int) -> frozenset[str]: ...
+
     async def remove(self, notification_id: str) -> None: ...

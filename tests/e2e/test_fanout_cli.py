@@ -12,13 +12,12 @@ from collections import Counter
 import pytest
 
 from core.bootstrap import Container
-from core.domain.notification import Audience, AudienceKind
-from core.domain.segment import SegmentKind, SegmentRule
 from core.settings import Settings
+from tests.builders import add_members, notification_for_all
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
 from tests.engines import ROOT
 from tests.fakes import FakeClock
-from tests.integration.test_fanout import add_members, draft, entries_per_member
+from tests.integration.test_fanout import entries_per_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -30,14 +29,6 @@ def env_for(settings: Settings) -> dict[str, str]:
     )
 
 
-async def notification_for_all(container: Container, clock: FakeClock) -> str:
-    await container.segment_authoring().create("op", "all", SegmentRule(SegmentKind.ALL_MEMBERS))
-    created = await container.authoring().create(
-        "op", draft(Audience(AudienceKind.SEGMENT, segment="all"), clock)
-    )
-    return created.notification_id
-
-
 async def delivered_so_far(container: Container, nid: str) -> int:
     return (await container.fanout.delivery_totals([nid]))[nid][1]
 
@@ -46,7 +37,7 @@ async def test_a_killed_fanout_resumes_with_every_member_once_and_reads_kept(
     container: Container, clock: FakeClock, settings: Settings
 ) -> None:
     members = await add_members(container, 4000, "GOLD")
-    nid = await notification_for_all(container, clock)
+    nid = await notification_for_all(container, clock.now())
     env = env_for(settings)
     process = subprocess.Popen(
         [POINTCLUB, "prepare-notification", nid, "--concurrency", "4"],
@@ -84,7 +75,7 @@ async def test_three_shard_workers_cover_the_audience_exactly_once(
     container: Container, clock: FakeClock, settings: Settings
 ) -> None:
     members = await add_members(container, 1500, "SILVER")
-    nid = await notification_for_all(container, clock)
+    nid = await notification_for_all(container, clock.now())
     env = env_for(settings)
     workers = [
         subprocess.Popen(
@@ -109,7 +100,7 @@ async def test_cli_errors_and_dry_run(
     container: Container, clock: FakeClock, settings: Settings
 ) -> None:
     await add_members(container, 30, "GOLD")
-    nid = await notification_for_all(container, clock)
+    nid = await notification_for_all(container, clock.now())
     env = env_for(settings)
     dry = await asyncio.to_thread(run_cli, "prepare-notification", nid, "--dry-run", env=env)
     assert dry.returncode == 0 and "audience of 30 members" in dry.stdout

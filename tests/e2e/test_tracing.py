@@ -19,7 +19,7 @@ import pytest
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.settings import Settings
-from tests.builders import notification, publish
+from tests.builders import add_members, notification, notification_for_all, publish
 from tests.e2e.test_cli import POINTCLUB, cli_env
 from tests.engines import ROOT, free_port, wait_for_port
 from tests.fakes import FakeClock
@@ -181,11 +181,8 @@ async def test_a_cli_job_is_one_trace_with_a_span_per_chunk(
     settings: Settings,
     agent: str,
 ) -> None:
-    from tests.e2e.test_fanout_cli import notification_for_all
-    from tests.integration.test_fanout import add_members
-
     await add_members(container, 120, "GOLD")
-    nid = await notification_for_all(container, clock)
+    nid = await notification_for_all(container, clock.now())
     result = await asyncio.to_thread(
         subprocess.run,
         [POINTCLUB, "prepare-notification", nid],

@@ -13,36 +13,15 @@ from core.bootstrap import Container
 from core.domain.notification import (
     Audience,
     AudienceKind,
-    LocalizedContent,
-    NotificationDraft,
     NotificationState,
-    Priority,
 )
-from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
-from core.infra.dynamodb import codec
-from core.infra.dynamodb.batch import batch_write
 from core.usecases.fanout import ShardSpec
+from tests.builders import add_members, draft
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
-
-
-async def add_members(
-    container: Container, count: int, rank: str = "GOLD", prefix: str = "m"
-) -> list[str]:
-    ids = [f"{prefix}{index:05d}" for index in range(count)]
-    requests = [
-        {
-            "PutRequest": {
-                "Item": codec.club_to_item(uid, ClubRecord(rank_code=rank, rank_month="2026-11"))
-            }
-        }
-        for uid in ids
-    ]
-    await batch_write(container.client, container.settings.table_name, requests)
-    return ids
 
 
 async def entries_per_member(container: Container, notification_id: str) -> Counter[str]:
@@ -60,20 +39,10 @@ async def entries_per_member(container: Container, notification_id: str) -> Coun
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def draft(audience: Audience, clock: FakeClock) -> NotificationDraft:
-    return NotificationDraft(
-        category="campaign",
-        priority=Priority.NORMAL,
-        contents={"ja": LocalizedContent("お知らせ", "本文")},
-        audience=audience,
-        expires_at=clock.now() + timedelta(days=30),
-    )
-
-
 async def segment_notification(container: Container, clock: FakeClock, rule: SegmentRule) -> str:
     await container.segment_authoring().create("op", "target", rule)
     created = await container.authoring().create(
-        "op", draft(Audience(AudienceKind.SEGMENT, segment="target"), clock)
+        "op", draft(Audience(AudienceKind.SEGMENT, segment="target"), clock.now())
     )
     return created.notification_id
 
@@ -134,8 +103,8 @@ async def test_prepare_due_takes_only_what_is_due_and_recall_cleanup_empties_inb
         "op", "bronze", SegmentRule(SegmentKind.RANKS, ("BRONZE",))
     )
     audience = Audience(AudienceKind.SEGMENT, segment="bronze")
-    due = await authoring.create("op", draft(audience, clock))
-    later = await authoring.create("op", draft(audience, clock))
+    due = await authoring.create("op", draft(audience, clock.now()))
+    later = await authoring.create("op", draft(audience, clock.now()))
     await authoring.schedule("op", due.notification_id, clock.now() + timedelta(minutes=5))
     await authoring.schedule("op", later.notification_id, clock.now() + timedelta(days=2))
     clock.advance(timedelta(minutes=10))
@@ -150,6 +119,7 @@ async def test_prepare_due_takes_only_what_is_due_and_recall_cleanup_empties_inb
     cleanup = container.cleanup_recalled()
     assert await cleanup.pending() == [due.notification_id]
     assert await cleanup.run(due.notification_id) == 60
+    assert await cleanup.pending() == [], "a cleaned notification is not walked again"
     assert await entries_per_member(container, due.notification_id) == Counter()
     assert not (await container.members.inbox_state("m00001")).unread
     assert due.notification_id not in await container.recalls.recalled_for("m00001")
@@ -161,7 +131,7 @@ async def test_a_user_audience_and_a_redelivery_to_one_member(
     container: Container, clock: FakeClock
 ) -> None:
     created = await container.authoring().create(
-        "op", draft(Audience(AudienceKind.USER, user_id="alice"), clock)
+        "op", draft(Audience(AudienceKind.USER, user_id="alice"), clock.now())
     )
     prepare = container.prepare_notification()
     with pytest.raises(Conflict):

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aiobotocore.parsers import AioResponseParserFactory
 
-from core.bootstrap import Container
+from core.bootstrap import Container, open_container
 from core.infra.dynamodb.fast_parser import FastParserFactory
+from core.settings import Settings
 from tests.builders import notification, publish
 from tests.fakes import FakeClock
 
@@ -34,6 +35,12 @@ async def both(container: Container, operation: str, **params: Any) -> tuple[Any
             result.get("ResponseMetadata", {}).pop("RetryAttempts", None)
             result.get("ResponseMetadata", {}).pop("RequestId", None)
     return results[0], results[1]
+
+
+async def test_the_process_client_uses_the_fast_parser(settings: Settings) -> None:
+    async with open_container(settings) as container:
+        factory = container.client._endpoint._response_parser_factory  # type: ignore[attr-defined]
+        assert isinstance(factory, FastParserFactory)
 
 
 async def test_fast_and_botocore_parsers_agree(container: Container, clock: FakeClock) -> None:

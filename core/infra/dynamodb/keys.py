@@ -32,10 +32,6 @@ def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
-def user_id_of(pk: str) -> str:
-    return pk.removeprefix("USER#")
-
-
 def entry_sk(visible_from: datetime, notification_id: str) -> str:
     return f"{ENTRY_PREFIX}{iso_key(visible_from)}#{notification_id}"
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.domain.notification import AuditRecord, Notification, NotificationState
+from core.domain.notification import (
+    AuditRecord,
+    Notification,
+    NotificationState,
+    listing_position,
+)
 from core.domain.time import iso_key
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
@@ -16,6 +21,8 @@ from core.ports import IdempotencyClaim
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
+
+LISTING_PAGE = 100
 
 
 class DynamoNotificationStore:
@@ -222,6 +229,17 @@ class DynamoNotificationStore:
         with translated_errors("list notifications"):
             response = await self._client.query(**params)
         return [codec.notification_from_item(item) for item in response.get("Items", [])]
+
+    async def all_in_state(self, state: NotificationState) -> AsyncIterator[Notification]:
+        """Every notification in a state, newest created first, a page at a time."""
+        after: str | None = None
+        while True:
+            page = await self.page_by_state(state, after, LISTING_PAGE)
+            for notification in page:
+                yield notification
+            if len(page) < LISTING_PAGE:
+                return
+            after = listing_position(page[-1])
 
 
 class DynamoRecallStore:

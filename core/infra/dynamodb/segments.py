@@ -65,9 +65,9 @@ class DynamoSegmentStore:
         return [codec.segment_from_item(item) for item in items]
 
     async def size(self, rule: SegmentRule, name: str | None = None) -> int:
-        """How many members the rule resolves to now (a COUNT over the member index)."""
+        """How many members the rule resolves to now: a COUNT of each partition's query."""
         counts = await asyncio.gather(
-            *(self._count(params) for params in self._member_queries(rule, name, None, count=True))
+            *(self._count(partition) for partition in self.partitions(rule, name))
         )
         return sum(counts)
 
@@ -90,45 +90,63 @@ class DynamoSegmentStore:
         self, partition: AudiencePartition, after: str | None, page_size: int = 500
     ) -> AsyncIterator[list[str]]:
         """Member ids of a partition after ``after``, a page at a time (memory stays flat)."""
-        params: dict[str, Any] = {"TableName": self._table, "Limit": page_size}
-        if partition.list_name is not None:
-            pk = codec.s(keys.segment_pk(partition.list_name))
-            params.update(
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                ExpressionAttributeValues={
-                    ":pk": pk,
-                    ":prefix": codec.s(f"M#{partition.shard:02d}#"),
-                },
-                ProjectionExpression="uid",
-                ConsistentRead=True,
-            )
-            if after is not None:
-                params["ExclusiveStartKey"] = {keys.PK: pk, keys.SK: codec.s(list_member_sk(after))}
-        else:
-            assert partition.rank is not None
-            index_pk = codec.s(keys.rank_index_pk(partition.rank, partition.shard))
-            params.update(
-                IndexName=GSI1,
-                KeyConditionExpression="GSI1PK = :pk",
-                ExpressionAttributeValues={":pk": index_pk},
-                ProjectionExpression="GSI1SK",
-            )
-            if after is not None:
-                params["ExclusiveStartKey"] = {
-                    "GSI1PK": index_pk,
-                    "GSI1SK": codec.s(after),
-                    keys.PK: codec.s(keys.user_pk(after)),
-                    keys.SK: codec.s(keys.CLUB_SK),
-                }
-        while True:
-            with translated_errors("list segment members"):
-                page = await self._client.query(**params)
+        params = self._partition_query(partition)
+        params["Limit"] = page_size
+        if after is not None:
+            params["ExclusiveStartKey"] = self._start_after(partition, after)
+        async for page in self._pages(params, "list segment members"):
             members = [
                 item["uid"]["S"] if "uid" in item else item["GSI1SK"]["S"]
                 for item in page.get("Items", [])
             ]
             if members:
                 yield members
+
+    def _partition_query(self, partition: AudiencePartition) -> dict[str, Any]:
+        """The Query that lists one partition in member-id order."""
+        if partition.list_name is not None:
+            return {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": {
+                    ":pk": codec.s(keys.segment_pk(partition.list_name)),
+                    ":prefix": codec.s(f"M#{partition.shard:02d}#"),
+                },
+                "ProjectionExpression": "uid",
+                "ConsistentRead": True,
+            }
+        assert partition.rank is not None
+        return {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {
+                ":pk": codec.s(keys.rank_index_pk(partition.rank, partition.shard))
+            },
+            "ProjectionExpression": "GSI1SK",
+        }
+
+    def _start_after(self, partition: AudiencePartition, member: str) -> dict[str, Any]:
+        if partition.list_name is not None:
+            return {
+                keys.PK: codec.s(keys.segment_pk(partition.list_name)),
+                keys.SK: codec.s(list_member_sk(member)),
+            }
+        assert partition.rank is not None
+        return {
+            "GSI1PK": codec.s(keys.rank_index_pk(partition.rank, partition.shard)),
+            "GSI1SK": codec.s(member),
+            keys.PK: codec.s(keys.user_pk(member)),
+            keys.SK: codec.s(keys.CLUB_SK),
+        }
+
+    async def _pages(self, params: dict[str, Any], action: str) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a Query, following LastEvaluatedKey."""
+        params = dict(params)
+        while True:
+            with translated_errors(action):
+                page = await self._client.query(**params)
+            yield dict(page)
             if "LastEvaluatedKey" not in page:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -153,64 +171,12 @@ class DynamoSegmentStore:
         with translated_errors("write a segment"):
             await self._client.put_item(TableName=self._table, Item=codec.segment_to_item(segment))
 
-    def _member_queries(
-        self, rule: SegmentRule, name: str | None, shards: Sequence[int] | None, *, count: bool
-    ) -> list[dict[str, Any]]:
-        wanted_shards = list(range(MEMBER_SHARDS)) if shards is None else list(shards)
-        queries: list[dict[str, Any]] = []
-        if rule.kind is SegmentKind.USER_LIST:
-            if name is None:
-                raise ValueError("a USER_LIST rule needs its segment name")
-            for shard in wanted_shards:
-                queries.append(
-                    {
-                        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                        "ExpressionAttributeValues": {
-                            ":pk": codec.s(keys.segment_pk(name)),
-                            ":prefix": codec.s(f"M#{shard:02d}#"),
-                        },
-                        "ProjectionExpression": "uid",
-                    }
-                )
-        else:
-            ranks = self._rank_codes if rule.kind is SegmentKind.ALL_MEMBERS else rule.ranks
-            for rank in ranks:
-                for shard in wanted_shards:
-                    queries.append(
-                        {
-                            "IndexName": GSI1,
-                            "KeyConditionExpression": "GSI1PK = :pk",
-                            "ExpressionAttributeValues": {
-                                ":pk": codec.s(keys.rank_index_pk(rank, shard))
-                            },
-                            "ProjectionExpression": "GSI1SK",
-                        }
-                    )
-        for query in queries:
-            query["TableName"] = self._table
-            if count:
-                query.pop("ProjectionExpression")
-                query["Select"] = "COUNT"
-        return queries
-
-    async def _count(self, params: dict[str, Any]) -> int:
-        total = 0
-        params = dict(params)
-        while True:
-            with translated_errors("count segment members"):
-                page = await self._client.query(**params)
-            total += page.get("Count", 0)
-            if "LastEvaluatedKey" not in page:
-                return total
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    async def _count(self, partition: AudiencePartition) -> int:
+        params = self._partition_query(partition)
+        params.pop("ProjectionExpression")
+        params["Select"] = "COUNT"
+        return sum([page.get("Count", 0) async for page in self._pages(params, "count members")])
 
     async def _query_all(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        params = {"TableName": self._table, **params}
-        while True:
-            with translated_errors("query"):
-                page = await self._client.query(**params)
-            items += page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return items
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self._pages({"TableName": self._table, **params}, "query")
+        return [item async for page in pages for item in page.get("Items", [])]
