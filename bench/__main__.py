@@ -4,20 +4,24 @@ counts   unreadCount and markAllNotificationsRead for a member with 5,000 entrie
 fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWriteItem
 home     the home screen under load: GraphQL vs a hand-written reference; tracing on vs off
 profile  where the server's CPU goes on the home screen (py-spy)
+shapes   the engine's rate for each write shape delivery could use (why fan-out has a ceiling)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 
-from bench import counts, fanout, home, profile
+from bench import counts, fanout, home, profile, shapes
+from core.observability.logging import configure_logging
 
 BENCHMARKS = {
     "counts": counts.main,
     "fanout": fanout.main,
     "home": home.main,
     "profile": profile.main,
+    "shapes": shapes.main,
 }
 
 
@@ -35,6 +39,8 @@ def main() -> None:
         help="DynamoDB Local (default) or moto's server",
     )
     args = parser.parse_args()
+    # The tables are the output: the servers' request logs would bury them.
+    configure_logging(json_output=False, level=logging.WARNING)
     names = list(BENCHMARKS) if args.name == "all" else [args.name]
     for name in names:
         asyncio.run(BENCHMARKS[name](engine=args.engine))

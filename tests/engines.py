@@ -48,6 +48,13 @@ class Engine:
     _server: Any = None
     _log: Any = field(default=None, repr=False)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the engine's own process has used (DynamoDB Local only)."""
+        if self._process is None:
+            return None
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
