@@ -11,7 +11,7 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,12 +21,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
 from strawberry.types import ExecutionContext
 
 from core.bootstrap import Container, open_container
@@ -67,18 +67,32 @@ class PointclubSchema(strawberry.Schema):
 
 def _extensions(production: bool, limits: Limits) -> list[Any]:
     # Factories, not instances: a fresh extension per request (the caches themselves are shared).
-    extensions: list[Any] = [
+    rules = validation_rules(production, limits)
+    return [
         TraceTags,  # first: its end runs after ErrorCodes has set the codes
         ErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=limits.tokens),
-        lambda: ParserCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=limits.depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.aliases),
-        lambda: ValidationCache(maxsize=256),
+        lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+        lambda: AddValidationRules(list(rules)),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+    ]
+
+
+CACHED_DOCUMENTS = 256
+
+
+@lru_cache(maxsize=8)
+def validation_rules(production: bool, limits: Limits) -> tuple[type[ASTValidationRule], ...]:
+    """The limit rules, made once. Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``
+    make a new rule class per instance, that is per request: the validation cache is keyed by the
+    rules, so with them it never hit and every request paid for a full validation."""
+    rules: list[type[ASTValidationRule]] = [
+        create_depth_rule(limits.depth, None),
+        create_alias_rule(limits.aliases),
     ]
     if production:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return extensions
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,25 @@ async def test_large_bodies_are_refused_with_413(api: httpx.AsyncClient) -> None
 async def test_syntax_errors_carry_their_code(api: httpx.AsyncClient) -> None:
     body = await gql(api, "{ viewer { userId ")
     assert codes(body) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_a_repeated_document_is_validated_once(
+    api: httpx.AsyncClient, tokens: DevTokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limits are validation rules; made per request they would defeat the validation cache
+    (a full validation on every request was a quarter of the server's CPU)."""
+    import strawberry.schema.schema as strawberry_schema
+
+    validated: list[object] = []
+    original = strawberry_schema.validate
+
+    def counting(*args: object, **kwargs: object) -> object:
+        validated.append(args[1])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(strawberry_schema, "validate", counting)
+    query = "query Once { viewer { unreadCount pointClub { balance } } }"
+    token = tokens.issue("alice")
+    for _ in range(3):
+        assert "errors" not in await gql(api, query, token=token)
+    assert len(validated) <= 1
