@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import typer
 
@@ -11,6 +12,7 @@ from cli.common import fail, load_settings, parse_duration
 from cli.serve import serve
 from core.auth import DevTokenIssuer
 from core.errors import Forbidden
+from core.settings import PROJECT_ROOT
 
 app = typer.Typer(
     name="pointclub",
@@ -46,6 +48,40 @@ def token(
         fail(str(error))
     except ValueError as error:
         fail(str(error), code=2)
+
+
+@app.command("trusted-documents")
+def trusted_documents(
+    operations: Path = typer.Option(
+        PROJECT_ROOT / "config" / "operations",
+        "--operations",
+        help="The clients' operations: one named operation a *.graphql file.",
+    ),
+    output: Path = typer.Option(
+        PROJECT_ROOT / "config" / "trusted-documents.json", "--output", help="The manifest."
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Exit 1 if the manifest is not what the operations give."
+    ),
+) -> None:
+    """Build the trusted-documents manifest from the clients' operations (validated against the
+    public schema); the server accepts their sha256 and, in trusted-only mode, nothing else."""
+    from resolvers.app import public_schema
+    from resolvers.trusted import build_manifest, manifest_text
+
+    try:
+        manifest = build_manifest(operations, public_schema()._schema)
+    except ValueError as error:
+        fail(str(error), code=2)
+    text = manifest_text(manifest)
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else ""
+        if current != text:
+            fail(f"{output} is out of date: run `uv run pointclub trusted-documents`")
+        typer.echo(f"{output} is up to date")
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output} ({len(manifest['operations'])} operations)")
 
 
 @app.command("export-schema")

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=15, ge=1)
     max_tokens: int = Field(default=2_000, ge=100)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_directives: int = Field(default=10, ge=1)
+    max_query_cost: int = Field(default=1_000, ge=100)  # a connection costs its `first`
+    max_fields: int = Field(default=300, ge=20)
+    # Trusted documents (docs/SECURITY.md): the manifest is always read, so clients may send a
+    # document's sha256 instead of its text; in trusted-only mode nothing else is accepted.
+    trusted_documents_file: Path | None = PROJECT_ROOT / "config" / "trusted-documents.json"
+    trusted_documents_only: bool = False
 
     @property
     def is_production(self) -> bool:

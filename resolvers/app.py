@@ -11,7 +11,11 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    ASTValidationRule,
+    MaxIntrospectionDepthRule,
+    NoSchemaIntrospectionCustomRule,
+)
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,6 +31,8 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from core.bootstrap import Container, open_container
@@ -37,11 +43,13 @@ from core.settings import Settings
 from resolvers.admin import AdminResolvers
 from resolvers.background import ReadCounting
 from resolvers.context import Context, parse_accept_language
+from resolvers.cost import CostLimit
 from resolvers.dataloaders import DataLoaders
-from resolvers.errors import ErrorCodes
-from resolvers.limits import BodyLimit
+from resolvers.errors import SUGGESTION, ErrorCodes
+from resolvers.limits import BodyLimit, DirectiveLimit, JsonPosts
 from resolvers.public import PublicResolvers
 from resolvers.tracing import TraceTags
+from resolvers.trusted import TrustedDocuments, TrustedDocumentsExtension
 from schema import admin
 from schema.public import Mutation, Query
 
@@ -59,22 +67,30 @@ class PointclubSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
+            if self.config.disable_field_suggestions:
+                error.message = SUGGESTION.sub("", error.message)
             if error.original_error is None and not (error.extensions or {}).get("code"):
                 syntax = error.message.startswith("Syntax Error")
                 code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
                 error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def _extensions(production: bool, limits: Limits) -> list[Any]:
+def _extensions(
+    production: bool, limits: Limits, trusted: TrustedDocuments | None = None
+) -> list[Any]:
     # Factories, not instances: a fresh extension per request (the caches themselves are shared).
     rules = validation_rules(production, limits)
+    documents: list[Any] = [] if trusted is None else [lambda: TrustedDocumentsExtension(trusted)]
     return [
         TraceTags,  # first: its end runs after ErrorCodes has set the codes
         ErrorCodes,
+        *documents,  # before the parser sees the document
         lambda: MaxTokensLimiter(max_token_count=limits.tokens),
         lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
         lambda: AddValidationRules(list(rules)),
         lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+        lambda: DirectiveLimit(max_directives=limits.directives),  # after the cache: it overrides
+        lambda: CostLimit(max_cost=limits.cost, max_fields=limits.fields),
     ]
 
 
@@ -89,6 +105,8 @@ def validation_rules(production: bool, limits: Limits) -> tuple[type[ASTValidati
     rules: list[type[ASTValidationRule]] = [
         create_depth_rule(limits.depth, None),
         create_alias_rule(limits.aliases),
+        # Introspection is outside the depth limit; this bounds its nesting (graphql-js's rule).
+        MaxIntrospectionDepthRule,
     ]
     if production:
         rules.append(NoSchemaIntrospectionCustomRule)
@@ -100,19 +118,36 @@ class Limits:
     depth: int = 10
     aliases: int = 15
     tokens: int = 2_000
+    directives: int = 10
+    cost: int = 1_000
+    fields: int = 300
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(settings.max_query_depth, settings.max_aliases, settings.max_tokens)
+        return cls(
+            depth=settings.max_query_depth,
+            aliases=settings.max_aliases,
+            tokens=settings.max_tokens,
+            directives=settings.max_directives,
+            cost=settings.max_query_cost,
+            fields=settings.max_fields,
+        )
 
 
 DEFAULT_LIMITS = Limits()
 
 
 @lru_cache(maxsize=8)
-def public_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> strawberry.Schema:
+def public_schema(
+    production: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    trusted: TrustedDocuments | None = None,
+) -> strawberry.Schema:
     return PointclubSchema(
-        query=Query, mutation=Mutation, extensions=_extensions(production, limits)
+        query=Query,
+        mutation=Mutation,
+        extensions=_extensions(production, limits, trusted),
+        config=StrawberryConfig(disable_field_suggestions=production),
     )
 
 
@@ -120,7 +155,10 @@ def public_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> 
 def admin_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> strawberry.Schema:
     """A separate schema: admin fields do not exist on ``/graphql``."""
     return PointclubSchema(
-        query=admin.Query, mutation=admin.Mutation, extensions=_extensions(production, limits)
+        query=admin.Query,
+        mutation=admin.Mutation,
+        extensions=_extensions(production, limits),
+        config=StrawberryConfig(disable_field_suggestions=production),
     )
 
 
@@ -136,6 +174,12 @@ class PointclubGraphQL(GraphQL[Context, None]):
         self._settings = settings
         self._resolvers = PublicResolvers()
         self._admin = AdminResolvers()
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET that names a trusted document by hash has no `query` but is an operation.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
 
     def encode_json(self, data: object) -> bytes:
         # UTF-8 as is: Japanese content is a third the size of its \uXXXX escapes.
@@ -236,14 +280,20 @@ def create_app(
             await app.state.read_counting.drain()
 
     limits = Limits.of(settings)
+    trusted = TrustedDocuments.load(
+        settings.trusted_documents_file, only=settings.trusted_documents_only
+    )
     public = PointclubGraphQL(
-        settings, public_schema(settings.is_production, limits), allow_get=True
+        settings, public_schema(settings.is_production, limits, trusted), allow_get=True
     )
     admin_api = PointclubGraphQL(
         settings, admin_schema(settings.is_production, limits), allow_get=False
     )
     return Starlette(
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(JsonPosts, paths=("/graphql", "/admin/graphql")),
+        ],
         routes=[
             Route("/graphql", public, methods=["GET", "POST"]),
             Route("/admin/graphql", admin_api, methods=["GET", "POST"]),

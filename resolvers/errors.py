@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import structlog
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -9,6 +11,8 @@ from strawberry.extensions import MaskErrors
 from core.errors import InvalidInput, PointclubError
 
 MASKED_MESSAGE = "Internal server error"
+# "Did you mean …?" names fields, arguments, types and enum values of the schema.
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 log = structlog.get_logger("pointclub.graphql")
 
 
@@ -24,6 +28,8 @@ class ErrorCodes(MaskErrors):
     def _process(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None:
+            if (error.extensions or {}).get("code"):
+                return error  # ours, already coded (a limit)
             # Raised by graphql-core itself: a syntax or validation error in the document.
             code = (
                 "GRAPHQL_PARSE_FAILED"

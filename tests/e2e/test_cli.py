@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,15 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    port, store_port = free_port(), free_port()
-    env = cli_env(POINTCLUB_EMBEDDED_PORT=str(store_port))
+    store_port = free_port()
+    with serving(cli_env(POINTCLUB_EMBEDDED_PORT=str(store_port)), store_port) as running:
+        yield running
+
+
+@contextmanager
+def serving(env: dict[str, str], store_port: int = 0) -> Iterator[Server]:
+    """`pointclub serve` on a free loopback port, stopped when done."""
+    port = free_port()
     process = subprocess.Popen(
         [POINTCLUB, "serve", "--port", str(port)],
         env=env,
@@ -89,11 +97,13 @@ def server() -> Iterator[Server]:
         process.kill()
         pytest.fail(f"serve did not start:\n{banner}")
     wait_for_port(port)
-    yield Server(process, port, store_port, banner)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    process.stdout.close()
+    try:
+        yield Server(process, port, store_port, banner)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
 
 
 def test_serve_prints_a_curl_that_returns_the_demo_home_screen(server: Server) -> None:

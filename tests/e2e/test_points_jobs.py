@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,9 @@ from core.settings import Settings
 from tests.e2e.gql import gql
 from tests.e2e.test_cli import run_cli
 from tests.e2e.test_fanout_cli import env_for
+from tests.fakes import FakeClock
+
+JST = timezone(timedelta(hours=9))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -128,20 +132,20 @@ async def test_expiring_points_are_announced_once_per_lot(
     settings: Settings,
     tokens: DevTokenIssuer,
     tmp_path: Path,
+    clock: FakeClock,
 ) -> None:
+    # The job runs on the real clock: the lots expire relative to today, and the API reads on
+    # the real clock too (a notice is visible from the moment the job sent it).
+    today = datetime.now(JST).replace(hour=0, minute=0, second=0, microsecond=0)
+    expires = today + timedelta(days=4)
+    soon = expires.isoformat()
+    later = (today + timedelta(days=90)).isoformat()
     ledger = tmp_path / "ledger.jsonl"
-    soon = "2026-12-03T00:00:00+09:00"  # within 7 days of today (2026-11-29)
     ledger.write_text(
         "\n".join(
             [
                 line("lot-soon", "EARNED", 1_500, "2026-06-01T00:00:00+09:00", soon),
-                line(
-                    "lot-later",
-                    "EARNED",
-                    800,
-                    "2026-06-01T00:00:00+09:00",
-                    "2027-03-01T00:00:00+09:00",
-                ),
+                line("lot-later", "EARNED", 800, "2026-06-01T00:00:00+09:00", later),
             ]
         )
         + "\n"
@@ -152,6 +156,7 @@ async def test_expiring_points_are_announced_once_per_lot(
     assert "1 notices sent, 0 sent before" in out
     code, out, _ = await cli(settings, "points", "notify-expiring", "--within", "7d")
     assert "0 notices sent, 1 sent before" in out
+    clock.current = datetime.now(UTC)
     body = await gql(
         api,
         "{ viewer { inbox { edges { node { id body } } } } }",
@@ -159,4 +164,4 @@ async def test_expiring_points_are_announced_once_per_lot(
     )
     (notice,) = [e["node"] for e in body["data"]["viewer"]["inbox"]["edges"]]
     assert notice["id"] == "expiring-alice-lot-soon"
-    assert notice["body"] == "1,500 points expire on 2026-12-03 00:00 (JST)."
+    assert notice["body"] == f"1,500 points expire on {expires:%Y-%m-%d} 00:00 (JST)."

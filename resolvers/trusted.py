@@ -1,0 +1,125 @@
+"""Trusted documents: the operations the mobile and web clients ship, allowed by their sha256.
+
+The manifest (``config/trusted-documents.json``) is built from the clients' operations
+(``config/operations/*.graphql``) by ``pointclub trusted-documents`` and checked in; a test fails
+when it drifts. It uses Apollo's persisted-query manifest format, so client tooling can read it.
+
+A request may name a document by hash, Apollo's way:
+``{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "<hex>"}}}`` (POST, or GET with
+``extensions`` as a JSON query parameter). In trusted-only mode
+(``POINTCLUB_TRUSTED_DOCUMENTS_ONLY=true``) any other document is refused before it is parsed, so
+an attacker cannot send a query the clients never send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from strawberry.extensions import SchemaExtension
+
+MANIFEST_FORMAT = "apollo-persisted-query-manifest"
+
+
+def document_hash(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True, eq=False)  # one per app; hashed by identity (the schema cache key)
+class TrustedDocuments:
+    by_hash: Mapping[str, str]
+    only: bool = False
+
+    @classmethod
+    def load(cls, manifest: Path | None, *, only: bool) -> TrustedDocuments:
+        if manifest is None:
+            if only:
+                raise ValueError("trusted-only mode needs a trusted-documents manifest")
+            return cls({}, only=False)
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"{manifest}: not an {MANIFEST_FORMAT}")
+        by_hash = {operation["id"]: operation["body"] for operation in data["operations"]}
+        for key, body in by_hash.items():
+            if document_hash(body) != key:
+                raise ValueError(f"{manifest}: the id {key} is not the sha256 of its body")
+        return cls(by_hash, only=only)
+
+
+class TrustedDocumentsExtension(SchemaExtension):
+    """Resolves ``persistedQuery.sha256Hash`` to its document; refuses other documents in
+    trusted-only mode. Runs first, before the parser sees anything."""
+
+    def __init__(self, documents: TrustedDocuments) -> None:
+        self.documents = documents
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        persisted = (context.operation_extensions or {}).get("persistedQuery")
+        if isinstance(persisted, dict) and "sha256Hash" in persisted:
+            wanted = str(persisted["sha256Hash"]).lower()
+            if context.query:
+                if document_hash(context.query) != wanted:
+                    raise GraphQLError(
+                        "the query is not the document of its sha256Hash",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+            else:
+                body = self.documents.by_hash.get(wanted)
+                if body is None:
+                    raise GraphQLError(
+                        "PersistedQueryNotFound", extensions={"code": "PERSISTED_QUERY_NOT_FOUND"}
+                    )
+                context.query = body
+        if self.documents.only and (
+            not context.query or document_hash(context.query) not in self.documents.by_hash
+        ):
+            raise GraphQLError(
+                "only trusted documents are accepted here: send the sha256Hash of a document "
+                "in the manifest",
+                extensions={"code": "FORBIDDEN"},
+            )
+        yield
+
+
+def build_manifest(operations: Path, schema: GraphQLSchema) -> dict[str, Any]:
+    """The manifest of every ``*.graphql`` file under ``operations``: one operation a file,
+    valid against ``schema``. Raises ``ValueError`` naming the file otherwise."""
+    entries = []
+    names: set[str] = set()
+    for path in sorted(operations.glob("*.graphql")):
+        body = path.read_text(encoding="utf-8")
+        try:
+            document = parse(body)
+        except GraphQLError as error:
+            raise ValueError(f"{path.name}: {error.message}") from error
+        errors = validate(schema, document)
+        if errors:
+            raise ValueError(f"{path.name}: {errors[0].message}")
+        found = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(found) != 1 or found[0].name is None:
+            raise ValueError(f"{path.name}: one named operation a file")
+        name = found[0].name.value
+        if name in names:
+            raise ValueError(f"{path.name}: a second operation named {name}")
+        names.add(name)
+        entries.append(
+            {
+                "id": document_hash(body),
+                "name": name,
+                "type": found[0].operation.value,
+                "body": body,
+            }
+        )
+    if not entries:
+        raise ValueError(f"no *.graphql operations in {operations}")
+    return {"format": MANIFEST_FORMAT, "version": 1, "operations": entries}
+
+
+def manifest_text(manifest: Mapping[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
