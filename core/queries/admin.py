@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.domain.notification import Notification, NotificationState, listing_position
-from core.domain.segment import Segment, SegmentRule, check_rule
-from core.errors import ValidationFailed
+from core.domain.segment import Segment, SegmentKind, SegmentRule, check_rule
+from core.errors import FieldError, ValidationFailed
 from core.observability.spans import traced
 from core.ports import NotificationReader, ReadStats
 from core.queries.cursors import decode_cursor, encode_cursor
@@ -119,6 +119,10 @@ class AdminQueries:
     @traced
     async def segment_size(self, rule: SegmentRule) -> int:
         errors = check_rule(rule, self._rank_codes)
+        if rule.kind is SegmentKind.USER_LIST:
+            # A list has no rule to evaluate (found by schemathesis: it was a server error).
+            message = "a USER_LIST has no rule to preview: see the segment's size in `segments`"
+            errors.append(FieldError("rule.kind", message))
         if errors:
             raise ValidationFailed(errors)
         return await self._segments.size(rule)

@@ -216,6 +216,13 @@ async def test_segments_sizes_and_member_status(
     assert listed == [{"name": "everyone", "size": 5}, {"name": "top", "size": 3}]
     preview = await admin(api, tokens, '{ segmentSize(rule: {kind: RANKS, ranks: ["GOLD"]}) }')
     assert preview == 2
+    user_list = await gql(
+        api,
+        "{ segmentSize(rule: {kind: USER_LIST}) }",
+        token=tokens.issue("operator-1", admin=True),
+        path="/admin/graphql",
+    )
+    assert codes(user_list) == ["BAD_USER_INPUT"], user_list
     status = await admin(api, tokens, '{ member(userId: "u1") { rank { code } balance } }')
     assert status == {"rank": {"code": "GOLD"}, "balance": 0}
 
