@@ -31,9 +31,11 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from core.bootstrap import Container, open_container
 from core.errors import Unauthenticated, Unavailable
@@ -54,6 +56,7 @@ from schema import admin
 from schema.public import Mutation, Query
 
 Startup = Callable[[Container], Awaitable[None]]
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
 
 class PointclubSchema(strawberry.Schema):
@@ -185,9 +188,39 @@ class PointclubGraphQL(GraphQL[Context, None]):
         # UTF-8 as is: Japanese content is a third the size of its \uXXXX escapes.
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
+    async def process_result(
+        self, request: Request, result: StrawberryExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """GraphQL over HTTP's own media type, for clients that ask for it: a request error (the
+        document did not parse or validate, a variable did not coerce, an unknown trusted
+        document: errors without a path, nothing executed) is a 400 without ``data``."""
+        processed = await super().process_result(request, result)
+        accept = request.headers.get("accept", "")
+        if GRAPHQL_RESPONSE_JSON not in accept:
+            return processed
+        response: Response | None = getattr(request.state, "graphql_response", None)
+        if response is None:
+            return processed
+        response.media_type = GRAPHQL_RESPONSE_JSON
+        errors = result.errors or []
+        if result.data is None and errors and all(e.path is None for e in errors):
+            response.status_code = 400
+            processed.pop("data", None)
+        return processed
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        return response
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
+        if isinstance(request, Request) and isinstance(response, Response):
+            request.state.graphql_response = response  # for process_result
         container: Container = request.app.state.container
         principal = None
         auth_error: Unauthenticated | None = None

@@ -204,6 +204,26 @@ async def test_cop_introspection_only_in_development(
     assert "errors" not in home, home
 
 
+async def test_graphql_response_json_makes_request_errors_400(api: httpx.AsyncClient) -> None:
+    accept = {"Accept": "application/graphql-response+json"}
+    broken = await api.post("/graphql", json={"query": "{"}, headers=accept)
+    assert broken.status_code == 400
+    assert broken.headers["content-type"].startswith("application/graphql-response+json")
+    assert "data" not in broken.json()
+    assert codes(broken.json()) == ["GRAPHQL_PARSE_FAILED"]
+    # A field error is not a request error: 200, with data.
+    field_error = await api.post(
+        "/graphql", json={"query": "{ viewer { unreadCount } }"}, headers=accept
+    )
+    assert field_error.status_code == 200
+    assert field_error.json()["data"] is None
+    assert codes(field_error.json()) == ["UNAUTHENTICATED"]
+    # Clients that ask for application/json keep getting 200s.
+    plain = await api.post("/graphql", json={"query": "{"})
+    assert plain.status_code == 200
+    assert plain.headers["content-type"].startswith("application/json")
+
+
 # The limits graphql-cop does not know about.
 
 
