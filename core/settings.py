@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         return (not self.is_production) if self.graphiql is None else self.graphiql
 
     @model_validator(mode="after")
+    def _trusted_only_needs_a_manifest(self) -> Self:
+        manifest = self.trusted_documents_file
+        if self.trusted_documents_only and (manifest is None or not manifest.is_file()):
+            raise ValueError(
+                "POINTCLUB_TRUSTED_DOCUMENTS_ONLY needs POINTCLUB_TRUSTED_DOCUMENTS_FILE, a "
+                f"manifest built by `pointclub trusted-documents` (there is none at {manifest})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Self:
         if not self.is_production:
             return self

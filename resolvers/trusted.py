@@ -37,9 +37,11 @@ class TrustedDocuments:
 
     @classmethod
     def load(cls, manifest: Path | None, *, only: bool) -> TrustedDocuments:
-        if manifest is None:
+        """Without trusted-only mode the manifest is optional (a deployment without it accepts
+        text documents only); trusted-only mode without one would refuse everything."""
+        if manifest is None or not manifest.is_file():
             if only:
-                raise ValueError("trusted-only mode needs a trusted-documents manifest")
+                raise ValueError(f"trusted-only mode needs a manifest; there is none at {manifest}")
             return cls({}, only=False)
         data = json.loads(manifest.read_text(encoding="utf-8"))
         if data.get("format") != MANIFEST_FORMAT:

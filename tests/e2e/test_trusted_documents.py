@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.settings import Settings
 from resolvers.app import create_app, install
-from resolvers.trusted import document_hash
+from resolvers.trusted import TrustedDocuments, document_hash
 from tests.e2e.gql import codes
 from tests.e2e.test_cli import cli_env, run_cli
 from tests.engines import ROOT
@@ -48,6 +50,20 @@ async def trusted_only(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+def test_a_missing_manifest_is_only_fatal_in_trusted_only_mode(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.json"
+    assert TrustedDocuments.load(missing, only=False).by_hash == {}
+    with pytest.raises(ValueError, match="needs a manifest"):
+        TrustedDocuments.load(missing, only=True)
+    with pytest.raises(ValidationError, match="POINTCLUB_TRUSTED_DOCUMENTS_FILE"):
+        Settings(trusted_documents_only=True, trusted_documents_file=missing)
+    forged = tmp_path / "forged.json"
+    operation = {**MANIFEST["operations"][0], "body": "{ viewer { userId } }"}
+    forged.write_text(json.dumps({**MANIFEST, "operations": [operation]}))
+    with pytest.raises(ValueError, match="not the sha256"):
+        TrustedDocuments.load(forged, only=False)
 
 
 def test_the_manifest_is_built_from_the_operations_and_up_to_date() -> None:
