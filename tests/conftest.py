@@ -16,7 +16,7 @@ from core.bootstrap import Container, build_container
 from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.table import delete_table
 from core.settings import Settings
-from resolvers.app import create_app, install
+from tests.e2e.gql import app_client
 from tests.engines import Engine, start_engine
 from tests.fakes import FakeClock, SequentialIds
 
@@ -75,10 +75,7 @@ def tokens(settings: Settings) -> DevTokenIssuer:
 
 @pytest.fixture
 async def api(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, container=container)
-    install(app, container)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(settings, container) as client:
         yield client
 
 

@@ -6,6 +6,10 @@ from typing import Any
 
 import httpx
 
+from core.bootstrap import Container
+from core.settings import Settings
+from resolvers.app import create_app, install
+
 HOME = """
 query Home($first: Int!) {
   viewer {
@@ -15,6 +19,13 @@ query Home($first: Int!) {
   }
 }
 """
+
+
+def app_client(settings: Settings, container: Container) -> httpx.AsyncClient:
+    """An HTTP client of the app built from ``settings`` on ``container``, in process."""
+    app = create_app(settings, container=container)
+    install(app, container)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 async def gql(

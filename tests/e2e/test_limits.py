@@ -10,8 +10,7 @@ import pytest
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.settings import Settings
-from resolvers.app import create_app, install
-from tests.e2e.gql import codes, gql
+from tests.e2e.gql import app_client, codes, gql
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +19,8 @@ async def test_deep_queries_are_refused(
     settings: Settings, container: Container, tokens: DevTokenIssuer
 ) -> None:
     # The public schema is at most 6 deep; a tighter limit shows the check at work.
-    app = create_app(settings.model_copy(update={"max_query_depth": 4}), container=container)
-    install(app, container)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    tight = settings.model_copy(update={"max_query_depth": 4})
+    async with app_client(tight, container) as client:
         token = tokens.issue("alice")
         shallow = "{ viewer { pointClub { rank { code } } } }"
         assert "errors" not in await gql(client, shallow, token=token)

@@ -20,8 +20,7 @@ from pydantic import SecretStr
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container, build_container
 from core.settings import Settings
-from resolvers.app import create_app, install
-from tests.e2e.gql import HOME, codes, gql
+from tests.e2e.gql import HOME, app_client, codes, gql
 from tests.fakes import FakeClock, SequentialIds
 from tests.unit.test_auth import claims, hs256_by_hand
 
@@ -44,12 +43,6 @@ def production_settings(settings: Settings, **overrides: Any) -> Settings:
     return prod
 
 
-def client_of(settings: Settings, container: Container) -> httpx.AsyncClient:
-    app = create_app(settings, container=container)
-    install(app, container)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
 @pytest.fixture
 async def production(
     settings: Settings, dynamo_client: Any, clock: FakeClock, container: Container
@@ -60,7 +53,7 @@ async def production(
     token = jwt.encode(
         claims(), PRODUCTION_SECRET.get_secret_value(), algorithm="HS256"
     )  # a token from the identity provider, not a development token
-    async with client_of(prod, built) as client:
+    async with app_client(prod, built) as client:
         yield client, token
 
 
@@ -290,7 +283,7 @@ async def test_authentication_matrix(
         "HS256 signed with the RS256 public key": hs256_by_hand(claims(), public.encode()),
         "not a JWT": "not-a-token",
     }
-    async with client_of(prod, built) as client:
+    async with app_client(prod, built) as client:
         good = await gql(
             client, "{ viewer { unreadCount } }", token=jwt.encode(claims(), key, "RS256")
         )

@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.settings import Settings
-from resolvers.app import create_app, install
 from resolvers.trusted import TrustedDocuments, document_hash
-from tests.e2e.gql import codes
+from tests.e2e.gql import app_client, codes
 from tests.e2e.test_cli import cli_env, run_cli
 from tests.engines import ROOT
 
@@ -45,10 +44,7 @@ async def trusted_only(
     settings: Settings, container: Container
 ) -> AsyncIterator[httpx.AsyncClient]:
     strict = settings.model_copy(update={"trusted_documents_only": True})
-    app = create_app(strict, container=container)
-    install(app, container)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(strict, container) as client:
         yield client
 
 
