@@ -63,8 +63,9 @@ class PointclubSchema(strawberry.Schema):
     """Strawberry logs every error with its traceback; ``ErrorCodes`` already logs the
     unexpected ones, and expected ones (bad input, no token) are not worth a traceback.
 
-    Errors Strawberry returns before the operation runs (a syntax error, too many tokens) skip
-    the extensions, so they get their code here."""
+    Every error passes here before the extensions see it, including those Strawberry returns
+    before the operation runs (a syntax error, too many tokens), which skip the extensions: the
+    one place that codes document errors and, in production, drops suggestions."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -28,15 +28,9 @@ class ErrorCodes(MaskErrors):
     def _process(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None:
-            if (error.extensions or {}).get("code"):
-                return error  # ours, already coded (a limit)
-            # Raised by graphql-core itself: a syntax or validation error in the document.
-            code = (
-                "GRAPHQL_PARSE_FAILED"
-                if "Syntax Error" in error.message
-                else "GRAPHQL_VALIDATION_FAILED"
-            )
-            return _with_extensions(error, error.message, {"code": code})
+            # A document error (or a limit's): ``PointclubSchema.process_errors``, which sees
+            # every error first, has coded it already.
+            return error
         if isinstance(original, PointclubError):
             extensions: dict[str, object] = {"code": original.code}
             if isinstance(original, InvalidInput) and original.field is not None:
