@@ -3,27 +3,25 @@ against the raw BatchWriteItem rate of the same engine for the same items, in on
 
 The fan-out runs as the operator runs it (a separate `pointclub` process; its peak RSS comes from
 the kernel's accounting of that child). The reference writes the same items a delivery writes
-(each member's inbox entry and state item) with plain BatchWriteItem, 25 a call, 16 calls in
-flight, into a second table: the fastest the engine takes these items.
+(each member's inbox entry and state item) with plain BatchWriteItem, 24 a call, 16 calls in
+flight, into a second table: the fastest the engine takes these items; and delivery's own
+operations (conditional entry put, state ADD) in TransactWriteItems of 50 members, into a third.
+Both are `bench shapes`'s writers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.harness import container_on, machine, start
+from bench.shapes import BATCH_ENTRIES_AND_STATES, TRANSACT_DELIVERY, write_all
 from core.bootstrap import Container
-from core.domain.inbox import InboxEntry
-from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import batch_write, chunks
-from core.infra.dynamodb.table import create_table
 from tests.builders import add_members, notification_for_all
 from tests.engines import Engine
 
@@ -90,8 +88,15 @@ async def one_size(engine: Engine, members: int) -> Row:
         seconds, rss_mb = run_fanout(engine, container, nid)
         totals = (await container.fanout.delivery_totals([nid]))[nid]
         assert totals == (members, members), (totals, members)
-        raw_seconds = await raw_write(container, ids)
-        transact_seconds = await raw_transactions(container, ids)
+        # The references: the same items with plain BatchWriteItem (the engine's fastest), and
+        # delivery's own operations in TransactWriteItems (its ceiling for a safe delivery).
+        table = container.settings.table_name
+        raw_seconds = await write_all(
+            container.client, f"{table}-raw", BATCH_ENTRIES_AND_STATES, ids, IN_FLIGHT
+        )
+        transact_seconds = await write_all(
+            container.client, f"{table}-tx", TRANSACT_DELIVERY, ids, IN_FLIGHT
+        )
         return Row(members, seconds, rss_mb, raw_seconds, transact_seconds)
 
 
@@ -123,77 +128,3 @@ def run_fanout(engine: Engine, container: Container, nid: str) -> tuple[float, f
     if process.returncode != 0:
         raise SystemExit(f"prepare-notification failed: {command}")
     return seconds, peak_kib / 1024
-
-
-async def raw_write(container: Container, ids: list[str]) -> float:
-    table = f"{container.settings.table_name}-raw"
-    await create_table(container.client, table)
-    now = datetime.now(UTC)
-    entry = InboxEntry("raw-reference", now, "campaign", now + timedelta(days=30), now)
-    marker = keys.encode_marker(entry.marker())
-    items = []
-    for uid in ids:
-        items.append({"PutRequest": {"Item": codec.entry_to_item(uid, entry)}})
-        items.append(
-            {
-                "PutRequest": {
-                    "Item": {
-                        keys.PK: codec.s(keys.user_pk(uid)),
-                        keys.SK: codec.s(keys.STATE_SK),
-                        "unread": {"SS": [marker]},
-                    }
-                }
-            }
-        )
-    limit = asyncio.Semaphore(IN_FLIGHT)
-
-    async def put(group: list[dict[str, object]]) -> None:
-        async with limit:
-            await batch_write(container.client, table, group)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(put(list(group)) for group in chunks(items, 25)))
-    return time.perf_counter() - started
-
-
-async def raw_transactions(container: Container, ids: list[str]) -> float:
-    """The engine's ceiling for delivery's own operations: the same conditional entry puts and
-    state updates, 49 members a transaction, nothing else (no checkpoint, no audience walk)."""
-    table = f"{container.settings.table_name}-tx"
-    await create_table(container.client, table)
-    now = datetime.now(UTC)
-    entry = InboxEntry("raw-reference", now, "campaign", now + timedelta(days=30), now)
-    marker = keys.encode_marker(entry.marker())
-    limit = asyncio.Semaphore(IN_FLIGHT)
-
-    async def transact(group: list[str]) -> None:
-        items: list[object] = []
-        for uid in group:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": table,
-                        "Item": codec.entry_to_item(uid, entry),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-            items.append(
-                {
-                    "Update": {
-                        "TableName": table,
-                        "Key": {
-                            keys.PK: codec.s(keys.user_pk(uid)),
-                            keys.SK: codec.s(keys.STATE_SK),
-                        },
-                        "UpdateExpression": "ADD unread :m",
-                        "ExpressionAttributeValues": {":m": {"SS": [marker]}},
-                    }
-                }
-            )
-        async with limit:
-            await container.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-
-    started = time.perf_counter()
-    await asyncio.gather(*(transact(list(group)) for group in chunks(ids, 49)))
-    return time.perf_counter() - started

@@ -22,6 +22,11 @@ class FakeClock:
     def advance(self, delta: timedelta) -> None:
         self.current += delta
 
+    def catch_up(self) -> None:
+        """Now, for real: after a CLI job (a separate process on the real clock) the tests read
+        what it wrote as of when it wrote it. The fixed default lies in the past by then."""
+        self.current = datetime.now(UTC)
+
 
 class SequentialIds:
     def __init__(self, prefix: str = "id") -> None:

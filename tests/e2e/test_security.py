@@ -169,13 +169,24 @@ async def test_cop_graphiql_only_in_development(
 
 
 async def test_cop_no_tracing_or_debug_leakage(
-    api: httpx.AsyncClient, tokens: DevTokenIssuer
+    api: httpx.AsyncClient,
+    tokens: DevTokenIssuer,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     body = await gql(api, "query cop { __typename }")
     assert body == {"data": {"__typename": "Query"}}  # no extensions.tracing, no timings
-    broken = await gql(api, "query cop { __typenam }")
+
+    async def bug(*_: object) -> frozenset[str]:
+        raise KeyError("boom in /srv/pointclub/core/infra/secret.py, table pointclub-prod")
+
+    # An unexpected exception deep in a read: masked, coded, nothing of it in the answer.
+    monkeypatch.setattr(container.recalls, "recalled_in_shard", bug)
+    broken = await gql(api, "{ viewer { unreadCount } }", token=tokens.issue("alice"))
+    assert broken["errors"][0]["message"] == "Internal server error"
+    assert codes(broken) == ["INTERNAL_SERVER_ERROR"]
     text = json.dumps(broken)
-    for leak in ("Traceback", 'File "', ".py", "Exception"):
+    for leak in ("Traceback", 'File "', ".py", "KeyError", "boom", "pointclub-prod"):
         assert leak not in text
 
 
