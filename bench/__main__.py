@@ -1,6 +1,8 @@
 """Benchmarks (not tests): `uv run python -m bench <name>`; each prints a Markdown table.
 
 counts   unreadCount and markAllNotificationsRead for a member with 5,000 entries, 1,000 unread
+embedded the embedded store of `serve`: import-list and prepare-notification of 10,000 and
+         50,000 members
 fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWriteItem
 home     the home screen under load: GraphQL vs a hand-written reference; tracing on vs off
 profile  where the server's CPU goes on the home screen (py-spy)
@@ -13,11 +15,12 @@ import argparse
 import asyncio
 import logging
 
-from bench import counts, fanout, home, profile, shapes
+from bench import counts, embedded, fanout, home, profile, shapes
 from core.observability.logging import configure_logging
 
 BENCHMARKS = {
     "counts": counts.main,
+    "embedded": embedded.main,
     "fanout": fanout.main,
     "home": home.main,
     "profile": profile.main,

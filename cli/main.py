@@ -11,9 +11,21 @@ import sys
 
 
 def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    try:
+        _main(command)
+    except KeyboardInterrupt:
+        # Ctrl-C before uvicorn took over the signal (while importing, starting the embedded
+        # store): for `serve` that is a request to stop, and stopping is a clean exit.
+        if command != "serve":
+            raise
+        print("stopped", file=sys.stderr)
+        sys.exit(0)
+
+
+def _main(command: str) -> None:
     from core.observability.tracing import configure_tracing
 
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
     serving = command == "serve"
     tracing = configure_tracing(
         "pointclub-api" if serving else "pointclub-batch", require_agent=not serving

@@ -64,26 +64,26 @@ def serve(
 
     settings = load_settings()
     embedded: EmbeddedStore | None = None
-    if settings.dynamodb_endpoint is None and not settings.is_production:
-        embedded = EmbeddedStore(settings.embedded_port)
-        try:
-            embedded.start()
-        except RuntimeError as error:
-            fail(str(error))
-        settings = settings.model_copy(update={"dynamodb_endpoint": embedded.url})
-    store = (
-        f"embedded (moto) at {embedded.url}, seeded with demo data"
-        if embedded
-        else (settings.dynamodb_endpoint or f"AWS DynamoDB ({settings.aws_region})")
-    )
-
-    async def prepare(container: Container) -> None:
-        if embedded is not None:
-            await container.create_table()
-            await container.seed_demo()
-        typer.echo(banner(settings, host, port, store))
-
     try:
+        if settings.dynamodb_endpoint is None and not settings.is_production:
+            embedded = EmbeddedStore(settings.embedded_port)
+            try:
+                embedded.start()
+            except RuntimeError as error:
+                fail(str(error))
+            settings = settings.model_copy(update={"dynamodb_endpoint": embedded.url})
+        store = (
+            f"embedded (moto) at {embedded.url}, seeded with demo data"
+            if embedded
+            else (settings.dynamodb_endpoint or f"AWS DynamoDB ({settings.aws_region})")
+        )
+
+        async def prepare(container: Container) -> None:
+            if embedded is not None:
+                await container.create_table()
+                await container.seed_demo()
+            typer.echo(banner(settings, host, port, store))
+
         uvicorn.run(
             create_app(settings, on_startup=prepare),
             host=host,

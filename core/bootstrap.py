@@ -195,6 +195,8 @@ def dynamo_config(settings: Settings) -> DynamoConfig:
         table_name=settings.table_name,
         max_pool_connections=settings.dynamodb_max_pool_connections,
         static_credentials=endpoint is not None and "AWS_ACCESS_KEY_ID" not in os.environ,
+        timeout_seconds=settings.dynamodb_timeout_seconds,
+        max_attempts=settings.dynamodb_max_attempts,
     )
 
 

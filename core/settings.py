@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     aws_region: str = "ap-northeast-1"
     embedded_port: int = 8001
     dynamodb_max_pool_connections: int = 64
+    # The longest a call (its retries included) and a GraphQL request wait on DynamoDB; past
+    # it the answer is UNAVAILABLE. The attempts share it.
+    dynamodb_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    dynamodb_max_attempts: int = Field(default=3, ge=1, le=10)
     # Copies of the global recall list; each member reads one, so no single hot key.
     recall_shards: int = Field(default=8, ge=1, le=50)
 

@@ -12,6 +12,7 @@ from core.domain.notification import (
     Audience,
     LocalizedContent,
     NotificationDraft,
+    NotificationPatch,
     NotificationState,
     Priority,
 )
@@ -19,10 +20,13 @@ from core.domain.segment import SegmentRule
 from core.errors import Conflict, FieldError, InvalidInput, NotFound, ValidationFailed
 from resolvers.context import Context
 from schema.admin import (
+    AudienceInput,
+    LocalizedContentInput,
     Notification,
     NotificationConnection,
     NotificationInput,
     NotificationPayload,
+    NotificationUpdateInput,
     Segment,
     SegmentInput,
     SegmentPayload,
@@ -41,24 +45,62 @@ def _context(info: strawberry.Info[Any, Any]) -> Context:
 
 
 def _draft(value: NotificationInput) -> NotificationDraft:
-    contents: dict[str, LocalizedContent] = {}
-    for item in value.contents:
-        if item.locale in contents:
-            raise ValidationFailed([FieldError("contents", f"{item.locale} appears twice")])
-        contents[item.locale] = LocalizedContent(title=item.title, body=item.body)
     return NotificationDraft(
         category=value.category,
         priority=value.priority or Priority.NORMAL,
-        contents=contents,
-        audience=Audience(
-            kind=value.audience.kind,
-            user_id=None if value.audience.user_id is None else str(value.audience.user_id),
-            segment=value.audience.segment,
-        ),
+        contents=_contents(value.contents),
+        audience=_audience(value.audience),
         url=value.url,
         image_url=value.image_url,
         visible_from=value.visible_from,
         expires_at=value.expires_at,
+    )
+
+
+CLEARABLE = ("url", "image_url", "visible_from", "expires_at")
+
+
+def _patch(value: NotificationUpdateInput) -> NotificationPatch:
+    """UNSET (absent) stays unchanged; null clears where that is allowed."""
+    given = {
+        name: getattr(value, name)
+        for name in ("category", "priority", "contents", "audience", *CLEARABLE)
+        if getattr(value, name) is not strawberry.UNSET
+    }
+    cleared = [name for name, new in given.items() if new is None and name not in CLEARABLE]
+    if cleared:
+        raise ValidationFailed(
+            [
+                FieldError(_camel(name), "cannot be cleared; leave it out to keep it")
+                for name in cleared
+            ]
+        )
+    if "contents" in given:
+        given["contents"] = _contents(value.contents or [])
+    if "audience" in given:
+        given["audience"] = _audience(given["audience"])
+    return NotificationPatch(**given)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _contents(items: list[LocalizedContentInput]) -> dict[str, LocalizedContent]:
+    contents: dict[str, LocalizedContent] = {}
+    for item in items:
+        if item.locale in contents:
+            raise ValidationFailed([FieldError("contents", f"{item.locale} appears twice")])
+        contents[item.locale] = LocalizedContent(title=item.title, body=item.body)
+    return contents
+
+
+def _audience(value: AudienceInput) -> Audience:
+    return Audience(
+        kind=value.kind,
+        user_id=None if value.user_id is None else str(value.user_id),
+        segment=value.segment,
     )
 
 
@@ -121,12 +163,12 @@ class AdminResolvers:
         return await self._payload(context, created.notification_id if created else None, errors)
 
     async def update_notification(
-        self, info: strawberry.Info[Any, Any], id: str, input: NotificationInput
+        self, info: strawberry.Info[Any, Any], id: str, input: NotificationUpdateInput
     ) -> NotificationPayload:
         context = _context(info)
         actor = context.require_admin().user_id
         updated, errors = await _expected(
-            lambda: context.authoring.update(actor, id, _draft(input))
+            lambda: context.authoring.update(actor, id, _patch(input))
         )
         return await self._payload(context, id if updated else None, errors)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
+import structlog
 from graphql.error import GraphQLError
 from graphql.validation import (
     ASTValidationRule,
@@ -47,7 +49,7 @@ from resolvers.background import ReadCounting
 from resolvers.context import Context, parse_accept_language
 from resolvers.cost import CostLimit
 from resolvers.dataloaders import DataLoaders
-from resolvers.errors import SUGGESTION, ErrorCodes
+from resolvers.errors import SUGGESTION, UNAVAILABLE_MESSAGE, ErrorCodes
 from resolvers.limits import BodyLimit, DirectiveLimit, JsonPosts
 from resolvers.public import PublicResolvers
 from resolvers.tracing import TraceTags
@@ -56,6 +58,7 @@ from schema import admin
 from schema.public import Mutation, Query
 
 Startup = Callable[[Container], Awaitable[None]]
+log = structlog.get_logger("pointclub.graphql")
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
 
@@ -178,6 +181,21 @@ class PointclubGraphQL(GraphQL[Context, None]):
         self._settings = settings
         self._resolvers = PublicResolvers()
         self._admin = AdminResolvers()
+        self._deadline = settings.dynamodb_timeout_seconds
+
+    async def execute_single(  # type: ignore[override]  # forwards the keywords as they come
+        self, **kwargs: Any
+    ) -> StrawberryExecutionResult:
+        """The whole operation within the store's timeout: each DynamoDB call is bounded, and
+        this bounds a request that makes several in a row. Past it: UNAVAILABLE, nothing else."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                result: StrawberryExecutionResult = await super().execute_single(**kwargs)
+                return result
+        except TimeoutError:
+            log.warning("request.deadline", seconds=self._deadline)
+            error = GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": Unavailable.code})
+            return StrawberryExecutionResult(data=None, errors=[error])
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET that names a trusted document by hash has no `query` but is an operation.

@@ -8,9 +8,11 @@ import structlog
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from core.errors import InvalidInput, PointclubError
+from core.errors import InvalidInput, PointclubError, Unavailable
 
 MASKED_MESSAGE = "Internal server error"
+# What clients see of any store failure; the action and the engine's code go to the log.
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable; retry later"
 # "Did you mean …?" names fields, arguments, types and enum values of the schema.
 SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 log = structlog.get_logger("pointclub.graphql")
@@ -31,6 +33,9 @@ class ErrorCodes(MaskErrors):
             # A document error (or a limit's): ``PointclubSchema.process_errors``, which sees
             # every error first, has coded it already.
             return error
+        if isinstance(original, Unavailable):
+            log.warning("store unavailable", path=error.path, detail=str(original))
+            return _with_extensions(error, UNAVAILABLE_MESSAGE, {"code": original.code})
         if isinstance(original, PointclubError):
             extensions: dict[str, object] = {"code": original.code}
             if isinstance(original, InvalidInput) and original.field is not None:

@@ -53,7 +53,7 @@ class AdminResolvers(Protocol):
     ) -> NotificationPayload: ...
 
     async def update_notification(
-        self, info: strawberry.Info[Any, Any], id: str, input: NotificationInput
+        self, info: strawberry.Info[Any, Any], id: str, input: NotificationUpdateInput
     ) -> NotificationPayload: ...
 
     async def schedule_notification(
@@ -255,6 +255,46 @@ class NotificationInput:
     expires_at: datetime | None = None
 
 
+@strawberry.input(
+    description=(
+        "What to change: a field left out keeps its value; null clears url, imageUrl, "
+        "visibleFrom or expiresAt (the others cannot be cleared)."
+    )
+)
+class NotificationUpdateInput:
+    category: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A configured category. DRAFT/SCHEDULED only.",
+    )
+    contents: list[LocalizedContentInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Replaces every locale's content; needs `ja`; title up to 120, body up to 4,000 "
+            "characters. Any state but RECALLED."
+        ),
+    )
+    audience: AudienceInput | None = strawberry.field(
+        default=strawberry.UNSET, description="DRAFT/SCHEDULED only."
+    )
+    priority: Priority | None = strawberry.field(
+        default=strawberry.UNSET, description="DRAFT/SCHEDULED only."
+    )
+    url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="https only; null clears. Any state but RECALLED."
+    )
+    image_url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="https only; null clears. Any state but RECALLED."
+    )
+    visible_from: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="DRAFT/SCHEDULED only; null clears (a SCHEDULED one needs it).",
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="After visibleFrom and in the future; null clears. DRAFT/SCHEDULED only.",
+    )
+
+
 @strawberry.input
 class SegmentRuleInput:
     kind: SegmentKind
@@ -314,10 +354,14 @@ class Mutation:
         return await admin_resolvers(info).create_notification(info, input, idempotency_key)
 
     @strawberry.mutation(
-        description="DRAFT/SCHEDULED: anything. PREPARING/PUBLISHED: content only (amend)."
+        description=(
+            "A patch: a field left out is unchanged, null clears it where that is allowed. "
+            "DRAFT/SCHEDULED: any field. PREPARING/PUBLISHED: content only (amend), shown to "
+            "members at once."
+        )
     )
     async def update_notification(
-        self, info: strawberry.Info[Any, Any], id: strawberry.ID, input: NotificationInput
+        self, info: strawberry.Info[Any, Any], id: strawberry.ID, input: NotificationUpdateInput
     ) -> NotificationPayload:
         return await admin_resolvers(info).update_notification(info, str(id), input)
 

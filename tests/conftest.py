@@ -17,20 +17,44 @@ from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.table import delete_table
 from core.settings import Settings
 from tests.e2e.gql import app_client
-from tests.engines import Engine, start_engine
+from tests.engines import Engine, EngineChoice, choose_engine, start_engine
 from tests.fakes import FakeClock, SequentialIds
 
-_ENGINE: Engine | None = None
+ENGINE_CHOICE = pytest.StashKey[EngineChoice]()
+# Functional tests put hundreds of requests at once on an engine that may share this process
+# (moto) and two cores: they wait longer than a production request would. tests/e2e/test_faults.py
+# tests the bound itself.
+TEST_STORE_TIMEOUT = 60.0
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return "DynamoDB engine: started on first use (POINTCLUB_TEST_ENGINE=local|moto|auto)"
+def pytest_configure(config: pytest.Config) -> None:
+    # Decided (and DynamoDB Local installed, where it can be) before anything runs, so the run
+    # says which engine it used; ``--collect-only`` and ``--help`` need no engine.
+    if config.option.collectonly or getattr(config.option, "help", False):
+        return
+    config.stash[ENGINE_CHOICE] = choose_engine()
+
+
+def describe(choice: EngineChoice) -> str:
+    name = "DynamoDB Local" if choice.name == "local" else "moto (the embedded store's engine)"
+    return f"DynamoDB engine: {name}; {choice.reason} (POINTCLUB_TEST_ENGINE=local|moto|auto)"
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    choice = config.stash.get(ENGINE_CHOICE, None)
+    return None if choice is None else describe(choice)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    choice = config.stash.get(ENGINE_CHOICE, None)
+    if choice is not None:
+        terminalreporter.write_line(describe(choice))
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Engine]:
-    started = start_engine()
-    print(f"\nDynamoDB engine for this session: {started.name} at {started.url}")
+def engine(pytestconfig: pytest.Config) -> Iterator[Engine]:
+    choice = pytestconfig.stash.get(ENGINE_CHOICE, None) or choose_engine()
+    started = start_engine(choice)
     yield started
     started.stop()
 
@@ -50,6 +74,7 @@ def settings(engine: Engine) -> Settings:
         table_name=f"test-{uuid.uuid4().hex[:12]}",
         dynamodb_endpoint=engine.url,
         recall_shards=4,
+        dynamodb_timeout_seconds=TEST_STORE_TIMEOUT,
     )
 
 

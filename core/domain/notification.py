@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Final
 from urllib.parse import urlsplit
 
 from core.domain.inbox import InboxEntry
@@ -71,6 +72,38 @@ class NotificationDraft:
     @property
     def delivery_fields(self) -> tuple[object, ...]:
         return (self.category, self.priority, self.audience, self.visible_from, self.expires_at)
+
+
+class Unchanged(Enum):
+    """The value of a patch field the operator did not send."""
+
+    UNCHANGED = "UNCHANGED"
+
+
+UNCHANGED: Final = Unchanged.UNCHANGED
+
+
+@dataclass(frozen=True)
+class NotificationPatch:
+    """An update as sent: a field left ``UNCHANGED`` keeps its value, ``None`` clears it (only
+    ``url``, ``image_url``, ``visible_from`` and ``expires_at`` can be cleared)."""
+
+    category: str | Unchanged = UNCHANGED
+    priority: Priority | Unchanged = UNCHANGED
+    contents: Mapping[str, LocalizedContent] | Unchanged = UNCHANGED
+    audience: Audience | Unchanged = UNCHANGED
+    url: str | Unchanged | None = UNCHANGED
+    image_url: str | Unchanged | None = UNCHANGED
+    visible_from: datetime | Unchanged | None = UNCHANGED
+    expires_at: datetime | Unchanged | None = UNCHANGED
+
+    def apply(self, draft: NotificationDraft) -> NotificationDraft:
+        given = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) is not UNCHANGED
+        }
+        return replace(draft, **given)
 
 
 def _https(value: str | None) -> bool:

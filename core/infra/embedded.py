@@ -45,6 +45,9 @@ class EmbeddedStore:
                 "or set POINTCLUB_DYNAMODB_ENDPOINT"
             ) from error
 
+        from core.infra import embedded_engine
+
+        embedded_engine.install()
         # werkzeug logs every request of the store; the API's own access log is enough.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 

@@ -18,6 +18,7 @@ from core.domain.notification import (
     AuditRecord,
     Notification,
     NotificationDraft,
+    NotificationPatch,
     NotificationState,
     check_draft,
 )
@@ -129,9 +130,11 @@ class NotificationAuthoring:
 
     @traced
     async def update(
-        self, actor: str, notification_id: str, draft: NotificationDraft
+        self, actor: str, notification_id: str, patch: NotificationPatch
     ) -> Notification:
+        """Change what ``patch`` carries; a PREPARING or PUBLISHED one takes content only."""
         current = await self._get(notification_id)
+        draft = patch.apply(current.draft)
         now = self._clock.now()
         if current.state is NotificationState.RECALLED:
             raise Conflict("a recalled notification cannot change")

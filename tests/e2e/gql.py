@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,11 +23,17 @@ query Home($first: Int!) {
 """
 
 
-def app_client(settings: Settings, container: Container) -> httpx.AsyncClient:
-    """An HTTP client of the app built from ``settings`` on ``container``, in process."""
+@asynccontextmanager
+async def app_client(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app built from ``settings`` on ``container``, in process. On the
+    way out it waits for the work requests left running (read counting), as the app's lifespan
+    does before the container closes: a call made on a closed client would leak its session."""
     app = create_app(settings, container=container)
     install(app, container)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.read_counting.drain()
 
 
 async def gql(

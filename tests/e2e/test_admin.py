@@ -26,7 +26,7 @@ FIELDS = """id state category priority url imageUrl visibleFrom expiresAt create
 PAYLOAD = f"notification {{ {FIELDS} }} userErrors {{ field message code }}"
 CREATE = f"""mutation($input: NotificationInput!, $key: String) {{
   createNotification(input: $input, idempotencyKey: $key) {{ {PAYLOAD} }} }}"""
-UPDATE = f"""mutation($id: ID!, $input: NotificationInput!) {{
+UPDATE = f"""mutation($id: ID!, $input: NotificationUpdateInput!) {{
   updateNotification(id: $id, input: $input) {{ {PAYLOAD} }} }}"""
 SCHEDULE = f"""mutation($id: ID!, $at: DateTime!) {{
   scheduleNotification(id: $id, visibleFrom: $at) {{ {PAYLOAD} }} }}"""
@@ -113,8 +113,11 @@ async def test_lifecycle_amend_and_recall_as_a_member_sees_them(
     assert created["state"] == "DRAFT" and created["createdBy"] == "operator-1"
     assert [a["action"] for a in created["audit"]] == ["create"]
 
-    updated = await admin(api, tokens, UPDATE, id=nid, input=draft(category="news"))
+    updated = await admin(api, tokens, UPDATE, id=nid, input={"category": "news"})
     assert updated["notification"]["category"] == "news"
+    assert updated["notification"]["contents"] == created["contents"]  # left out: unchanged
+    assert updated["notification"]["url"] == created["url"]
+    assert updated["notification"]["audit"][-1]["detail"] == "changed: category"
     at = (clock.now() + timedelta(hours=1)).isoformat()
     scheduled = await admin(api, tokens, SCHEDULE, id=nid, at=at)
     assert scheduled["notification"]["state"] == "SCHEDULED"
@@ -136,21 +139,32 @@ async def test_lifecycle_amend_and_recall_as_a_member_sees_them(
         {"locale": "ja", "title": "訂正：秋のキャンペーン", "body": "ポイント3倍"},
         {"locale": "en", "title": "Corrected: autumn campaign", "body": "Triple points"},
     ]
-    published_input = draft(
-        category="news",
-        contents=amended_contents,
-        visibleFrom=scheduled["notification"]["visibleFrom"],
-    )
+    # An operator fixing a typo sends the content alone; nothing else moves.
+    published_input = {"contents": amended_contents}
     amended = await admin(api, tokens, UPDATE, id=nid, input=published_input)
     assert amended["userErrors"] == [], amended
-    assert amended["notification"]["audit"][-1]["action"] == "amend"
+    after = amended["notification"]
+    assert after["audit"][-1]["action"] == "amend"
+    assert after["audit"][-1]["detail"] == "changed: contents"
+    assert after["visibleFrom"] == scheduled["notification"]["visibleFrom"]
+    assert (after["category"], after["url"], after["expiresAt"]) == ("news", created["url"], None)
     seen = (await gql(api, inbox, token=member))["data"]["viewer"]
     assert seen["inbox"]["edges"][0]["node"]["title"] == "Corrected: autumn campaign"
+    japanese = tokens.issue("alice", locale="ja")
+    seen = (await gql(api, inbox, token=japanese))["data"]["viewer"]
+    assert seen["inbox"]["edges"][0]["node"]["title"] == "訂正：秋のキャンペーン"
 
-    moved = await admin(api, tokens, UPDATE, id=nid, input={**published_input, "category": "point"})
+    # What decides who gets it and when is frozen once published; sending it unchanged is fine.
+    moved = await admin(api, tokens, UPDATE, id=nid, input={"category": "point"})
     assert [(e["field"], e["code"]) for e in moved["userErrors"]] == [
         ("category", "BAD_USER_INPUT")
     ]
+    same = await admin(
+        api, tokens, UPDATE, id=nid, input={"category": "news", "contents": amended_contents}
+    )
+    assert same["userErrors"] == []
+    cleared = await admin(api, tokens, UPDATE, id=nid, input={"visibleFrom": None})
+    assert [e["field"] for e in cleared["userErrors"]] == ["visibleFrom"]
 
     recalled = await admin(api, tokens, RECALL, id=nid, reason="wrong rate")
     assert recalled["notification"]["state"] == "RECALLED"
@@ -171,6 +185,44 @@ async def test_lifecycle_amend_and_recall_as_a_member_sees_them(
         assert [e["code"] for e in refused["userErrors"]] == ["CONFLICT"]
     missing = await admin(api, tokens, RECALL, id="no-such-id", reason="x")
     assert [e["code"] for e in missing["userErrors"]] == ["NOT_FOUND"]
+
+
+async def test_update_is_a_patch_null_clears_and_only_where_allowed(
+    api: httpx.AsyncClient, clock: FakeClock, tokens: DevTokenIssuer
+) -> None:
+    expires = (clock.now() + timedelta(days=3)).isoformat()
+    created = await admin(
+        api, tokens, CREATE, input=draft(expiresAt=expires, imageUrl="https://example.com/i.png")
+    )
+    nid = created["notification"]["id"]
+    assert created["notification"]["expiresAt"] is not None
+
+    cleared = await admin(api, tokens, UPDATE, id=nid, input={"expiresAt": None})
+    assert cleared["userErrors"] == []
+    after = cleared["notification"]
+    assert after["expiresAt"] is None
+    assert after["imageUrl"] == "https://example.com/i.png"  # left out: kept
+    assert after["contents"] == created["notification"]["contents"]
+    assert after["audit"][-1]["detail"] == "changed: expiresAt"
+
+    refused = await admin(
+        api, tokens, UPDATE, id=nid, input={"category": None, "contents": None, "url": None}
+    )
+    assert refused["notification"] is None
+    assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [
+        ("category", "BAD_USER_INPUT"),
+        ("contents", "BAD_USER_INPUT"),
+    ]
+    stored = await admin(
+        api, tokens, f"query($id: ID!) {{ notification(id: $id) {{ {FIELDS} }} }}", id=nid
+    )
+    assert stored["url"] == created["notification"]["url"]  # a refused patch changes nothing
+
+    nothing = await admin(api, tokens, UPDATE, id=nid, input={})
+    assert nothing["userErrors"] == []
+    assert nothing["notification"]["audit"][-1]["detail"] == "changed: nothing"
+    bad = await admin(api, tokens, UPDATE, id=nid, input={"url": "http://plain.example"})
+    assert [e["field"] for e in bad["userErrors"]] == ["url"]
 
 
 async def _publish_to(container: Container, clock: FakeClock, nid: str, user: str) -> None:

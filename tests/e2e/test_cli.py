@@ -33,7 +33,7 @@ POINTCLUB = str(Path(sys.executable).with_name("pointclub"))
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
-    env.update({"DD_TRACE_ENABLED": "false", **extra})
+    env.update({"DD_TRACE_ENABLED": "false", "POINTCLUB_DYNAMODB_TIMEOUT_SECONDS": "60", **extra})
     return env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
+from core.domain.time import jst_month, shift_month
 from core.settings import Settings
 from tests.e2e.gql import gql
 from tests.e2e.test_cli import run_cli
@@ -41,12 +42,18 @@ def line(entry_id: str, kind: str, amount: int, at: str, expires: str | None = N
     return json.dumps(document)
 
 
+# The jobs run on the real clock, so the ledger is dated from this JST month: a rank notice for
+# a month that has ended is expired, and is not sent.
+MONTH = jst_month(datetime.now(UTC))
+EARNED_AT = f"{shift_month(MONTH, -6)}-01T10:00:00+09:00"
+EXPIRES_AT = f"{shift_month(MONTH, 7)}-01T00:00:00+09:00"
+USED_MONTHS = [shift_month(MONTH, -offset) for offset in (5, 4, 3, 2)]
+
+
 def alice_ledger() -> list[str]:
-    lines = [
-        line("earn-1", "EARNED", 30_000, "2026-06-01T10:00:00+09:00", "2027-06-01T00:00:00+09:00")
-    ]
-    for month in ("07", "08", "09", "10"):
-        lines.append(line(f"use-{month}", "USED", -6_000, f"2026-{month}-15T12:00:00+09:00"))
+    lines = [line("earn-1", "EARNED", 30_000, EARNED_AT, EXPIRES_AT)]
+    for month in USED_MONTHS:
+        lines.append(line(f"use-{month}", "USED", -6_000, f"{month}-15T12:00:00+09:00"))
     return lines
 
 
@@ -61,31 +68,34 @@ async def test_import_evaluate_notify_and_rerun_changes_nothing(
     settings: Settings,
     tokens: DevTokenIssuer,
     tmp_path: Path,
+    clock: FakeClock,
 ) -> None:
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text("\n".join(alice_ledger()) + "\n")
     code, out, err = await cli(settings, "points", "import", str(ledger))
     assert code == 0, err
     assert "imported 5 entries, 0 were there already, 0 bad lines" in out
-    code, out, err = await cli(settings, "ranks", "evaluate", "--month", "2026-11", "--notify")
+    code, out, err = await cli(settings, "ranks", "evaluate", "--month", MONTH, "--notify")
     assert code == 0, err
     assert "evaluated 1 members (0 already), 1 changed rank, 1 notified" in out
 
+    clock.catch_up()
     token = tokens.issue("alice")
     first = (await gql(api, HOME, token=token))["data"]["viewer"]
     club = first["pointClub"]
     assert club["rank"]["code"] == "GOLD"
     assert club["balance"] == 30_000 - 24_000
-    assert club["expiring"] == [{"amount": 6_000, "expiresAt": "2027-05-31T15:00:00+00:00"}]
+    expires = datetime.fromisoformat(EXPIRES_AT).astimezone(UTC).isoformat()
+    assert club["expiring"] == [{"amount": 6_000, "expiresAt": expires}]
     assert [e["node"]["kind"] for e in club["history"]["edges"]].count("USED") == 4
     notices = [e["node"] for e in first["inbox"]["edges"]]
     assert [(n["id"], n["title"], n["category"]) for n in notices] == [
-        ("rank-2026-11-alice", "ゴールドランクになりました", "rank")
+        (f"rank-{MONTH}-alice", "ゴールドランクになりました", "rank")
     ]
 
     code, out, _ = await cli(settings, "points", "import", str(ledger))
     assert code == 0 and "imported 0 entries, 5 were there already" in out
-    code, out, _ = await cli(settings, "ranks", "evaluate", "--month", "2026-11", "--notify")
+    code, out, _ = await cli(settings, "ranks", "evaluate", "--month", MONTH, "--notify")
     assert code == 0 and "evaluated 0 members (1 already), 0 changed rank, 0 notified" in out
     assert (await gql(api, HOME, token=token))["data"]["viewer"] == first
 
@@ -97,7 +107,9 @@ async def test_bad_lines_are_reported_and_a_rerun_after_the_fix_completes(
     broken = [
         good[0],
         "{not json",
-        line("use-07", "USED", 6_000, "2026-07-15T12:00:00+09:00"),  # wrong sign
+        line(
+            f"use-{USED_MONTHS[0]}", "USED", 6_000, f"{USED_MONTHS[0]}-15T12:00:00+09:00"
+        ),  # wrong sign
         good[2],
         json.dumps(
             {
@@ -105,7 +117,7 @@ async def test_bad_lines_are_reported_and_a_rerun_after_the_fix_completes(
                 "userId": "alice",
                 "kind": "EARNED",
                 "amount": 5,
-                "occurredAt": "2026-07-01T00:00:00",
+                "occurredAt": f"{USED_MONTHS[0]}-01T00:00:00",
             }
         ),  # no offset, no expiry
         good[3],
@@ -144,8 +156,8 @@ async def test_expiring_points_are_announced_once_per_lot(
     ledger.write_text(
         "\n".join(
             [
-                line("lot-soon", "EARNED", 1_500, "2026-06-01T00:00:00+09:00", soon),
-                line("lot-later", "EARNED", 800, "2026-06-01T00:00:00+09:00", later),
+                line("lot-soon", "EARNED", 1_500, EARNED_AT, soon),
+                line("lot-later", "EARNED", 800, EARNED_AT, later),
             ]
         )
         + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -17,18 +18,57 @@ from core.infra.dynamodb.fast_parser import install_fast_parser
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
-# Errors that mean "the engine did not do it, try later", as opposed to a bug of ours.
-RETRYABLE_CODES = frozenset(
+# Answers that mean "the engine could not do it now, try later", as opposed to a bug of ours or
+# a refusal of the request: throttling of every kind (botocore's list, plus what DynamoDB puts in
+# a cancelled transaction's reasons), transient failures, and a table that is not there (yet).
+# Any 5xx answer counts too, whatever its body says (see ``is_store_failure``).
+THROTTLING_CODES = frozenset(
     {
-        "ProvisionedThroughputExceededException",
+        "Throttling",
         "ThrottlingException",
+        "ThrottledException",
+        "ThrottlingError",
+        "RequestThrottledException",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "ProvisionedThroughputExceeded",
         "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ResourceNotFoundException",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "SlowDown",
         "TransactionInProgressException",
+        "PriorRequestNotComplete",
     }
 )
+RETRYABLE_CODES = THROTTLING_CODES | {
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ResourceNotFoundException",
+}
+
+
+def cancellation_reasons(error: ClientError) -> list[str]:
+    """The code of each item of a cancelled transaction, in request order ("None": fine)."""
+    return [r.get("Code") or "None" for r in error.response.get("CancellationReasons", [])]
+
+
+def is_store_failure(error: ClientError) -> bool:
+    """True when the engine failed or throttled, not the request: retrying later may work."""
+    response = error.response
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = response.get("Error", {}).get("Code", "")
+    if status >= 500 or status == 429 or code in RETRYABLE_CODES:
+        return True
+    if code == "TransactionCanceledException":
+        # Throttled items, and nothing else wrong: the transaction may go through later.
+        failed = {reason for reason in cancellation_reasons(error) if reason != "None"}
+        return bool(failed) and failed <= THROTTLING_CODES
+    return False
 
 
 @dataclass(frozen=True)
@@ -39,6 +79,14 @@ class DynamoConfig:
     max_pool_connections: int = 64
     # DynamoDB Local and moto accept any credentials; real AWS takes them from the environment.
     static_credentials: bool = False
+    # The longest one call may take, its retries included; past it the call is Unavailable.
+    timeout_seconds: float = 10.0
+    max_attempts: int = 3
+
+    @property
+    def attempt_timeout(self) -> float:
+        """How long one attempt may wait for an answer: the attempts share the timeout."""
+        return max(0.1, self.timeout_seconds / self.max_attempts)
 
 
 @asynccontextmanager
@@ -48,9 +96,10 @@ async def open_client(config: DynamoConfig) -> AsyncIterator[DynamoDBClient]:
     key = "local" if config.static_credentials else None
     boto_config = AioConfig(
         max_pool_connections=config.max_pool_connections,
-        connect_timeout=2,
-        read_timeout=10,
-        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=min(2.0, config.attempt_timeout),
+        read_timeout=config.attempt_timeout,
+        # botocore retries 5xx, throttling and broken connections with jittered backoff.
+        retries={"max_attempts": config.max_attempts, "mode": "standard"},
         tcp_keepalive=True,
         # Client-side validation walks every parameter against the model (about 1 ms of CPU a
         # request in the profile); the requests are built by code, and DynamoDB validates anyway.
@@ -65,7 +114,21 @@ async def open_client(config: DynamoConfig) -> AsyncIterator[DynamoDBClient]:
         aws_secret_access_key=key,
     ) as client:
         install_fast_parser(client)
+        bound_calls(client, config.timeout_seconds)
         yield client
+
+
+def bound_calls(client: Any, seconds: float) -> None:
+    """Every call of ``client`` ends within ``seconds``, retries and backoff included: past
+    it the call is cancelled and raises ``TimeoutError`` (which ``translated_errors`` makes
+    ``Unavailable``), so a hung engine cannot hold a request or a job."""
+    call = client._make_api_call
+
+    async def bounded(operation_name: str, api_params: Any) -> Any:
+        async with asyncio.timeout(seconds):
+            return await call(operation_name, api_params)
+
+    client._make_api_call = bounded
 
 
 @contextmanager
@@ -74,9 +137,9 @@ def translated_errors(action: str) -> Iterator[None]:
     try:
         yield
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in RETRYABLE_CODES:
-            raise Unavailable(f"DynamoDB could not {action} ({code})") from error
+        if is_store_failure(error):
+            code = error.response.get("Error", {}).get("Code", "")
+            raise Unavailable(f"DynamoDB could not {action} ({code or 'no answer'})") from error
         raise
     except (BotoCoreError, OSError) as error:
         raise Unavailable(f"DynamoDB could not {action}: {type(error).__name__}") from error

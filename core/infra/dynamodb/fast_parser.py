@@ -54,7 +54,19 @@ class FastDynamoParser(AioJSONParser):
             if request_id:
                 parsed["ResponseMetadata"]["RequestId"] = request_id
             return parsed
+        if response["status_code"] >= 300 and isinstance(body, bytes) and not _utf8(body):
+            # botocore's error parser decodes the body as UTF-8 and fails on anything else (a
+            # proxy's page, say); without the body the error is coded by its HTTP status.
+            response = {**response, "body": b""}
         return await super().parse(response, shape)
+
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class FastParserFactory(AioResponseParserFactory):
