@@ -67,6 +67,7 @@ async def main(*, engine: str) -> None:
 
 def one_size(members: int) -> Row:
     store_port = free_port()
+    # The default timeout, not the tests' longer one: what a user of the demo gets.
     env = cli_env(POINTCLUB_EMBEDDED_PORT=str(store_port), POINTCLUB_DYNAMODB_TIMEOUT_SECONDS="10")
     with serving(env, store_port) as server, TemporaryDirectory() as tmp:
         listing = Path(tmp) / "members.txt"

@@ -58,13 +58,13 @@ def serve(
     port: int = typer.Option(8000, help="Port to bind."),
 ) -> None:
     """Serve /graphql (with no DynamoDB configured: an embedded store, seeded with demo data)."""
-    import uvicorn
-
-    from resolvers.app import create_app
-
     settings = load_settings()
     embedded: EmbeddedStore | None = None
     try:
+        import uvicorn
+
+        from resolvers.app import create_app
+
         if settings.dynamodb_endpoint is None and not settings.is_production:
             embedded = EmbeddedStore(settings.embedded_port)
             try:
@@ -92,6 +92,10 @@ def serve(
             proxy_headers=False,
             server_header=False,
         )
+    except KeyboardInterrupt:
+        # Ctrl-C before uvicorn took over the signal (importing, starting the store): stopping
+        # is what was asked, and a clean stop exits 0 (Typer would make it 130).
+        typer.echo("stopped", err=True)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -174,6 +174,25 @@ def test_ctrl_c_shuts_down_cleanly(server: Server) -> None:
     assert "Application shutdown complete" in rest
 
 
+@pytest.mark.parametrize("after", [0.5, 1.5, 3.0])
+def test_ctrl_c_while_starting_stops_cleanly(after: float) -> None:
+    """Whenever it comes (importing, starting the embedded store, seeding), Ctrl-C is a stop."""
+    env = cli_env(POINTCLUB_EMBEDDED_PORT=str(free_port()))
+    process = subprocess.Popen(
+        [POINTCLUB, "serve", "--port", str(free_port())],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+
+
 def test_commands_without_a_store_say_how_to_start_one() -> None:
     env = cli_env(POINTCLUB_EMBEDDED_PORT=str(free_port()))
     result = run_cli("db", "seed-demo", env=env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -39,11 +40,11 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-async def fill(client: Any, count: int, prefix: str = "bulk") -> None:
-    """``count`` items in ``count // 100`` partitions, each also on the index."""
+async def fill(client: Any, count: int, prefix: str = "bulk", per_partition: int = 100) -> None:
+    """``count`` items, ``per_partition`` in each partition, each also on the index."""
     items = [
         {
-            **key(f"{prefix}#{n // 100}", f"item#{n:06d}"),
+            **key(f"{prefix}#{n // per_partition}", f"item#{n:06d}"),
             "GSI1PK": {"S": f"{prefix}-index#{n % 10}"},
             "GSI1SK": {"S": f"{n:06d}"},
             "pad": {"S": "x" * 200},
@@ -180,6 +181,19 @@ async def test_transactions_and_queries_cost_their_items_not_the_table(client: A
         )
         assert len(page["Items"]) == 100
 
+    async def page(partition: str) -> Any:
+        async def one(n: int) -> None:
+            found = await client.query(
+                TableName=TABLE,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+                ExpressionAttributeValues={":pk": {"S": partition}, ":p": {"S": "item#0000"}},
+                ScanIndexForward=False,
+                Limit=20,
+            )
+            assert len(found["Items"]) == 20 and "LastEvaluatedKey" in found
+
+        return one
+
     async def index_query(n: int) -> None:
         page = await client.query(
             TableName=TABLE,
@@ -189,13 +203,101 @@ async def test_transactions_and_queries_cost_their_items_not_the_table(client: A
         )
         assert len(page["Items"]) == 10
 
+    async def measure() -> list[float]:
+        return [
+            await timed(transaction, 30),
+            await timed(query, 30),
+            await timed(index_query, 30),
+            await timed(await page("small#0"), 30),
+        ]
+
     await fill(client, 100, prefix="small")
-    small = [await timed(transaction, 30), await timed(query, 30), await timed(index_query, 30)]
-    await fill(client, 20_000)
-    large = [await timed(transaction, 30), await timed(query, 30), await timed(index_query, 30)]
+    small = await measure()
+    await fill(client, 20_000, per_partition=20_000)
+    large = await measure()
+    large[3] = await timed(await page("bulk#0"), 30)  # a page of the one large partition
 
     # moto as released took several hundred times longer on the larger table for the first two;
     # an index query still reads every item once (about 20 ms for 20,000 here), not sorted.
     assert large[0] < 3 * small[0], (small, large)
     assert large[1] < 3 * small[1], (small, large)
     assert large[2] < 40 * small[2] + 1.5, (small, large)
+    assert large[3] < 3 * small[3], (small, large)
+
+
+async def test_queries_page_a_partition_as_dynamodb_does(client: Any) -> None:
+    """Every key condition, both directions, with and without Limit, paged to the end: the
+    pages join up to exactly the keys a model selects, in order, while writes land between."""
+    rng = random.Random(7)
+    keys = sorted(
+        {f"{rng.choice('ABIL')}#{rng.randrange(60):02d}#{rng.randrange(9)}" for _ in range(400)}
+    )
+    items = [{**key("p", k), "n": {"N": str(n)}} for n, k in enumerate(keys)]
+    for chunk in chunks(items, 25):
+        await client.batch_write_item(
+            RequestItems={TABLE: [{"PutRequest": {"Item": item}} for item in chunk]}
+        )
+    conditions: list[tuple[str, dict[str, Any], Any]] = [
+        ("", {}, lambda k: True),
+        ("AND SK = :a", {":a": keys[17]}, lambda k: k == keys[17]),
+        ("AND SK < :a", {":a": "I#30"}, lambda k: k < "I#30"),
+        ("AND SK <= :a", {":a": keys[100]}, lambda k: k <= keys[100]),
+        ("AND SK > :a", {":a": keys[200]}, lambda k: k > keys[200]),
+        ("AND SK >= :a", {":a": "B#10"}, lambda k: k >= "B#10"),
+        (
+            "AND SK BETWEEN :a AND :b",
+            {":a": "B#05", ":b": "I#07#3"},
+            lambda k: "B#05" <= k <= "I#07#3",
+        ),
+        ("AND begins_with(SK, :a)", {":a": "I#1"}, lambda k: k.startswith("I#1")),
+        ("AND begins_with(SK, :a)", {":a": "C#"}, lambda k: k.startswith("C#")),
+        ("AND begins_with(SK, :a)", {":a": "L#"}, lambda k: k.startswith("L#")),
+        ("AND SK > :a", {":a": "Z"}, lambda k: k > "Z"),
+    ]
+    for condition, values, selects in conditions:
+        for forward in (True, False):
+            for limit in (None, 1, 7, 50):
+                expected = [k for k in keys if selects(k)]
+                if not forward:
+                    expected.reverse()
+                params: dict[str, Any] = {
+                    "TableName": TABLE,
+                    "KeyConditionExpression": f"PK = :pk {condition}",
+                    "ExpressionAttributeValues": {
+                        ":pk": {"S": "p"},
+                        **{n: {"S": v} for n, v in values.items()},
+                    },
+                    "ScanIndexForward": forward,
+                }
+                if limit is not None:
+                    params["Limit"] = limit
+                seen: list[str] = []
+                while True:
+                    found = await client.query(**params)
+                    seen += [item["SK"]["S"] for item in found["Items"]]
+                    if "LastEvaluatedKey" not in found:
+                        break
+                    params["ExclusiveStartKey"] = found["LastEvaluatedKey"]
+                assert seen == expected, (condition, forward, limit)
+
+    # A write between two pages is seen by the next page (the order is kept up to date).
+    first = await client.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :a)",
+        ExpressionAttributeValues={":pk": {"S": "p"}, ":a": {"S": "I#"}},
+        Limit=3,
+    )
+    last = first["LastEvaluatedKey"]["SK"]["S"]
+    await client.put_item(TableName=TABLE, Item=key("p", last + "!"))
+    await client.delete_item(TableName=TABLE, Key=key("p", keys[keys.index(last) + 1]))
+    second = await client.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :a)",
+        ExpressionAttributeValues={":pk": {"S": "p"}, ":a": {"S": "I#"}},
+        ExclusiveStartKey=first["LastEvaluatedKey"],
+        Limit=2,
+    )
+    assert [item["SK"]["S"] for item in second["Items"]] == [
+        last + "!",
+        keys[keys.index(last) + 2],
+    ]
