@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 
+from core.domain.audience import MEMBER_ID
 from core.errors import Forbidden, Unauthenticated
 from core.settings import Settings
 
@@ -59,7 +60,8 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError, KeyError) as error:
             raise Unauthenticated("invalid or expired token") from error
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.strip():
+        # The member id goes into keys and notification ids: the same rule as imports follow.
+        if not isinstance(subject, str) or not MEMBER_ID.fullmatch(subject):
             raise Unauthenticated("invalid or expired token")
         roles = claims.get("roles", [])
         locale = claims.get("locale")

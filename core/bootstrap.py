@@ -92,6 +92,7 @@ class Container:
             notifications=self.notifications,
             recalls=self.recalls,
             default_locale=self.settings.default_locale,
+            categories=self.settings.categories,
         )
 
     def point_club_queries(self) -> PointClubQueries:
@@ -172,6 +173,7 @@ class Container:
             recalls=self.recalls,
             writer=self.members,
             clock=self.clock,
+            categories=self.settings.categories,
         )
 
     async def create_table(self) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "pointclub-development-secret-do-not-use-in-production"
+MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,18 +89,74 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _keys_that_can_verify(self) -> Self:
+        asymmetric = [alg for alg in self.jwt_algorithms if not alg.startswith("HS")]
+        has_key = self.jwt_public_key_file is not None or self.jwt_jwks_file is not None
+        if asymmetric and not has_key:
+            raise ValueError(
+                f"POINTCLUB_JWT_ALGORITHMS={','.join(asymmetric)} needs "
+                "POINTCLUB_JWT_PUBLIC_KEY_FILE or POINTCLUB_JWT_JWKS_FILE"
+            )
+        if asymmetric and len(asymmetric) < len(self.jwt_algorithms):
+            raise ValueError(
+                "POINTCLUB_JWT_ALGORITHMS mixes HS (a shared secret) with public-key algorithms: "
+                "choose one kind"
+            )
+        for path in (self.jwt_public_key_file, self.jwt_jwks_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"no key file at {path}")
+        return self
+
+    @model_validator(mode="after")
+    def _development_defaults_only_on_this_machine(self) -> Self:
+        """The development secret is public: with it anyone can sign an admin token. It is
+        accepted only while the data is this machine's (the embedded store or a loopback
+        endpoint); a deployment that sets an endpoint but forgets POINTCLUB_ENV stops here."""
+        if self.is_production or not self.uses_development_secret:
+            return self
+        endpoint = self.dynamodb_endpoint
+        if endpoint is None or is_loopback(endpoint):
+            return self
+        raise ValueError(
+            f"POINTCLUB_DYNAMODB_ENDPOINT={endpoint} is not on this machine, and the JWT secret "
+            "is the public development one: set POINTCLUB_ENV=production (with a key), or "
+            "POINTCLUB_JWT_SECRET"
+        )
+
+    @property
+    def uses_development_secret(self) -> bool:
+        uses_hmac = any(alg.startswith("HS") for alg in self.jwt_algorithms)
+        return uses_hmac and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+
+    @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Self:
         if not self.is_production:
             return self
         uses_hmac = any(alg.startswith("HS") for alg in self.jwt_algorithms)
-        if uses_hmac and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+        if self.uses_development_secret:
             raise ValueError(
                 "POINTCLUB_ENV=production with the development JWT secret: set "
                 "POINTCLUB_JWT_SECRET or use RS256/ES256 with POINTCLUB_JWT_PUBLIC_KEY_FILE "
                 "or POINTCLUB_JWT_JWKS_FILE"
+            )
+        secret_bytes = len(self.jwt_secret.get_secret_value().encode())
+        if uses_hmac and secret_bytes < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"POINTCLUB_JWT_SECRET has {secret_bytes} bytes: HS256 needs at least "
+                f"{MIN_SECRET_BYTES} random bytes in production (RFC 7518 3.2)"
             )
         if self.dynamodb_endpoint is None and self.aws_region == "":
             raise ValueError(
                 "POINTCLUB_ENV=production needs AWS settings or POINTCLUB_DYNAMODB_ENDPOINT"
             )
         return self
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

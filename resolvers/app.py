@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 import structlog
+from cross_web import HTTPException
 from graphql.error import GraphQLError
 from graphql.validation import (
     ASTValidationRule,
@@ -203,9 +204,25 @@ class PointclubGraphQL(GraphQL[Context, None]):
             request
         )
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body (and GET's variables and extensions) must be a JSON object of valid text: a
+        lone surrogate escape (``"\\ud800"``) decodes to a string nothing can store or send."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "The request must be a JSON object")
+        escaped = b"\\u" in data if isinstance(data, bytes) else "\\u" in data
+        if escaped and not _valid_text(parsed):
+            raise HTTPException(400, "The request holds text that is not valid Unicode")
+        return parsed
+
     def encode_json(self, data: object) -> bytes:
         # UTF-8 as is: Japanese content is a third the size of its \uXXXX escapes.
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            # Text stored before the door refused it (a lone surrogate): answer, never 500.
+            return text.encode(errors="replace")
 
     async def process_result(
         self, request: Request, result: StrawberryExecutionResult
@@ -274,6 +291,7 @@ class PointclubGraphQL(GraphQL[Context, None]):
                 notifications=loaders.notifications,
                 recalls=loaders.recalls,
                 default_locale=default_locale,
+                categories=self._settings.categories,
             ),
             point_club=PointClubQueries(
                 members=loaders.members, ranks=container.ranks, default_locale=default_locale
@@ -288,6 +306,14 @@ class PointclubGraphQL(GraphQL[Context, None]):
             public=self._resolvers,
             admin=self._admin,
         )
+
+
+def _valid_text(document: object) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def healthz(request: Request) -> Response:

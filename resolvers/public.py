@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 import structlog
 
-from core.queries.inbox import DEFAULT_PAGE, InboxFilterSpec, check_categories
+from core.queries.inbox import DEFAULT_PAGE, InboxFilterSpec
 from resolvers.context import Context
 from schema.public import (
     InboxConnection,
@@ -45,7 +45,7 @@ class PublicResolvers:
         spec = InboxFilterSpec()
         if filter is not None:
             spec = InboxFilterSpec(
-                categories=check_categories(filter.categories),
+                categories=None if filter.categories is None else frozenset(filter.categories),
                 unread_only=bool(filter.unread_only),
                 include_archived=bool(filter.include_archived),
             )

@@ -5,10 +5,25 @@ The same shards spread the members-by-rank index keys and divide a fan-out among
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
+from core.errors import InvalidInput
+
 MEMBER_SHARDS = 16
+# What a member id (and a ledger entry id) may be: it goes into keys and notification ids.
+ID_CHARACTERS = "A-Za-z0-9_.:@-"
+MEMBER_ID = re.compile(rf"[A-Za-z0-9][{ID_CHARACTERS}]{{0,127}}")
+
+
+def check_member_id(value: str, field: str) -> str:
+    if not MEMBER_ID.fullmatch(value):
+        raise InvalidInput(
+            "not a member id: 1 to 128 of A-Z a-z 0-9 _ . : @ -, starting with a letter or digit",
+            field=field,
+        )
+    return value
 
 
 def member_shard(user_id: str) -> int:

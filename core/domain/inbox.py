@@ -12,14 +12,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.domain.audience import ID_CHARACTERS
 from core.domain.time import iso_key
+from core.errors import InvalidInput
 
 ALL_CATEGORIES = "*"
+# What a notification id may be: a ULID, or a notice's id made of a member id and an entry id.
+NOTIFICATION_ID = re.compile(rf"[{ID_CHARACTERS}]{{1,300}}")
 # A position in a member's inbox: ``<visibleFrom as fixed-width UTC ISO>#<notification id>``.
 # Positions sort like the inbox (newest last), so a page continues strictly below a position.
 POSITION_PATTERN = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:@-]{1,300}"
+    rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}Z#{NOTIFICATION_ID.pattern}"
 )
+
+
+def check_notification_id(value: str, field: str) -> str:
+    """An id that could be a notification's; anything else (too long, other characters) is the
+    caller's mistake, refused before it reaches a key."""
+    if not NOTIFICATION_ID.fullmatch(value):
+        raise InvalidInput("not a notification id: 1 to 300 of A-Z a-z 0-9 _ . : @ -", field=field)
+    return value
 
 
 def entry_position(visible_from: datetime, notification_id: str) -> str:

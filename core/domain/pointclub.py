@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+from core.domain.audience import MEMBER_ID
 from core.domain.time import iso_key, jst_month, month_end, shift_month
 
 QUALIFYING_WINDOW_MONTHS = 6
@@ -160,7 +161,7 @@ def club_status(record: ClubRecord | None, ranks: RankTable, now: datetime) -> C
 
 
 LEDGER_POSITION_PATTERN = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:-]{1,128}"
+    rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}Z#{MEMBER_ID.pattern}"
 )
 
 

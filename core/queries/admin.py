@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.domain.inbox import check_notification_id
 from core.domain.notification import Notification, NotificationState, listing_position
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_rule
 from core.errors import FieldError, ValidationFailed
@@ -87,6 +88,7 @@ class AdminQueries:
 
     @traced
     async def notification(self, notification_id: str) -> NotificationView | None:
+        check_notification_id(notification_id, "id")
         found = await self._notifications.get_many([notification_id])
         if notification_id not in found:
             return None

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from core.domain.inbox import POSITION_PATTERN, InboxEntry, InboxState, UnreadMarker
+from core.domain.inbox import (
+    POSITION_PATTERN,
+    InboxEntry,
+    InboxState,
+    UnreadMarker,
+    check_notification_id,
+)
 from core.domain.notification import Notification
 from core.errors import InvalidInput
 from core.observability.spans import traced
@@ -21,6 +27,10 @@ MAX_CATEGORIES = 50
 # Extra entries read per page so that a few hidden ones (archived, expired, scheduled, recalled)
 # rarely cost a second call.
 SCAN_SLACK = 8
+# Query calls one page may make to get past hidden entries. When they run out, the page ends
+# with what it found, hasNextPage and a cursor after the last entry read, so a request's work is
+# bounded (its cost counts `first`, not the hidden entries) and the next page goes on from there.
+MAX_SCANS = 4
 
 
 @dataclass(frozen=True)
@@ -35,11 +45,21 @@ def check_first(first: int) -> None:
         raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
 
 
-def check_categories(categories: Sequence[str] | None) -> frozenset[str] | None:
+def check_categories(
+    categories: Collection[str] | None, known: frozenset[str]
+) -> frozenset[str] | None:
+    """The categories asked for, each a configured one; ``None`` is every category and an
+    empty list none at all."""
     if categories is None:
         return None
     if len(categories) > MAX_CATEGORIES:
         raise InvalidInput(f"at most {MAX_CATEGORIES} categories", field="categories")
+    unknown = sorted(set(categories) - known)
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:3])
+        raise InvalidInput(
+            f"unknown category {shown}; one of: {', '.join(sorted(known))}", field="categories"
+        )
     return frozenset(categories)
 
 
@@ -53,7 +73,9 @@ class InboxQueries:
         notifications: NotificationReader,
         recalls: RecallReader,
         default_locale: str,
+        categories: Collection[str],
     ) -> None:
+        self._categories = frozenset(categories)
         self._members = members
         self._notifications = notifications
         self._recalls = recalls
@@ -63,7 +85,9 @@ class InboxQueries:
     async def unread_count(
         self, user_id: str, categories: Sequence[str] | None, now: datetime
     ) -> int:
-        wanted = check_categories(categories)
+        wanted = check_categories(categories, self._categories)
+        if wanted is not None and not wanted:
+            return 0
         state, recalled = await asyncio.gather(
             self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
         )
@@ -82,16 +106,20 @@ class InboxQueries:
     ) -> InboxPageView:
         check_first(first)
         position = None if after is None else decode_cursor(after, pattern=POSITION_PATTERN)
+        spec = replace(spec, categories=check_categories(spec.categories, self._categories))
+        if spec.categories is not None and not spec.categories:
+            return InboxPageView(items=(), has_next_page=False, end_cursor=None, unread_count=0)
         if spec.unread_only:
             return await self._unread_page(user_id, first, position, spec, locales, now)
-        entries, state, recalled, has_next = await self._visible_entries(
+        entries, state, recalled, has_next, read_up_to = await self._visible_entries(
             user_id, first, position, spec, now
         )
         items = await self._localize(entries, state, locales)
+        end = encode_cursor(read_up_to) if read_up_to is not None else None
         return InboxPageView(
             items=tuple(items),
             has_next_page=has_next,
-            end_cursor=items[-1].cursor if items else None,
+            end_cursor=end or (items[-1].cursor if items else None),
             unread_count=state.unread_count(now, recalled, spec.categories),
         )
 
@@ -100,6 +128,7 @@ class InboxQueries:
         self, user_id: str, notification_id: str, locales: tuple[str, ...], now: datetime
     ) -> InboxItemView | None:
         """The member's own entry for a notification, if it is theirs and visible now."""
+        check_notification_id(notification_id, "id")
         notification = (await self._notifications.get_many([notification_id])).get(notification_id)
         if notification is None or notification.recalled or notification.visible_from is None:
             return None
@@ -135,7 +164,9 @@ class InboxQueries:
         position: str | None,
         spec: InboxFilterSpec,
         now: datetime,
-    ) -> tuple[list[InboxEntry], InboxState, frozenset[str], bool]:
+    ) -> tuple[list[InboxEntry], InboxState, frozenset[str], bool, str | None]:
+        """Up to ``first`` visible entries, the state, the recalled ids, whether more may follow,
+        and, when the page stopped at ``MAX_SCANS`` short of ``first``, the position read up to."""
         want = first + 1
         request = InboxScanRequest(
             after=position,
@@ -158,7 +189,9 @@ class InboxQueries:
             )
         collected = [entry for entry in scan.entries if entry.notification_id not in recalled]
         resume = scan.resume_after
-        while len(collected) < want and resume is not None:
+        calls = 1
+        while len(collected) < want and resume is not None and calls < MAX_SCANS:
+            calls += 1
             missing = want - len(collected)
             more = await self._members.scan_inbox(
                 user_id,
@@ -172,7 +205,9 @@ class InboxQueries:
             )
             collected.extend(e for e in more.entries if e.notification_id not in recalled)
             resume = more.resume_after
-        return collected[:first], state, recalled, len(collected) > first
+        if len(collected) < want and resume is not None:
+            return collected, state, recalled, True, resume  # every entry up to resume was read
+        return collected[:first], state, recalled, len(collected) > first, None
 
     async def _unread_page(
         self,

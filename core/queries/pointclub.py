@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.domain.audience import check_member_id
 from core.domain.pointclub import LEDGER_POSITION_PATTERN, Rank, RankTable, club_status
 from core.observability.spans import traced
 from core.ports import MemberReader
@@ -26,6 +27,7 @@ class PointClubQueries:
 
     @traced
     async def status(self, user_id: str, locales: tuple[str, ...], now: datetime) -> PointClubView:
+        check_member_id(user_id, "userId")
         status = club_status(await self._members.club(user_id), self._ranks, now)
         return PointClubView(
             user_id=user_id,

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import structlog
 
+from core.domain.inbox import check_notification_id
 from core.domain.notification import (
     AudienceKind,
     AuditRecord,
@@ -218,6 +219,7 @@ class NotificationAuthoring:
         return recalled
 
     async def _get(self, notification_id: str) -> Notification:
+        check_notification_id(notification_id, "id")
         found = (await self._store.get_many([notification_id])).get(notification_id)
         if found is None:
             raise NotFound(f"no notification {notification_id}")

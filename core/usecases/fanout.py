@@ -25,7 +25,7 @@ from core.domain.audience import (
     Checkpoint,
     member_shard,
 )
-from core.domain.inbox import InboxEntry
+from core.domain.inbox import InboxEntry, check_notification_id
 from core.domain.notification import AudienceKind, AuditRecord, Notification, NotificationState
 from core.domain.segment import Segment, SegmentRule
 from core.errors import Conflict, InvalidInput, NotFound
@@ -252,6 +252,7 @@ class PrepareNotification:
         return report
 
     async def _get(self, notification_id: str) -> Notification:
+        check_notification_id(notification_id, "id")
         found = (await self._notifications.get_many([notification_id])).get(notification_id)
         if found is None:
             raise NotFound(f"no notification {notification_id}")

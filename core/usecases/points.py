@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from core.domain.audience import AudiencePartition
+from core.domain.audience import MEMBER_ID, AudiencePartition
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -42,7 +42,7 @@ from core.errors import Conflict, InvalidInput
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock
 from core.usecases.fanout import PrepareNotification
-from core.usecases.segments import MEMBER_ID, BadLine
+from core.usecases.segments import BadLine
 
 log = structlog.get_logger("pointclub.points")
 CHUNK_LINES = 400

@@ -8,11 +8,11 @@ the member's, not visible now or recalled are ignored the same way, revealing no
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from core.domain.inbox import ALL_CATEGORIES, InboxEntry, UnreadMarker
+from core.domain.inbox import ALL_CATEGORIES, InboxEntry, UnreadMarker, check_notification_id
 from core.errors import InvalidInput
 from core.observability.spans import traced
 from core.ports import (
@@ -34,6 +34,8 @@ CHUNK = 99  # entry updates per transaction, beside the state item
 def check_ids(ids: Sequence[str], field: str = "ids") -> list[str]:
     if len(ids) > MAX_IDS:
         raise InvalidInput(f"at most {MAX_IDS} ids at a time", field=field)
+    for notification_id in ids:
+        check_notification_id(notification_id, field)
     return list(dict.fromkeys(ids))
 
 
@@ -52,7 +54,9 @@ class ReadStateCommands:
         recalls: RecallReader,
         writer: InboxWriter,
         clock: Clock,
+        categories: Collection[str],
     ) -> None:
+        self._categories = frozenset(categories)
         self._members = members
         self._notifications = notifications
         self._recalls = recalls
@@ -78,6 +82,7 @@ class ReadStateCommands:
 
     @traced
     async def mark_unread(self, user_id: str, notification_id: str) -> list[str]:
+        check_notification_id(notification_id, "id")
         now = self._clock.now()
         entries, state, recalled = await asyncio.gather(
             self._visible_entries(user_id, [notification_id], now),
@@ -99,7 +104,9 @@ class ReadStateCommands:
     @traced
     async def mark_all_read(self, user_id: str, categories: Sequence[str] | None) -> None:
         """One write whatever the inbox size: the markers leave the set, the time is recorded."""
-        wanted = check_categories(categories)
+        wanted = check_categories(categories, self._categories)
+        if wanted is not None and not wanted:
+            return  # no category: nothing to mark
         now = self._clock.now()
         state, recalled = await asyncio.gather(
             self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
@@ -119,10 +126,8 @@ class ReadStateCommands:
     async def archive(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()
-        entries, state, recalled = await asyncio.gather(
-            self._visible_entries(user_id, wanted, now),
-            self._members.inbox_state(user_id),
-            self._recalls.recalled_for(user_id),
+        entries, recalled = await asyncio.gather(
+            self._visible_entries(user_id, wanted, now), self._recalls.recalled_for(user_id)
         )
         targets = [
             entry
@@ -130,12 +135,11 @@ class ReadStateCommands:
             if entry.archived_at is None and entry.is_visible(now, recalled, include_archived=False)
         ]
         for chunk in _chunks(targets):
+            # Each entry's own marker goes, whatever the state holds now: reading it first would
+            # miss a mark-unread committed in between, leaving a counted marker on an archived
+            # entry (removing an absent marker changes nothing).
             change = ReadChange(
-                drop=tuple(
-                    state.unread[e.notification_id]
-                    for e in chunk
-                    if state.is_unread(e.notification_id)
-                ),
+                drop=tuple(e.marker() for e in chunk),
                 archive=tuple(EntryRef(e.notification_id, e.visible_from) for e in chunk),
             )
             await self._writer.apply(user_id, change, now)

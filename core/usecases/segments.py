@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import structlog
 
+from core.domain.audience import MEMBER_ID
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_segment
 from core.domain.time import iso_key
 from core.errors import Conflict, ValidationFailed
@@ -47,7 +47,6 @@ class SegmentAuthoring:
         return segment
 
 
-MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}")
 HEADERS = {"user_id", "userid", "uid", "member", "member_id", "id"}
 IMPORT_CHUNK = 500
 

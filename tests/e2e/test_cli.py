@@ -205,7 +205,7 @@ def test_bad_usage_exits_2_and_production_refuses_dev_tokens() -> None:
     assert run_cli("token", env=cli_env()).returncode == 2
     assert run_cli("token", "--user", "a", "--ttl", "forever", env=cli_env()).returncode == 2
     prod = cli_env(
-        POINTCLUB_ENV="production", POINTCLUB_JWT_SECRET="a-real-secret-0123456789abcdef"
+        POINTCLUB_ENV="production", POINTCLUB_JWT_SECRET="a-real-secret-0123456789abcdef-0123456789"
     )
     refused = run_cli("token", "--user", "a", env=prod)
     assert refused.returncode == 1

@@ -13,6 +13,7 @@ from core.ports import EntryRef, ReadChange
 from core.queries.cursors import encode_cursor
 from core.queries.inbox import InboxFilterSpec, InboxQueries
 from core.queries.views import InboxPageView
+from core.settings import Settings
 from tests.builders import notification, publish
 from tests.fakes import FakeClock, FakeMembers, FakeNotifications, FakeRecalls
 
@@ -34,7 +35,13 @@ def recalls() -> FakeRecalls:
 
 @pytest.fixture
 def queries(members: FakeMembers, notes: FakeNotifications, recalls: FakeRecalls) -> InboxQueries:
-    return InboxQueries(members=members, notifications=notes, recalls=recalls, default_locale="ja")
+    return InboxQueries(
+        members=members,
+        notifications=notes,
+        recalls=recalls,
+        default_locale="ja",
+        categories=Settings().categories,
+    )
 
 
 async def test_hidden_items_are_in_no_list_and_no_count(
