@@ -177,6 +177,13 @@ class Notification:
     visible_from: datetime | None = None
     expires_at: datetime | None = None
     audit: tuple[AuditRecord, ...] = field(default=(), compare=False)
+    # Bumped by every save; a save is refused unless the stored version is still the one read
+    # (optimistic concurrency: two editors, or an edit and the fan-out, never overwrite each other).
+    version: int = field(default=0, compare=False)
+
+    def changed(self, audit: AuditRecord, **fields: object) -> Notification:
+        """This notification with ``fields`` changed and ``audit`` appended, to be saved."""
+        return replace(self, audit=(*self.audit, audit), **fields)  # type: ignore[arg-type]
 
     @property
     def draft(self) -> NotificationDraft:

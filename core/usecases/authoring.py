@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -166,8 +165,8 @@ class NotificationAuthoring:
             "amend" if current.state in AMENDABLE else "update",
             "changed: " + (", ".join(changed) or "nothing"),
         )
-        updated = replace(
-            current,
+        updated = current.changed(
+            audit,
             category=draft.category,
             priority=draft.priority,
             contents=dict(draft.contents),
@@ -176,7 +175,6 @@ class NotificationAuthoring:
             image_url=draft.image_url,
             visible_from=draft.visible_from if current.state in EDITABLE else current.visible_from,
             expires_at=draft.expires_at if current.state in EDITABLE else current.expires_at,
-            audit=(*current.audit, audit),
         )
         await self._store.save(updated, expected=current.state, audit=audit)
         _log(audit, notification_id)
@@ -193,11 +191,8 @@ class NotificationAuthoring:
             raise ValidationFailed([FieldError("visibleFrom", "must be before expiresAt")])
         now = self._clock.now()
         audit = AuditRecord(now, actor, "schedule", f"visibleFrom {iso_key(visible_from)}")
-        scheduled = replace(
-            current,
-            state=NotificationState.SCHEDULED,
-            visible_from=visible_from,
-            audit=(*current.audit, audit),
+        scheduled = current.changed(
+            audit, state=NotificationState.SCHEDULED, visible_from=visible_from
         )
         await self._store.save(scheduled, expected=current.state, audit=audit)
         _log(audit, notification_id)
@@ -211,7 +206,7 @@ class NotificationAuthoring:
         if current.state is NotificationState.RECALLED:
             raise Conflict("the notification is already recalled")
         audit = AuditRecord(self._clock.now(), actor, "recall", reason.strip())
-        recalled = replace(current, state=NotificationState.RECALLED, audit=(*current.audit, audit))
+        recalled = current.changed(audit, state=NotificationState.RECALLED)
         await self._store.recall(
             recalled, expected=current.state, audit=audit, shards=self._recall_shards
         )

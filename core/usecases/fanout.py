@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -37,6 +37,7 @@ log = structlog.get_logger("pointclub.fanout")
 
 BATCH_ACTOR = "batch"
 RECALL_CHECK_EVERY = 40  # batches between two looks at the notification's state
+MAX_SAVE_ATTEMPTS = 10  # saves of the notification's state lost to concurrent saves
 
 
 @dataclass(frozen=True)
@@ -262,45 +263,45 @@ class PrepareNotification:
         return (await self._get(notification_id)).state is NotificationState.RECALLED
 
     async def _start(self, notification: Notification) -> Notification:
-        """DRAFT/SCHEDULED -> PREPARING, fixing visibleFrom; a resumed run finds it PREPARING."""
-        now = self._clock.now()
-        if notification.expires_at is not None and notification.expires_at <= now:
-            raise Conflict("the notification has expired")
-        if notification.state not in (NotificationState.DRAFT, NotificationState.SCHEDULED):
-            return notification
-        visible_from = notification.visible_from or now
-        audit = AuditRecord(now, BATCH_ACTOR, "prepare", "fan-out started")
-        preparing = replace(
-            notification,
-            state=NotificationState.PREPARING,
-            visible_from=visible_from,
-            audit=(*notification.audit, audit),
-        )
-        try:
-            await self._notifications.save(preparing, expected=notification.state, audit=audit)
-        except Conflict:
-            # Another worker of the same run got there first.
-            current = await self._get(notification.notification_id)
-            if current.state not in (NotificationState.PREPARING, NotificationState.PUBLISHED):
-                raise
-            return current
-        return preparing
+        """DRAFT/SCHEDULED -> PREPARING, fixing visibleFrom; a resumed run finds it PREPARING.
+        An edit or another worker saving meanwhile makes the save a Conflict: read it again."""
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            now = self._clock.now()
+            if notification.expires_at is not None and notification.expires_at <= now:
+                raise Conflict("the notification has expired")
+            if notification.state is NotificationState.RECALLED:
+                raise Conflict("the notification is recalled")
+            if notification.state not in (NotificationState.DRAFT, NotificationState.SCHEDULED):
+                return notification
+            audit = AuditRecord(now, BATCH_ACTOR, "prepare", "fan-out started")
+            preparing = notification.changed(
+                audit,
+                state=NotificationState.PREPARING,
+                visible_from=notification.visible_from or now,
+            )
+            try:
+                await self._notifications.save(preparing, expected=notification.state, audit=audit)
+            except Conflict:
+                notification = await self._get(notification.notification_id)
+                continue
+            return preparing
+        raise Conflict("the notification kept changing; run the fan-out again")
 
     async def _finish(self, notification: Notification, all_done: bool) -> NotificationState:
         if not all_done:
             return NotificationState.PREPARING  # other workers still have partitions to walk
-        current = await self._get(notification.notification_id)
-        if current.state is not NotificationState.PREPARING:
-            return current.state
-        audit = AuditRecord(self._clock.now(), BATCH_ACTOR, "publish", "fan-out finished")
-        published = replace(
-            current, state=NotificationState.PUBLISHED, audit=(*current.audit, audit)
-        )
-        try:
-            await self._notifications.save(published, expected=current.state, audit=audit)
-        except Conflict:
-            return (await self._get(notification.notification_id)).state
-        return NotificationState.PUBLISHED
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            current = await self._get(notification.notification_id)
+            if current.state is not NotificationState.PREPARING:
+                return current.state
+            audit = AuditRecord(self._clock.now(), BATCH_ACTOR, "publish", "fan-out finished")
+            published = current.changed(audit, state=NotificationState.PUBLISHED)
+            try:
+                await self._notifications.save(published, expected=current.state, audit=audit)
+            except Conflict:
+                continue  # an amend or another worker saved meanwhile: read it again
+            return NotificationState.PUBLISHED
+        return (await self._get(notification.notification_id)).state
 
     async def _one_member(
         self, notification: Notification, user_id: str, report: FanoutReport

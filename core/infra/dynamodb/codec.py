@@ -184,6 +184,7 @@ def notification_to_item(notification: Notification) -> Item:
         "cAt": s(iso_key(notification.created_at)),
         "cBy": s(notification.created_by),
         "audit": {"L": [audit_to_value(record) for record in notification.audit]},
+        "ver": n(notification.version),
         "GSI1PK": s(keys.state_index_pk(notification.state.value)),
         "GSI1SK": s(f"{iso_key(notification.created_at)}#{notification.notification_id}"),
     }
@@ -220,6 +221,7 @@ def notification_from_item(item: Mapping[str, Any]) -> Notification:
         visible_from=_opt_time(item, "vf"),
         expires_at=_opt_time(item, "exp"),
         audit=tuple(audit_from_value(value) for value in item.get("audit", {}).get("L", [])),
+        version=int(item.get("ver", {"N": "0"})["N"]),
     )
 
 

@@ -114,7 +114,8 @@ class DynamoNotificationStore:
     async def save(
         self, notification: Notification, *, expected: NotificationState, audit: AuditRecord
     ) -> None:
-        """Write the authored fields and state, if the state is still ``expected``."""
+        """Write the authored fields and state, if the state is still ``expected`` and the
+        version still the one ``notification`` was read at; else ``Conflict``."""
         update = self._save_update(notification, expected, audit)
         try:
             with translated_errors("update a notification"):
@@ -165,9 +166,13 @@ class DynamoNotificationStore:
             ":gpk": codec.s(keys.state_index_pk(notification.state.value)),
             ":audit": {"L": [codec.audit_to_value(audit)]},
             ":none": {"L": []},
+            ":ver": codec.n(notification.version),
+            ":next": codec.n(notification.version + 1),
         }
         # Every name through a placeholder: several (url, state, …) are reserved words.
-        names = {f"#{name}": name for name in ("state", "cat", "prio", "contents", "aud", "audit")}
+        names = {
+            f"#{name}": name for name in ("state", "cat", "prio", "contents", "aud", "audit", "ver")
+        }
         sets = [
             "#state = :state",
             "#cat = :cat",
@@ -176,6 +181,7 @@ class DynamoNotificationStore:
             "#aud = :aud",
             "GSI1PK = :gpk",
             "#audit = list_append(if_not_exists(#audit, :none), :audit)",
+            "#ver = :next",
         ]
         removes = []
         optional = {
@@ -201,7 +207,13 @@ class DynamoNotificationStore:
                 keys.SK: codec.s(keys.META_SK),
             },
             "UpdateExpression": expression,
-            "ConditionExpression": "#state = :expected",
+            # Items written before versions count as version 0.
+            "ConditionExpression": "#state = :expected AND "
+            + (
+                "#ver = :ver"
+                if notification.version
+                else "(attribute_not_exists(#ver) OR #ver = :ver)"
+            ),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
