@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.harness import container_on, machine, start
 from bench.shapes import BATCH_ENTRIES_AND_STATES, TRANSACT_DELIVERY, write_all
 from core.bootstrap import Container
+from core.domain.audience import DeliveryFigures
 from tests.builders import add_members, notification_for_all
 from tests.engines import Engine
 
@@ -87,7 +88,7 @@ async def one_size(engine: Engine, members: int) -> Row:
         nid = await notification_for_all(container, datetime.now(UTC), "everyone")
         seconds, rss_mb = run_fanout(engine, container, nid)
         totals = (await container.fanout.delivery_totals([nid]))[nid]
-        assert totals == (members, members), (totals, members)
+        assert totals == DeliveryFigures(members, members), (totals, members)
         # The references: the same items with plain BatchWriteItem (the engine's fastest), and
         # delivery's own operations in TransactWriteItems (its ceiling for a safe delivery).
         table = container.settings.table_name

@@ -9,7 +9,7 @@ import typer
 from cli.common import load_settings, run_with_container
 from cli.progress import JobProgress
 from core.errors import InvalidInput
-from core.usecases.fanout import FanoutReport, ShardSpec
+from core.usecases.fanout import DueReport, FanoutReport, ShardSpec
 
 if TYPE_CHECKING:
     from core.bootstrap import Container
@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 def _summary(report: FanoutReport) -> str:
     if report.dry_run:
         return f"{report.notification_id}: audience of {report.audience} members (dry run)"
+    failed = f", {report.failed} failed (retried by the next run)" if report.failed else ""
     return (
         f"{report.notification_id}: {report.state.value}; walked {report.audience} members, "
-        f"delivered {report.delivered}, {report.already} had it already; partitions "
+        f"delivered {report.delivered}, {report.already} had it already{failed}; partitions "
         f"{report.partitions_done}/{report.partitions_total} done; {report.seconds:.1f}s"
     )
 
@@ -61,14 +62,18 @@ def prepare_due() -> None:
     """Prepare every scheduled notification whose time has come; resume interrupted ones."""
     settings = load_settings()
 
-    async def job(container: Container) -> list[FanoutReport]:
+    async def job(container: Container) -> DueReport:
         with JobProgress("prepare due notifications") as progress:
             return await container.prepare_due().run(lambda _: progress.update)
 
-    reports = run_with_container(settings, job)
-    for report in reports:
+    due = run_with_container(settings, job)
+    for report in due.prepared:
         typer.echo(_summary(report))
-    typer.echo(f"{len(reports)} notifications prepared")
+    typer.echo(f"{len(due.prepared)} notifications prepared, {len(due.failed)} failed")
+    for notification_id, why in due.failed:
+        typer.echo(f"error: {notification_id}: {why}", err=True)
+    if due.failed:
+        raise typer.Exit(1)
 
 
 def recall_cleanup(

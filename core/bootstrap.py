@@ -141,7 +141,6 @@ class Container:
     def cleanup_recalled(self) -> CleanupRecalled:
         return CleanupRecalled(
             notifications=self.notifications,
-            audience=self.segments,
             fanout=self.fanout,
             recalls=self.recalls,
         )

@@ -90,8 +90,14 @@ class Audience:
 
 @strawberry.type
 class DeliveryStats:
-    targeted: int = strawberry.field(description="Members in the audience when it was prepared.")
+    targeted: int = strawberry.field(
+        description="Members the fan-out reached, each once: delivered + failed."
+    )
     delivered: int = strawberry.field(description="Inbox entries written.")
+    failed: int = strawberry.field(
+        description="Members a delivery could not reach (their data refused it); the next "
+        "`prepare-notification` of it retries them."
+    )
     read: int = strawberry.field(description="Members who read it (counted once each).")
     read_rate: float = strawberry.field(description="read / delivered (0 before delivery).")
 
@@ -147,6 +153,7 @@ class Notification:
             stats=DeliveryStats(
                 targeted=view.stats.targeted,
                 delivered=view.stats.delivered,
+                failed=view.stats.failed,
                 read=view.stats.read,
                 read_rate=view.stats.read_rate,
             ),

@@ -9,7 +9,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 
 MEMBER_SHARDS = 16
 # What a member id (and a ledger entry id) may be: it goes into keys and notification ids.
@@ -49,6 +49,37 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class FailedMember:
+    """A member a delivery could not reach (their data refused the write), kept to retry."""
+
+    user_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class BatchResult:
     delivered: int
     already: int
+    failed: tuple[FailedMember, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryFigures:
+    """What the fan-out counted for a notification: each member once, whichever run or worker
+    reached them. ``targeted`` = ``delivered`` + ``failed``."""
+
+    targeted: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+class PartitionOvertaken(Exception):
+    """Another run of the same notification has already checkpointed this partition past the
+    batch: read the checkpoint again and go on from there."""
+
+
+class NotificationRecalled(Conflict):
+    """The notification was recalled: no delivery commits after that."""
+
+    def __init__(self) -> None:
+        super().__init__("the notification was recalled; nothing more is delivered")

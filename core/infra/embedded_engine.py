@@ -225,6 +225,8 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (
         ConditionalCheckFailed,
+        ItemSizeTooLarge,
+        ItemSizeToUpdateTooLarge,
         MockValidationException,
         MultipleTransactionsException,
         TooManyTransactionsException,
@@ -314,6 +316,9 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                     expression_attribute_values=values,
                 )
             errors.append((None, None, None))
+        except (ItemSizeTooLarge, ItemSizeToUpdateTooLarge) as error:
+            # DynamoDB cancels the transaction with this item's reason, as moto does not.
+            errors.append(("ValidationError", str(error.message), original_item))
         except (MultipleTransactionsException, MockValidationException):
             rollback()
             raise

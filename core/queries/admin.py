@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.domain.audience import DeliveryFigures
 from core.domain.inbox import check_notification_id
 from core.domain.notification import Notification, NotificationState, listing_position
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_rule
@@ -32,8 +33,8 @@ class NotificationListing(NotificationReader, Protocol):
 class DeliveryTotals(Protocol):
     async def delivery_totals(
         self, notification_ids: Sequence[str]
-    ) -> Mapping[str, tuple[int, int]]:
-        """(targeted, delivered) per notification, as the fan-out counted them."""
+    ) -> Mapping[str, DeliveryFigures]:
+        """What the fan-out counted per notification."""
         ...
 
 
@@ -49,6 +50,7 @@ class SegmentReader(Protocol):
 class DeliveryStatsView:
     targeted: int
     delivered: int
+    failed: int
     read: int
 
     @property
@@ -142,10 +144,15 @@ class AdminQueries:
         return [
             NotificationView(
                 notification=n,
-                stats=DeliveryStatsView(
-                    *totals.get(n.notification_id, (0, 0)), reads.get(n.notification_id, 0)
+                stats=_stats(
+                    totals.get(n.notification_id, DeliveryFigures()),
+                    reads.get(n.notification_id, 0),
                 ),
                 cursor=encode_cursor(listing_position(n)),
             )
             for n in notifications
         ]
+
+
+def _stats(figures: DeliveryFigures, read: int) -> DeliveryStatsView:
+    return DeliveryStatsView(figures.targeted, figures.delivered, figures.failed, read)

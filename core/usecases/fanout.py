@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,12 +23,15 @@ from core.domain.audience import (
     AudiencePartition,
     BatchResult,
     Checkpoint,
+    FailedMember,
+    PartitionOvertaken,
+    check_member_id,
     member_shard,
 )
 from core.domain.inbox import InboxEntry, check_notification_id
 from core.domain.notification import AudienceKind, AuditRecord, Notification, NotificationState
 from core.domain.segment import Segment, SegmentRule
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, PointclubError, Unavailable
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock
 from core.usecases.authoring import NotificationAuthoringStore
@@ -36,7 +39,6 @@ from core.usecases.authoring import NotificationAuthoringStore
 log = structlog.get_logger("pointclub.fanout")
 
 BATCH_ACTOR = "batch"
-RECALL_CHECK_EVERY = 40  # batches between two looks at the notification's state
 MAX_SAVE_ATTEMPTS = 10  # saves of the notification's state lost to concurrent saves
 
 
@@ -83,11 +85,16 @@ class FanoutStore(Protocol):
         self, notification_id: str, partition: str, members: Sequence[str], entry: InboxEntry
     ) -> BatchResult: ...
 
+    async def retry_failed(self, notification_id: str, entry: InboxEntry) -> BatchResult: ...
+
     async def finish_partition(self, notification_id: str, partition: str) -> None: ...
 
-    async def remove_entries(
-        self, notification_id: str, members: Sequence[str], entry: InboxEntry
-    ) -> None: ...
+    async def remove_delivered(
+        self,
+        notification_id: str,
+        entry: InboxEntry,
+        progress: Callable[[int], None] | None = None,
+    ) -> int: ...
 
 
 @dataclass
@@ -97,6 +104,7 @@ class FanoutReport:
     audience: int = 0  # members this run walked (or, dry run, would walk)
     delivered: int = 0  # entries this run wrote
     already: int = 0  # members who had the entry already
+    failed: int = 0  # members this run could not reach (recorded; the next run retries them)
     partitions_done: int = 0
     partitions_total: int = 0
     dry_run: bool = False
@@ -188,54 +196,31 @@ class PrepareNotification:
             return await self._one_member(notification, only_user, report)
         notification = await self._start(notification)
         entry = _entry(notification, self._clock.now())
+        retried = await self._fanout.retry_failed(notification_id, entry)
+        report.delivered += retried.delivered
+        self._note_failures(notification_id, retried.failed, report)
         # The audience count is a read of the whole index: only pay for it to show progress.
         expected = 0
         if progress is not None:
             size = await self._walker.size(notification, rule, segment_name)
             expected = size * len(own) // max(1, len(partitions))
+        walk = _Walk(self, notification, entry, report, progress, expected)
         checkpoints = await self._fanout.checkpoints(notification_id)
-        walked = 0
-
-        def advance(members: int) -> None:
-            nonlocal walked
-            walked += members
-            if progress is not None:
-                progress(walked, max(expected, walked))
-
         limit = asyncio.Semaphore(self._concurrency)
-        recalled = asyncio.Event()
 
-        async def walk(partition: AudiencePartition) -> None:
-            checkpoint = checkpoints.get(partition.key)
-            if checkpoint is not None and checkpoint.done:
-                return
+        async def one(partition: AudiencePartition) -> None:
             async with limit:
-                batches = 0
-                after = None if checkpoint is None else checkpoint.last
-                async for page in self._walker.pages(notification, partition, after):
-                    for start in range(0, len(page), self._fanout.batch_size):
-                        if recalled.is_set():
-                            return
-                        batch = page[start : start + self._fanout.batch_size]
-                        with chunk_span("fanout.batch", partition.key):
-                            result = await self._fanout.deliver_batch(
-                                notification_id, partition.key, batch, entry
-                            )
-                        report.audience += len(batch)
-                        report.delivered += result.delivered
-                        report.already += result.already
-                        advance(len(batch))
-                        batches += 1
-                        if batches % RECALL_CHECK_EVERY == 0 and await self._was_recalled(
-                            notification_id
-                        ):
-                            recalled.set()
-                            return
-                await self._fanout.finish_partition(notification_id, partition.key)
+                await walk.partition(partition, checkpoints.get(partition.key))
 
-        await asyncio.gather(*(walk(partition) for partition in own))
-        if recalled.is_set():
-            raise Conflict("the notification was recalled during the fan-out; stopped")
+        walks = [asyncio.create_task(one(partition)) for partition in own]
+        try:
+            await asyncio.gather(*walks)
+        except BaseException:
+            # Recalled (or the store gave up): the other partitions stop too.
+            for task in walks:
+                task.cancel()
+            await asyncio.gather(*walks, return_exceptions=True)
+            raise
         done = await self._fanout.checkpoints(notification_id)
         report.partitions_done = sum(1 for p in partitions if p.key in done and done[p.key].done)
         report.state = await self._finish(notification, report.partitions_done == len(partitions))
@@ -247,6 +232,7 @@ class PrepareNotification:
             audience=report.audience,
             delivered=report.delivered,
             already=report.already,
+            failed=report.failed,
             partitions=f"{report.partitions_done}/{report.partitions_total}",
             seconds=round(report.seconds, 2),
         )
@@ -259,8 +245,17 @@ class PrepareNotification:
             raise NotFound(f"no notification {notification_id}")
         return found
 
-    async def _was_recalled(self, notification_id: str) -> bool:
-        return (await self._get(notification_id)).state is NotificationState.RECALLED
+    def _note_failures(
+        self, notification_id: str, failed: Sequence[FailedMember], report: FanoutReport
+    ) -> None:
+        report.failed += len(failed)
+        for failure in failed:
+            log.warning(
+                "fanout.member_failed",
+                notification_id=notification_id,
+                member=failure.user_id,
+                reason=failure.reason,
+            )
 
     async def _start(self, notification: Notification) -> Notification:
         """DRAFT/SCHEDULED -> PREPARING, fixing visibleFrom; a resumed run finds it PREPARING.
@@ -310,12 +305,70 @@ class PrepareNotification:
             raise Conflict(
                 "--user re-delivers a prepared notification to one member; prepare it first"
             )
+        check_member_id(user_id, "user")
         entry = _entry(notification, self._clock.now())
-        result = await self._fanout.deliver_batch(
-            notification.notification_id, f"manual.{user_id}", [user_id], entry
-        )
-        report.audience, report.delivered, report.already = 1, result.delivered, result.already
+        report.audience = 1
+        try:
+            result = await self._fanout.deliver_batch(
+                notification.notification_id, f"manual.{user_id}", [user_id], entry
+            )
+        except PartitionOvertaken:
+            report.already = 1  # an earlier --user run delivered it
+            return report
+        report.delivered, report.already = result.delivered, result.already
+        self._note_failures(notification.notification_id, result.failed, report)
         return report
+
+
+class _Walk:
+    """One run's walk of its partitions: each in member-id order from its checkpoint, in
+    batches; when another run of the same notification is ahead, on from its checkpoint."""
+
+    def __init__(
+        self,
+        prepare: PrepareNotification,
+        notification: Notification,
+        entry: InboxEntry,
+        report: FanoutReport,
+        progress: Progress | None,
+        expected: int,
+    ) -> None:
+        self._prepare = prepare
+        self._notification = notification
+        self._entry = entry
+        self._report = report
+        self._progress = progress
+        self._expected = expected
+        self._walked = 0
+
+    async def partition(self, partition: AudiencePartition, checkpoint: Checkpoint | None) -> None:
+        fanout = self._prepare._fanout
+        nid = self._notification.notification_id
+        while checkpoint is None or not checkpoint.done:
+            try:
+                await self._batches(partition, None if checkpoint is None else checkpoint.last)
+                break
+            except PartitionOvertaken:
+                checkpoint = (await fanout.checkpoints(nid)).get(partition.key)
+        else:
+            return  # another run finished it
+        await fanout.finish_partition(nid, partition.key)
+
+    async def _batches(self, partition: AudiencePartition, after: str | None) -> None:
+        fanout = self._prepare._fanout
+        nid = self._notification.notification_id
+        async for page in self._prepare._walker.pages(self._notification, partition, after):
+            for start in range(0, len(page), fanout.batch_size):
+                batch = page[start : start + fanout.batch_size]
+                with chunk_span("fanout.batch", partition.key):
+                    result = await fanout.deliver_batch(nid, partition.key, batch, self._entry)
+                self._report.audience += len(batch)
+                self._report.delivered += result.delivered
+                self._report.already += result.already
+                self._prepare._note_failures(nid, result.failed, self._report)
+                self._walked += len(batch)
+                if self._progress is not None:
+                    self._progress(self._walked, max(self._expected, self._walked))
 
 
 def _entry(notification: Notification, now: datetime) -> InboxEntry:
@@ -347,17 +400,33 @@ class PrepareDue:
         return preparing + scheduled
 
     @traced
-    async def run(
-        self, progress_for: Callable[[Notification], Progress | None]
-    ) -> list[FanoutReport]:
-        reports = []
+    async def run(self, progress_for: Callable[[Notification], Progress | None]) -> DueReport:
+        """Each due notification in turn; one that fails (recalled meanwhile, expired, its
+        segment gone) is reported and the rest go on. A store that is down stops the run."""
+        report = DueReport()
         for notification in await self.due():
-            reports.append(
-                await self._prepare.run(
-                    notification.notification_id, progress=progress_for(notification)
+            try:
+                report.prepared.append(
+                    await self._prepare.run(
+                        notification.notification_id, progress=progress_for(notification)
+                    )
                 )
-            )
-        return reports
+            except Unavailable:
+                raise
+            except PointclubError as error:
+                log.warning(
+                    "prepare_due.failed",
+                    notification_id=notification.notification_id,
+                    error=str(error),
+                )
+                report.failed.append((notification.notification_id, str(error)))
+        return report
+
+
+@dataclass
+class DueReport:
+    prepared: list[FanoutReport] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (notification id, why)
 
 
 class CleanupRecalled:
@@ -371,12 +440,10 @@ class CleanupRecalled:
         self,
         *,
         notifications: NotificationQueue,
-        audience: AudienceSource,
         fanout: FanoutStore,
         recalls: RecallList,
     ) -> None:
         self._notifications = notifications
-        self._audience = audience
         self._fanout = fanout
         self._recalls = recalls
 
@@ -390,16 +457,15 @@ class CleanupRecalled:
         if notification.visible_from is None:  # never prepared: no entries to remove
             await self._recalls.remove(notification_id)
             return 0
+        # Exactly the members the delivery log names: every delivery wrote one in the same
+        # transaction, none can commit after the recall, and the audience may have changed.
         entry = _entry(notification, notification.created_at)
-        walker = AudienceWalker(self._audience)
-        rule, name = await walker.rule_of(notification)
-        removed = 0
-        for partition in walker.partitions(notification, rule, name):
-            async for page in walker.pages(notification, partition, None):
-                await self._fanout.remove_entries(notification_id, page, entry)
-                removed += len(page)
-                if progress is not None:
-                    progress(removed, removed)
+
+        def removed_so_far(count: int) -> None:
+            if progress is not None:
+                progress(count, count)
+
+        removed = await self._fanout.remove_delivered(notification_id, entry, removed_so_far)
         await self._recalls.remove(notification_id)
         return removed
 

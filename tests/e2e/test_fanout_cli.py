@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from core.bootstrap import Container
+from core.domain.audience import DeliveryFigures
 from core.settings import Settings
 from tests.builders import add_members, notification_for_all
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
@@ -30,7 +31,7 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 
 async def delivered_so_far(container: Container, nid: str) -> int:
-    return (await container.fanout.delivery_totals([nid]))[nid][1]
+    return (await container.fanout.delivery_totals([nid]))[nid].delivered
 
 
 async def settled(container: Container, nid: str) -> int:
@@ -82,7 +83,8 @@ async def test_a_killed_fanout_resumes_with_every_member_once_and_reads_kept(
     assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
     for reader in readers:
         assert not (await container.members.inbox_state(reader)).is_unread(nid)
-    assert (await container.fanout.delivery_totals([nid]))[nid] == (len(members), len(members))
+    figures = (await container.fanout.delivery_totals([nid]))[nid]
+    assert figures == DeliveryFigures(len(members), len(members))
 
 
 async def test_three_shard_workers_cover_the_audience_exactly_once(
@@ -107,7 +109,8 @@ async def test_three_shard_workers_cover_the_audience_exactly_once(
     assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
     stored = (await container.notifications.get_many([nid]))[nid]
     assert stored.state.value == "PUBLISHED"
-    assert (await container.fanout.delivery_totals([nid]))[nid] == (len(members), len(members))
+    figures = (await container.fanout.delivery_totals([nid]))[nid]
+    assert figures == DeliveryFigures(len(members), len(members))
 
 
 async def test_cli_errors_and_dry_run(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.bootstrap import Container
+from core.domain.audience import DeliveryFigures
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -64,7 +65,7 @@ async def test_a_rank_segment_gets_it_exactly_once_and_a_rerun_changes_nothing(
     assert report.state is NotificationState.PUBLISHED
     assert await entries_per_member(container, nid) == Counter(dict.fromkeys(gold, 1))
     stored = (await container.notifications.get_many([nid]))[nid]
-    assert (await container.fanout.delivery_totals([nid]))[nid] == (230, 230)
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(230, 230)
     assert [a.action for a in stored.audit] == ["create", "prepare", "publish"]
 
     # A member reads it; rerunning delivers nothing and keeps that read.
@@ -73,7 +74,7 @@ async def test_a_rank_segment_gets_it_exactly_once_and_a_rerun_changes_nothing(
     assert (again.delivered, again.state) == (0, NotificationState.PUBLISHED)
     assert not (await container.members.inbox_state("g00007")).is_unread(nid)
     stored = (await container.notifications.get_many([nid]))[nid]
-    assert (await container.fanout.delivery_totals([nid]))[nid] == (230, 230)
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(230, 230)
 
 
 async def test_shards_split_the_audience_and_the_last_one_publishes(
@@ -110,7 +111,8 @@ async def test_prepare_due_takes_only_what_is_due_and_recall_cleanup_empties_inb
     clock.advance(timedelta(minutes=10))
 
     reports = await container.prepare_due().run(lambda _: None)
-    assert [r.notification_id for r in reports] == [due.notification_id]
+    assert [r.notification_id for r in reports.prepared] == [due.notification_id]
+    assert reports.failed == []
     assert len(await entries_per_member(container, due.notification_id)) == 60
     assert await entries_per_member(container, later.notification_id) == Counter()
 

@@ -1,30 +1,53 @@
-"""Fan-out writes: delivery batches with their checkpoint, and the checkpoints themselves.
+"""Fan-out writes: delivery batches with their checkpoint, delivery log and recall guard.
 
-A batch of up to 49 members is one TransactWriteItems: for each member the entry (only if absent)
-and the unread marker, plus the partition's checkpoint, which also counts the partition's
-targeted and delivered members. Either all of it happens or none, so a run killed at any moment
-resumes from its last checkpoint with no member delivered twice and the figures exact. Only one
-transaction at a time touches a checkpoint item (a partition is walked in order), so concurrent
-batches never contend for an item; the figures of a notification are the sum over its
-checkpoints.
+A batch of up to 48 members is one TransactWriteItems: for each member the entry (only if
+absent) and the unread marker; the partition's checkpoint, moved strictly forward, which counts
+the members delivered and failed; a delivery log item naming the members delivered (what a
+recall's clean-up removes, whoever was reached and however the audience changed since); and a
+condition that the notification is not recalled. Either all of it happens or none:
+
+- a run killed at any moment resumes from its last checkpoint, no member delivered twice;
+- a second run of the same notification that reaches a batch already checkpointed is told so
+  (``PartitionOvertaken``) and goes on after the checkpoint, so overlapping runs both finish and
+  count each member once;
+- nothing is delivered after a recall (``NotificationRecalled``);
+- a member whose data refuses the write (an item at its size limit, say) is taken out of the
+  batch and recorded (``F#<member>``, counted as failed) for a later run to retry; the rest of
+  the batch goes on.
+
+The figures of a notification are the sums over its checkpoint items (no hot item).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.domain.audience import BatchResult, Checkpoint
+from botocore.exceptions import ClientError
+
+from core.domain.audience import (
+    BatchResult,
+    Checkpoint,
+    DeliveryFigures,
+    FailedMember,
+    NotificationRecalled,
+    PartitionOvertaken,
+)
 from core.domain.inbox import InboxEntry
+from core.domain.notification import NotificationState
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff
-from core.infra.dynamodb.client import translated_errors
+from core.infra.dynamodb.client import THROTTLING_CODES, cancellation_reasons, translated_errors
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
-BATCH_MEMBERS = 49  # two items each, plus the checkpoint and the figures: 100 per transaction
+# Two items a member, plus the checkpoint, the delivery log and the recall guard: 99 of 100.
+BATCH_MEMBERS = 48
+RETRIES_PARTITION = "retries"  # the checkpoint item that counts retried failures
+FINE = "None"
+BUSY = THROTTLING_CODES | {"TransactionConflict"}
 
 
 def prep_pk(notification_id: str) -> str:
@@ -40,25 +63,14 @@ class DynamoFanoutStore:
 
     async def checkpoints(self, notification_id: str) -> dict[str, Checkpoint]:
         found: dict[str, Checkpoint] = {}
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": codec.s(prep_pk(notification_id))},
-            "ConsistentRead": True,
-        }
-        while True:
-            with translated_errors("read fan-out checkpoints"):
-                page = await self._client.query(**params)
-            for item in page.get("Items", []):
-                partition = item[keys.SK]["S"].removeprefix("P#")
-                found[partition] = Checkpoint(
-                    partition=partition,
-                    last=item["last"]["S"] if "last" in item else None,
-                    done=item.get("done", {}).get("BOOL", False),
-                )
-            if "LastEvaluatedKey" not in page:
-                return found
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        async for item in self._prep_items(notification_id, "P#"):
+            partition = item[keys.SK]["S"].removeprefix("P#")
+            found[partition] = Checkpoint(
+                partition=partition,
+                last=item["last"]["S"] if "last" in item else None,
+                done=item.get("done", {}).get("BOOL", False),
+            )
+        return found
 
     async def deliver_batch(
         self,
@@ -74,135 +86,136 @@ class DynamoFanoutStore:
             raise ValueError(f"at most {BATCH_MEMBERS} members in a batch")
         pending = list(members)
         already = 0
+        failed: list[FailedMember] = []
         marker = keys.encode_marker(entry.marker())
-        for attempt in range(MAX_ATTEMPTS):
-            items = self._items(notification_id, partition, pending, members, entry, marker)
+        attempt = 0
+        while attempt < MAX_ATTEMPTS:
+            items = [
+                *self._member_items(pending, entry, marker),
+                *self._batch_items(notification_id, partition, pending, members[-1], failed),
+            ]
             try:
                 with translated_errors("deliver a batch"):
                     await self._client.transact_write_items(TransactItems=items)
-                return BatchResult(delivered=len(pending), already=already)
+                return BatchResult(len(pending), already, tuple(failed))
             except self._client.exceptions.TransactionCanceledException as error:
-                reasons = [
-                    r.get("Code", "None") for r in error.response.get("CancellationReasons", [])
-                ]
-                have = {
-                    pending[index // 2]
-                    for index, reason in enumerate(reasons[: 2 * len(pending)])
-                    if index % 2 == 0 and reason == "ConditionalCheckFailed"
-                }
-                if have:
-                    # Members who already have the entry keep it as it is (their read state too).
+                reasons = cancellation_reasons(error)
+                guard, checkpoint = len(items) - 1, 2 * len(pending)
+                if _reason(reasons, guard) == "ConditionalCheckFailed":
+                    raise NotificationRecalled() from error
+                if _reason(reasons, checkpoint) == "ConditionalCheckFailed":
+                    raise PartitionOvertaken(partition) from error
+                have, refused = _member_outcomes(pending, reasons, error)
+                if have or refused:
+                    # Members who have the entry keep it (and their read state); members whose
+                    # data refuses the write are recorded; the others go in the next attempt.
                     already += len(have)
-                    pending = [member for member in pending if member not in have]
+                    failed += refused
+                    gone = have | {f.user_id for f in refused}
+                    pending = [member for member in pending if member not in gone]
                     continue
-                if not {"TransactionConflict", "ThrottlingError"} & set(reasons):
+                if not BUSY & set(reasons):
                     raise
             except Unavailable:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
+            attempt += 1
             await backoff(attempt)
         raise Unavailable("DynamoDB kept refusing a delivery batch")
 
-    def _items(
-        self,
-        notification_id: str,
-        partition: str,
-        pending: Sequence[str],
-        batch: Sequence[str],
-        entry: InboxEntry,
-        marker: str,
-    ) -> list[Any]:
-        items: list[Any] = []
-        for member in pending:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": codec.entry_to_item(member, entry),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-            items.append(self._state_update(member, "ADD unread :m", marker))
-        checkpoint = self._checkpoint_update(notification_id, partition, batch[-1], done=False)
-        update = checkpoint["Update"]
-        update["UpdateExpression"] += " ADD tgt :t, dlv :d"
-        update["ExpressionAttributeValues"].update(
-            {":t": codec.n(len(batch)), ":d": codec.n(len(pending))}
-        )
-        items.append(checkpoint)
-        return items
+    async def retry_failed(self, notification_id: str, entry: InboxEntry) -> BatchResult:
+        """Deliver again to the members recorded as failed; those who still fail stay recorded."""
+        delivered = already = 0
+        still: list[FailedMember] = []
+        marker = keys.encode_marker(entry.marker())
+        async for item in self._prep_items(notification_id, "F#"):
+            member = item[keys.SK]["S"].removeprefix("F#")
+            outcome = await self._retry_one(notification_id, member, entry, marker)
+            if isinstance(outcome, FailedMember):
+                still.append(outcome)
+            elif outcome:
+                delivered += 1
+            else:
+                already += 1
+        return BatchResult(delivered, already, tuple(still))
 
-    def _state_update(self, member: str, expression: str, marker: str) -> dict[str, Any]:
-        """An update of a member's state item with one marker as ``:m``."""
-        return {
-            "Update": {
+    async def _retry_one(
+        self, notification_id: str, member: str, entry: InboxEntry, marker: str
+    ) -> bool | FailedMember:
+        """True if delivered now, False if the member had it meanwhile (only the record goes)."""
+        record = {keys.PK: codec.s(prep_pk(notification_id)), keys.SK: codec.s(f"F#{member}")}
+        forget: Any = {
+            "Delete": {
                 "TableName": self._table,
-                "Key": {keys.PK: codec.s(keys.user_pk(member)), keys.SK: codec.s(keys.STATE_SK)},
-                "UpdateExpression": expression,
-                "ExpressionAttributeValues": {":m": {"SS": [marker]}},
+                "Key": record,
+                "ConditionExpression": "attribute_exists(PK)",
             }
         }
+        deliver: list[Any] = [
+            *self._member_items([member], entry, marker),
+            forget,
+            self._count(notification_id, RETRIES_PARTITION, delivered=1, failed=-1),
+            self._log(notification_id, f"retry.{member}", [member]),
+            self._guard(notification_id),
+        ]
+        try:
+            with translated_errors("retry a failed delivery"):
+                await self._client.transact_write_items(TransactItems=deliver)
+            return True
+        except self._client.exceptions.TransactionCanceledException as error:
+            reasons = cancellation_reasons(error)
+            if _reason(reasons, len(deliver) - 1) == "ConditionalCheckFailed":
+                raise NotificationRecalled() from error
+            if _reason(reasons, 2) == "ConditionalCheckFailed":
+                return False  # another run retried it first
+            if _reason(reasons, 0) == "ConditionalCheckFailed":
+                # The member has the entry (a --user delivery): the record is all that is left,
+                # and the member is counted where it was delivered, not here as well.
+                uncount = self._count(notification_id, RETRIES_PARTITION, targeted=-1, failed=-1)
+                drop: list[Any] = [forget, uncount]
+                with translated_errors("retry a failed delivery"):
+                    await self._client.transact_write_items(TransactItems=drop)
+                return False
+            _, refused = _member_outcomes([member], reasons, error)
+            if refused:
+                return refused[0]
+            raise
 
-    def _checkpoint_update(
-        self, notification_id: str, partition: str, last: str | None, *, done: bool
-    ) -> dict[str, Any]:
-        values: dict[str, Any] = {":done": {"BOOL": done}}
-        expression = "SET done = :done"
-        if last is not None:
-            expression += ", #last = :last"
-            values[":last"] = codec.s(last)
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {
-                keys.PK: codec.s(prep_pk(notification_id)),
-                keys.SK: codec.s(f"P#{partition}"),
-            },
-            "UpdateExpression": expression,
-            "ExpressionAttributeValues": values,
-        }
-        if last is not None:
-            update["ExpressionAttributeNames"] = {"#last": "last"}
-            # Checkpoints only move forward (a stale worker cannot rewind one).
-            update["ConditionExpression"] = "attribute_not_exists(#last) OR #last <= :last"
-        return {"Update": update}
-
-    async def delivery_totals(self, notification_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """(targeted, delivered) of each notification: the sum over its checkpoints."""
-        totals: dict[str, tuple[int, int]] = {}
+    async def delivery_totals(self, notification_ids: Sequence[str]) -> dict[str, DeliveryFigures]:
+        """What the fan-out counted for each notification: the sums over its checkpoints."""
+        totals: dict[str, DeliveryFigures] = {}
         for nid in notification_ids:
-            targeted = delivered = 0
-            params: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "PK = :pk",
-                "ExpressionAttributeValues": {":pk": codec.s(prep_pk(nid))},
-                "ProjectionExpression": "tgt, dlv",
-            }
-            while True:
-                with translated_errors("read delivery figures"):
-                    page = await self._client.query(**params)
-                for item in page.get("Items", []):
-                    targeted += int(item.get("tgt", {"N": "0"})["N"])
-                    delivered += int(item.get("dlv", {"N": "0"})["N"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            totals[nid] = (targeted, delivered)
+            targeted = delivered = failed = 0
+            async for item in self._prep_items(nid, "P#", projection="tgt, dlv, fl"):
+                targeted += int(item.get("tgt", {"N": "0"})["N"])
+                delivered += int(item.get("dlv", {"N": "0"})["N"])
+                failed += int(item.get("fl", {"N": "0"})["N"])
+            totals[nid] = DeliveryFigures(targeted, delivered, failed)
         return totals
 
     async def finish_partition(self, notification_id: str, partition: str) -> None:
-        update = self._checkpoint_update(notification_id, partition, None, done=True)["Update"]
         with translated_errors("finish a fan-out partition"):
-            await self._client.update_item(**update)
+            await self._client.update_item(
+                TableName=self._table,
+                Key=self._checkpoint_key(notification_id, partition),
+                UpdateExpression="SET done = :done",
+                ExpressionAttributeValues={":done": {"BOOL": True}},
+            )
 
-    async def remove_entries(
-        self, notification_id: str, members: Sequence[str], entry: InboxEntry
-    ) -> None:
-        """Recall clean-up: the members' entries and markers go (idempotent)."""
+    async def remove_delivered(
+        self,
+        notification_id: str,
+        entry: InboxEntry,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Recall clean-up: the entries and markers of every member the delivery log names (and
+        the log items with them, so a rerun goes on where it stopped). Returns members removed."""
         marker = keys.encode_marker(entry.marker())
-        for start in range(0, len(members), BATCH_MEMBERS):
+        removed = 0
+        async for item in self._prep_items(notification_id, "D#"):
+            members = sorted(item.get("m", {}).get("SS", []))
             items: list[Any] = []
-            for member in members[start : start + BATCH_MEMBERS]:
+            for member in members:
                 items.append(
                     {
                         "Delete": {
@@ -217,5 +230,190 @@ class DynamoFanoutStore:
                     }
                 )
                 items.append(self._state_update(member, "DELETE unread :m, pend :m", marker))
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {keys.PK: item[keys.PK], keys.SK: item[keys.SK]},
+                    }
+                }
+            )
             with translated_errors("clean up recalled entries"):
                 await self._client.transact_write_items(TransactItems=items)
+            removed += len(members)
+            if progress is not None:
+                progress(removed)
+        return removed
+
+    def _batch_items(
+        self,
+        notification_id: str,
+        partition: str,
+        pending: Sequence[str],
+        last: str,
+        failed: Sequence[FailedMember],
+    ) -> list[Any]:
+        """What follows the members' items: the checkpoint first (at ``2 * len(pending)``), the
+        failure records and the log, and the recall guard last."""
+        reached = len(pending) + len(failed)
+        items: list[Any] = [
+            self._count(
+                notification_id,
+                partition,
+                targeted=reached,
+                delivered=len(pending),
+                failed=len(failed),
+                last=last,
+            )
+        ]
+        items += [self._failure(notification_id, f) for f in failed]
+        if pending:
+            items.append(self._log(notification_id, f"{partition}#{last}", pending))
+        items.append(self._guard(notification_id))
+        return items
+
+    def _member_items(self, members: Sequence[str], entry: InboxEntry, marker: str) -> list[Any]:
+        items: list[Any] = []
+        for member in members:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": codec.entry_to_item(member, entry),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+            items.append(self._state_update(member, "ADD unread :m", marker))
+        return items
+
+    def _state_update(self, member: str, expression: str, marker: str) -> dict[str, Any]:
+        """An update of a member's state item with one marker as ``:m``."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {keys.PK: codec.s(keys.user_pk(member)), keys.SK: codec.s(keys.STATE_SK)},
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": {":m": {"SS": [marker]}},
+            }
+        }
+
+    def _checkpoint_key(self, notification_id: str, partition: str) -> dict[str, Any]:
+        return {
+            keys.PK: codec.s(prep_pk(notification_id)),
+            keys.SK: codec.s(f"P#{partition}"),
+        }
+
+    def _count(
+        self,
+        notification_id: str,
+        partition: str,
+        *,
+        targeted: int = 0,
+        delivered: int = 0,
+        failed: int = 0,
+        last: str | None = None,
+    ) -> dict[str, Any]:
+        """Add to a checkpoint's figures; with ``last``, also move it strictly forward (a batch
+        at or before it was committed already, by this run or another)."""
+        values: dict[str, Any] = {
+            ":t": codec.n(targeted),
+            ":d": codec.n(delivered),
+            ":f": codec.n(failed),
+        }
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._checkpoint_key(notification_id, partition),
+            "UpdateExpression": "ADD tgt :t, dlv :d, fl :f",
+            "ExpressionAttributeValues": values,
+        }
+        if last is not None:
+            update["UpdateExpression"] = "SET #last = :last ADD tgt :t, dlv :d, fl :f"
+            update["ExpressionAttributeNames"] = {"#last": "last"}
+            update["ConditionExpression"] = "attribute_not_exists(#last) OR #last < :last"
+            values[":last"] = codec.s(last)
+        return {"Update": update}
+
+    def _log(self, notification_id: str, name: str, members: Sequence[str]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    keys.PK: codec.s(prep_pk(notification_id)),
+                    keys.SK: codec.s(f"D#{name}"),
+                    "m": {"SS": list(members)},
+                },
+            }
+        }
+
+    def _failure(self, notification_id: str, failure: FailedMember) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    keys.PK: codec.s(prep_pk(notification_id)),
+                    keys.SK: codec.s(f"F#{failure.user_id}"),
+                    "why": codec.s(failure.reason[:500]),
+                },
+            }
+        }
+
+    def _guard(self, notification_id: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": {
+                    keys.PK: codec.s(keys.notification_pk(notification_id)),
+                    keys.SK: codec.s(keys.META_SK),
+                },
+                "ConditionExpression": "#state <> :recalled",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":recalled": codec.s(NotificationState.RECALLED.value)
+                },
+            }
+        }
+
+    async def _prep_items(
+        self, notification_id: str, prefix: str, projection: str | None = None
+    ) -> Any:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :p)",
+            "ExpressionAttributeValues": {
+                ":pk": codec.s(prep_pk(notification_id)),
+                ":p": codec.s(prefix),
+            },
+            "ConsistentRead": True,
+        }
+        if projection is not None:
+            params["ProjectionExpression"] = projection
+        while True:
+            with translated_errors("read the fan-out's records"):
+                page = await self._client.query(**params)
+            for item in page.get("Items", []):
+                yield item
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _reason(reasons: Sequence[str], index: int) -> str:
+    return reasons[index] if 0 <= index < len(reasons) else FINE
+
+
+def _member_outcomes(
+    pending: Sequence[str], reasons: Sequence[str], error: ClientError
+) -> tuple[set[str], list[FailedMember]]:
+    """Members who have the entry already, and members whose own items refused the write."""
+    have: set[str] = set()
+    refused: dict[str, FailedMember] = {}
+    details = error.response.get("CancellationReasons", [])
+    for index, reason in enumerate(reasons[: 2 * len(pending)]):
+        member = pending[index // 2]
+        if reason == "ConditionalCheckFailed" and index % 2 == 0:
+            have.add(member)
+        elif reason not in (FINE, "ConditionalCheckFailed") and reason not in BUSY:
+            message = details[index].get("Message", "") if index < len(details) else ""
+            refused.setdefault(member, FailedMember(member, f"{reason}: {message}".strip()))
+    return have, list(refused.values())
