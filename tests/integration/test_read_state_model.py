@@ -1,5 +1,7 @@
 """Random sequences of deliveries, reads, mark-alls, archives, time passing and recalls, checked
 after every step against a simple model: every count equals the number of visible unread items.
+The second machine does it for several members at once, through the real fan-out (overlapping
+runs, deliveries by hand, ranks changing after delivery, recall clean-up, racing archives).
 
 Runs on the session's DynamoDB engine (DynamoDB Local in CI) with its own event loop and client,
 because hypothesis drives state machines synchronously.
@@ -8,6 +10,7 @@ because hypothesis drives state machines synchronously.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -20,13 +23,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from core.bootstrap import Container, build_container
-from core.domain.notification import NotificationState
+from core.domain.notification import Audience, AudienceKind, Notification, NotificationState
+from core.domain.pointclub import ClubRecord
+from core.domain.segment import SegmentKind, SegmentRule
+from core.errors import Conflict
 from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.table import delete_table
 from core.queries.inbox import InboxFilterSpec
 from core.settings import Settings
-from tests.builders import entry_for, notification
+from tests.builders import draft, entry_for, notification
 from tests.engines import Engine
 from tests.fakes import FakeClock, SequentialIds
+from tests.integration.test_read_state_races import AfterReading, commands_with
 
 pytestmark = pytest.mark.integration
 
@@ -230,6 +238,207 @@ def test_every_count_matches_the_model(engine: Engine) -> None:
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         )(InboxMachine)
+        machine.TestCase().runTest()
+    finally:
+        RUNTIME.close()
+        RUNTIME = None
+
+
+RANK_SEGMENTS = {"gold": "GOLD", "silver": "SILVER"}
+
+
+class AudienceMachine(RuleBasedStateMachine):
+    """Several members, broadcasts to rank segments through the real fan-out (sometimes two
+    runs at once), deliveries by hand (``--user``), ranks that change after delivery, recalls
+    and their clean-up, and an archive racing a mark-unread: after every step, for every member,
+    ``unreadCount`` = the listed items with ``isRead: false`` = the model's count."""
+
+    MEMBERS = ("ma", "mb", "mc", "md")
+
+    def __init__(self) -> None:
+        super().__init__()
+        assert RUNTIME is not None
+        self.rt = RUNTIME
+        self.rt.clock.current = FakeClock().current  # each example from the same instant
+        base = RUNTIME.settings
+        self.settings = base.model_copy(update={"table_name": f"audience-{uuid.uuid4().hex[:10]}"})
+        self.c = build_container(
+            self.settings, RUNTIME.client, clock=RUNTIME.clock, ids=SequentialIds("n")
+        )
+        self.rt.run(self.c.create_table())
+        self.rank = {
+            member: "GOLD" if index % 2 else "SILVER" for index, member in enumerate(self.MEMBERS)
+        }
+        for member, rank in self.rank.items():
+            self.rt.run(
+                self.c.members.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-11"))
+            )
+        for name, rank in RANK_SEGMENTS.items():
+            self.rt.run(
+                self.c.segment_authoring().create(
+                    "op", name, SegmentRule(SegmentKind.RANKS, (rank,))
+                )
+            )
+        self.model: dict[str, dict[str, Item]] = {member: {} for member in self.MEMBERS}
+        self.sent: dict[str, Notification] = {}
+        self.commands = self.c.read_state_commands()
+        self.queries = self.c.inbox_queries()
+
+    def teardown(self) -> None:
+        self.rt.run(delete_table(self.rt.client, self.settings.table_name))
+
+    @property
+    def now(self) -> datetime:
+        return self.rt.clock.now()
+
+    def sent_ids(self) -> st.SearchStrategy[str]:
+        return st.sampled_from(sorted(self.sent) or ["none"])
+
+    def member_ids(self, member: str) -> st.SearchStrategy[str]:
+        return st.sampled_from(sorted(self.model[member]) or ["none"])
+
+    @rule(
+        segment=st.sampled_from(sorted(RANK_SEGMENTS)),
+        category=st.sampled_from(CATEGORIES),
+        offset=st.one_of(st.just(0), st.integers(1, 60)),  # visible at once, or later
+        lifetime=st.one_of(st.none(), st.integers(1, 240)),
+        runs=st.integers(1, 2),
+    )
+    def broadcast(
+        self, segment: str, category: str, offset: int, lifetime: int | None, runs: int
+    ) -> None:
+        visible_from = self.now + timedelta(minutes=offset)
+        expires = None if lifetime is None else visible_from + timedelta(minutes=lifetime)
+        request = replace(
+            draft(Audience(AudienceKind.SEGMENT, segment=segment), self.now),
+            category=category,
+            visible_from=visible_from,
+            expires_at=expires,
+        )
+        created = self.rt.run(self.c.authoring().create("op", request))
+        nid = created.notification_id
+
+        async def fan_out() -> None:
+            runners = [self.c.prepare_notification(concurrency=4) for _ in range(runs)]
+            await asyncio.gather(*(runner.run(nid) for runner in runners))
+
+        self.rt.run(fan_out())
+        self.sent[nid] = self.rt.run(self.c.notifications.get_many([nid]))[nid]
+        for member, rank in self.rank.items():
+            if rank == RANK_SEGMENTS[segment]:
+                self.model[member][nid] = Item(category, visible_from, expires)
+
+    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    def deliver_by_hand(self, member: str, data: st.DataObject) -> None:
+        nid = data.draw(self.sent_ids())
+        if nid not in self.sent:
+            return
+        try:
+            self.rt.run(self.c.prepare_notification().run(nid, only_user=member))
+        except Conflict:
+            assert self.sent[nid].state is NotificationState.RECALLED
+            return
+        sent = self.sent[nid]
+        assert sent.visible_from is not None
+        self.model[member].setdefault(nid, Item(sent.category, sent.visible_from, sent.expires_at))
+
+    @rule(member=st.sampled_from(MEMBERS), rank=st.sampled_from(["GOLD", "SILVER", "REGULAR"]))
+    def change_rank(self, member: str, rank: str) -> None:
+        self.rt.run(
+            self.c.members.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-12"))
+        )
+        self.rank[member] = rank
+
+    @rule(data=st.data(), clean_up=st.booleans())
+    def recall(self, data: st.DataObject, clean_up: bool) -> None:
+        nid = data.draw(self.sent_ids())
+        if nid not in self.sent or self.sent[nid].state is NotificationState.RECALLED:
+            return
+        self.rt.run(self.c.authoring().recall("op", nid, "model"))
+        self.sent[nid] = self.rt.run(self.c.notifications.get_many([nid]))[nid]
+        for items in self.model.values():
+            if nid in items:
+                items[nid].recalled = True
+        if clean_up:
+            self.recall_cleanup()
+
+    @rule()
+    def recall_cleanup(self) -> None:
+        cleanup = self.c.cleanup_recalled()
+        for nid in self.rt.run(cleanup.pending()):
+            self.rt.run(cleanup.run(nid))
+
+    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    def read(self, member: str, data: st.DataObject) -> None:
+        ids = data.draw(st.lists(self.member_ids(member), max_size=3))
+        self.rt.run(self.commands.mark_read(member, [i for i in ids if i != "none"]))
+        for nid in ids:
+            item = self.model[member].get(nid)
+            if item is not None and item.visible(self.now):
+                item.read = True
+
+    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    def unread(self, member: str, data: st.DataObject) -> None:
+        nid = data.draw(self.member_ids(member))
+        self.rt.run(self.commands.mark_unread(member, nid))
+        item = self.model[member].get(nid)
+        if item is not None and item.visible(self.now):
+            item.read = False
+
+    @rule(
+        member=st.sampled_from(MEMBERS),
+        categories=st.one_of(st.none(), st.sets(st.sampled_from(CATEGORIES), max_size=2)),
+    )
+    def mark_all(self, member: str, categories: set[str] | None) -> None:
+        chosen = None if categories is None else sorted(categories)
+        self.rt.run(self.commands.mark_all_read(member, chosen))
+        for item in self.model[member].values():
+            if item.visible_from <= self.now and (chosen is None or item.category in chosen):
+                item.read = True
+
+    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    def archive_racing_unread(self, member: str, data: st.DataObject) -> None:
+        """An archive whose reads are done when a mark-unread of the same item commits."""
+        nid = data.draw(self.member_ids(member))
+        plain = self.commands
+        racing = AfterReading(self.c.members, lambda: plain.mark_unread(member, nid))
+        self.rt.run(commands_with(self.c, racing).archive(member, [nid]))
+        item = self.model[member].get(nid)
+        if item is not None and item.visible(self.now):
+            item.archived = item.read = True
+
+    @rule(minutes=st.integers(1, 90))
+    def advance(self, minutes: int) -> None:
+        self.rt.clock.advance(timedelta(minutes=minutes))
+
+    @invariant()
+    def every_member_counts_what_they_see(self) -> None:
+        now = self.now
+        for member, items in self.model.items():
+            visible = {nid: item for nid, item in items.items() if item.visible(now)}
+            expected = {nid for nid, item in visible.items() if not item.read}
+            count = self.rt.run(self.queries.unread_count(member, None, now))
+            page = self.rt.run(
+                self.queries.page(
+                    member, first=100, after=None, spec=InboxFilterSpec(), locales=(), now=now
+                )
+            )
+            listed_unread = {item.id for item in page.items if not item.is_read}
+            assert count == len(listed_unread) == len(expected), (member, count, expected)
+            assert {item.id for item in page.items} == set(visible), member
+            assert listed_unread == expected, member
+
+
+def test_every_member_counts_what_they_see_through_fanouts_and_recalls(engine: Engine) -> None:
+    global RUNTIME
+    RUNTIME = Runtime(engine)
+    try:
+        machine = settings(
+            max_examples=int(os.environ.get("POINTCLUB_MODEL_EXAMPLES", "10")),
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )(AudienceMachine)
         machine.TestCase().runTest()
     finally:
         RUNTIME.close()
