@@ -10,7 +10,8 @@ import typer
 from cli.common import load_settings, parse_duration, report_bad_lines, run_with_container
 from cli.progress import JobProgress
 from core.errors import InvalidInput
-from core.usecases.points import EvaluationReport, ExpiryReport, LedgerImportReport, check_month
+from core.usecases.ledger_import import LedgerImportReport
+from core.usecases.points import EvaluationReport, ExpiryReport, check_month
 
 if TYPE_CHECKING:
     from core.bootstrap import Container
@@ -35,7 +36,8 @@ def import_ledger(
     settings = load_settings()
 
     async def job(container: Container) -> LedgerImportReport:
-        with file.open(encoding="utf-8") as lines, JobProgress(f"import {file.name}") as progress:
+        # Bytes: a line that is not UTF-8 is reported by its number, not fatal to the import.
+        with file.open("rb") as lines, JobProgress(f"import {file.name}") as progress:
             return await container.import_ledger().run(
                 lines, progress=lambda done: progress.update(done, done)
             )

@@ -35,7 +35,7 @@ def import_list(
 
     async def job(container: Container) -> ImportReport:
         with (
-            file.open(encoding="utf-8-sig", newline="") as lines,
+            file.open("rb") as lines,  # a line that is not UTF-8 is one bad line
             JobProgress(f"import {name}") as progress,
         ):
             return await container.import_user_list().run(

@@ -33,7 +33,8 @@ from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
 from core.usecases.authoring import NotificationAuthoring
 from core.usecases.fanout import CleanupRecalled, PrepareDue, PrepareNotification
-from core.usecases.points import EvaluateRanks, ImportLedger, NoticeSender, NotifyExpiring
+from core.usecases.ledger_import import ImportLedger
+from core.usecases.points import EvaluateRanks, NoticeSender, NotifyExpiring
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
 from core.usecases.segments import ImportUserList, SegmentAuthoring
@@ -149,7 +150,7 @@ class Container:
         return ImportUserList(store=self.segments, clock=self.clock)
 
     def import_ledger(self) -> ImportLedger:
-        return ImportLedger(store=self.ledger, ranks=self.ranks)
+        return ImportLedger(store=self.ledger, ranks=self.ranks, clock=self.clock)
 
     def notice_sender(self) -> NoticeSender:
         return NoticeSender(store=self.notifications, prepare=self.prepare_notification())

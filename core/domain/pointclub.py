@@ -6,12 +6,13 @@ the monthly evaluation and is valid until the end of that month; ``pointsToNextR
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -178,13 +179,37 @@ class LedgerEntry:
     def position(self) -> str:
         return f"{iso_key(self.occurred_at)}#{self.entry_id}"
 
+    def fingerprint(self, user_id: str) -> str:
+        """What the line said, to tell a replay of it from a changed line with the same id."""
+        expires = None if self.expires_at is None else iso_key(self.expires_at)
+        said = [user_id, self.kind.value, self.amount, iso_key(self.occurred_at), expires]
+        said.append(self.description)
+        digest = hashlib.sha256(json.dumps(said, ensure_ascii=False).encode())
+        return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class EntryClaim:
+    """Who holds an entry id: what their line said, and which import run wrote it."""
+
+    fingerprint: str
+    run_id: str
+
 
 # Months of use kept in the read model: the window plus the month being evaluated.
 USED_MONTHS_KEPT = QUALIFYING_WINDOW_MONTHS + 1
 
 
+# Times a ledger can hold: anything else is a typo or an attack, and would distort the read model.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def check_entry(entry: LedgerEntry) -> str | None:
     """Why an entry cannot be applied, or None. Signs: EARNED > 0; USED, EXPIRED < 0."""
+    for name, moment in (("occurredAt", entry.occurred_at), ("expiresAt", entry.expires_at)):
+        if moment is not None and not EARLIEST <= moment < LATEST:
+            return f"{name} must be between 2000 and 2100"
     if entry.kind is PointEntryKind.EARNED:
         if entry.amount <= 0:
             return "EARNED needs a positive amount"
@@ -226,19 +251,23 @@ def apply_entry(record: ClubRecord, entry: LedgerEntry) -> ClubRecord:
             used[month] = used.get(month, 0) - entry.amount
     elif entry.kind is PointEntryKind.ADJUSTED:
         unexpiring += entry.amount
-    # Keep the item small: spent lots, lots long expired and months outside any window go.
-    newest = max(used, default=jst_month(entry.occurred_at))
-    oldest_kept = shift_month(max(newest, jst_month(entry.occurred_at)), -USED_MONTHS_KEPT)
-    return ClubRecord(
-        lots=tuple(
-            lot for lot in lots if lot.amount > 0 and jst_month(lot.expires_at) >= oldest_kept
-        ),
-        used_by_month={m: v for m, v in used.items() if m > oldest_kept},
-        rank_code=record.rank_code,
-        rank_month=record.rank_month,
+    return replace(
+        record,
+        lots=tuple(lot for lot in lots if lot.amount > 0),
+        used_by_month=used,
         unexpiring_balance=unexpiring,
-        previous_rank=record.previous_rank,
-        evaluation_run=record.evaluation_run,
+    )
+
+
+def compact(record: ClubRecord, now: datetime) -> ClubRecord:
+    """The read model without what no status or evaluation from ``now`` on can need: lots
+    expired and months used before the evaluation window. Measured from the clock, never from
+    the entries, so one entry dated far ahead cannot drop what counts today."""
+    oldest_kept = shift_month(jst_month(now), -USED_MONTHS_KEPT)
+    return replace(
+        record,
+        lots=tuple(lot for lot in record.lots if jst_month(lot.expires_at) >= oldest_kept),
+        used_by_month={m: v for m, v in record.used_by_month.items() if m > oldest_kept},
     )
 
 

@@ -1,23 +1,23 @@
-"""Point-club jobs: ledger import, monthly rank evaluation, expiry warnings.
+"""Point-club jobs: monthly rank evaluation and expiry warnings (the ledger import is
+``ledger_import.py``).
 
-All three are safe to rerun and to kill: imports are idempotent by entry id, an evaluation skips
-members already evaluated for the month, and every notice has an id derived from what it is about
-(the member and month, or the lot), so it is created and delivered once.
+Both are safe to rerun and to kill: an evaluation skips members already evaluated for the month,
+and every notice has an id derived from what it is about (the member and month, or the lot), so
+it is created and delivered once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
-from core.domain.audience import MEMBER_ID, AudiencePartition
+from core.domain.audience import AudiencePartition
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -29,20 +29,15 @@ from core.domain.notification import (
 )
 from core.domain.pointclub import (
     ClubRecord,
-    LedgerEntry,
-    PointEntryKind,
     RankTable,
-    apply_entry,
-    check_entry,
     qualifying_for_evaluation,
 )
 from core.domain.segment import SegmentKind, SegmentRule
-from core.domain.time import JST, month_end, month_start, parse_iso
+from core.domain.time import JST, month_end, month_start
 from core.errors import Conflict, InvalidInput
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock
 from core.usecases.fanout import PrepareNotification
-from core.usecases.segments import BadLine
 
 log = structlog.get_logger("pointclub.points")
 CHUNK_LINES = 400
@@ -50,148 +45,10 @@ CONCURRENCY = 16
 MAX_RETRIES = 20
 
 
-class LedgerStore(Protocol):
-    batch_size: int
-
+class ClubStore(Protocol):
     async def club_for_update(self, user_id: str) -> tuple[ClubRecord | None, int]: ...
 
-    async def save(
-        self, user_id: str, entries: Sequence[LedgerEntry], record: ClubRecord, version: int
-    ) -> set[str]: ...
-
     async def save_club(self, user_id: str, record: ClubRecord, version: int) -> None: ...
-
-
-@dataclass
-class LedgerImportReport:
-    imported: int = 0
-    already: int = 0
-    bad: list[BadLine] = field(default_factory=list)
-
-
-def parse_line(text: str) -> tuple[str, LedgerEntry]:
-    """A JSON Lines ledger entry; ``InvalidInput`` names what is wrong."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInput(f"not JSON: {error.msg}") from error
-    if not isinstance(document, dict):
-        raise InvalidInput("not a JSON object")
-    missing = [
-        k for k in ("entryId", "userId", "kind", "amount", "occurredAt") if k not in document
-    ]
-    if missing:
-        raise InvalidInput(f"missing {', '.join(missing)}")
-    user_id, entry_id = document["userId"], document["entryId"]
-    for name, value in (("userId", user_id), ("entryId", entry_id)):
-        if not isinstance(value, str) or not MEMBER_ID.fullmatch(value):
-            raise InvalidInput(f"{name} must be letters, digits and _.:@- (up to 128)")
-    try:
-        kind = PointEntryKind(document["kind"])
-    except ValueError as error:
-        raise InvalidInput("kind must be EARNED, USED, EXPIRED or ADJUSTED") from error
-    amount = document["amount"]
-    if not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) > 10**9:
-        raise InvalidInput("amount must be an integer")
-    try:
-        occurred = _instant(document["occurredAt"])
-        expires = None if document.get("expiresAt") is None else _instant(document["expiresAt"])
-    except (TypeError, ValueError) as error:
-        raise InvalidInput("times must be ISO-8601 with an offset") from error
-    description = document.get("description")
-    if description is not None and (not isinstance(description, str) or len(description) > 200):
-        raise InvalidInput("description must be text of at most 200 characters")
-    entry = LedgerEntry(entry_id, kind, amount, occurred, description, expires)
-    problem = check_entry(entry)
-    if problem is not None:
-        raise InvalidInput(problem)
-    return user_id, entry
-
-
-def _instant(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError("no offset")
-    return parse_iso(moment.isoformat())
-
-
-class ImportLedger:
-    def __init__(self, *, store: LedgerStore, ranks: RankTable) -> None:
-        self._store = store
-        self._ranks = ranks
-
-    @traced
-    async def run(
-        self, lines: Iterable[str], progress: Callable[[int], None] | None = None
-    ) -> LedgerImportReport:
-        report = LedgerImportReport()
-        chunk: list[tuple[str, LedgerEntry]] = []
-        seen = 0
-        for number, raw in enumerate(lines, start=1):
-            seen = number
-            if not raw.strip():
-                continue
-            try:
-                chunk.append(parse_line(raw))
-            except InvalidInput as error:
-                report.bad.append(BadLine(number, raw.rstrip("\r\n")[:200], str(error)))
-                continue
-            if len(chunk) >= CHUNK_LINES:
-                await self._apply_chunk(chunk, report)
-                chunk = []
-                if progress is not None:
-                    progress(seen)
-        if chunk:
-            await self._apply_chunk(chunk, report)
-        if progress is not None:
-            progress(seen)
-        return report
-
-    async def _apply_chunk(
-        self, chunk: list[tuple[str, LedgerEntry]], report: LedgerImportReport
-    ) -> None:
-        with chunk_span("ledger.import_chunk", f"{len(chunk)} entries"):
-            await self._apply_members(chunk, report)
-
-    async def _apply_members(
-        self, chunk: list[tuple[str, LedgerEntry]], report: LedgerImportReport
-    ) -> None:
-        by_member: dict[str, list[LedgerEntry]] = {}
-        for user_id, entry in chunk:
-            by_member.setdefault(user_id, []).append(entry)  # keeps the file's order per member
-        limit = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(user_id: str, entries: list[LedgerEntry]) -> None:
-            async with limit:
-                for start in range(0, len(entries), self._store.batch_size):
-                    imported, already = await self._apply_member(
-                        user_id, entries[start : start + self._store.batch_size]
-                    )
-                    report.imported += imported
-                    report.already += already
-
-        await asyncio.gather(*(one(uid, entries) for uid, entries in by_member.items()))
-
-    async def _apply_member(self, user_id: str, entries: list[LedgerEntry]) -> tuple[int, int]:
-        already = 0
-        for _ in range(MAX_RETRIES):
-            if not entries:
-                return 0, already
-            record, version = await self._store.club_for_update(user_id)
-            updated = record or ClubRecord(rank_code=self._ranks.base.code)
-            for entry in entries:
-                updated = apply_entry(updated, entry)
-            try:
-                present = await self._store.save(user_id, entries, updated, version)
-            except Conflict:
-                continue  # the club item moved: read it again
-            if not present:
-                return len(entries), already
-            already += len(present)
-            entries = [entry for entry in entries if entry.entry_id not in present]
-        raise Conflict(f"member {user_id}'s status kept changing; run the import again")
 
 
 class MemberSource(Protocol):
@@ -222,7 +79,7 @@ class EvaluateRanks:
         self,
         *,
         members: MemberSource,
-        store: LedgerStore,
+        store: ClubStore,
         ranks: RankTable,
         notices: NoticeSender,
     ) -> None:
@@ -361,7 +218,7 @@ class NotifyExpiring:
     """One notice per member and lot that expires within a window, never twice for a lot."""
 
     def __init__(
-        self, *, members: MemberSource, store: LedgerStore, notices: NoticeSender, clock: Clock
+        self, *, members: MemberSource, store: ClubStore, notices: NoticeSender, clock: Clock
     ) -> None:
         self._members = members
         self._store = store

@@ -12,7 +12,7 @@ import structlog
 from core.domain.audience import MEMBER_ID
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_segment
 from core.domain.time import iso_key
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, InvalidInput, ValidationFailed
 from core.observability.spans import traced
 from core.ports import Clock
 
@@ -49,6 +49,17 @@ class SegmentAuthoring:
 
 HEADERS = {"user_id", "userid", "uid", "member", "member_id", "id"}
 IMPORT_CHUNK = 500
+
+
+def text_of(raw: bytes | str) -> str:
+    """An import file's line as text: files are read as bytes so that one line that is not
+    UTF-8 is reported by its number instead of stopping the whole import."""
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff")
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise InvalidInput("not UTF-8 text") from error
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ class ImportUserList:
         self,
         actor: str,
         name: str,
-        lines: Iterable[str],
+        lines: Iterable[bytes | str],
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         rule = SegmentRule(SegmentKind.USER_LIST)
@@ -109,7 +120,13 @@ class ImportUserList:
             )
         report = ImportReport(segment=name)
         chunk: list[str] = []
-        for number, raw in enumerate(lines, start=1):
+        for number, line in enumerate(lines, start=1):
+            try:
+                raw = text_of(line)
+            except InvalidInput as error:
+                text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+                report.bad.append(BadLine(number, text.rstrip("\r\n")[:200], str(error)))
+                continue
             if number == 1 and raw.strip().split(",")[0].strip().lower() in HEADERS:
                 continue  # a CSV header
             member, reason = _parse(raw)

@@ -1,7 +1,8 @@
 """Ledger imports: entries and the point-club read model they change, in one transaction.
 
-A ledger entry is written only if absent (its key holds its id), and the club item only if its
-version is the one read, so an entry is counted once whatever reruns or concurrent imports do.
+Each entry is written with a claim of its id (``LEDGER#<entryId>``, only if absent, holding what
+the line said), and the club item only if its version is the one read, so an entry is counted
+once whatever reruns, changed lines or concurrent imports do.
 """
 
 from __future__ import annotations
@@ -9,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.domain.pointclub import ClubRecord, LedgerEntry
+from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.client import translated_errors
+from core.infra.dynamodb.batch import batch_get
+from core.infra.dynamodb.client import cancellation_reasons, translated_errors
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
-MAX_ENTRIES = 98  # beside the club item, within the 100 items of a transaction
+MAX_ENTRIES = 49  # an entry and its id's claim each, beside the club item: 99 of 100
+CLAIM_PREFIX = "LEDGER#"
 
 
 class StaleClub(Conflict):
@@ -48,21 +51,31 @@ class DynamoLedgerStore:
         entries: Sequence[LedgerEntry],
         record: ClubRecord,
         version: int,
-    ) -> set[str]:
-        """Write the entries and the new club item; the ids of entries already there come back
-        (nothing is written then), and ``StaleClub`` if the club item moved meanwhile."""
+        run_id: str,
+    ) -> dict[str, EntryClaim]:
+        """Write the entries, a claim of each id and the new club item; the claims of ids held
+        already come back (nothing is written then), and ``StaleClub`` if the club item moved."""
         club = codec.club_to_item(user_id, record)
         club["ver"] = codec.n(version + 1)
-        items: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": codec.ledger_to_item(user_id, entry),
-                    "ConditionExpression": "attribute_not_exists(PK)",
+        items: list[Any] = []
+        for entry in entries:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **_claim_key(entry.entry_id),
+                            "uid": codec.s(user_id),
+                            "fp": codec.s(entry.fingerprint(user_id)),
+                            "run": codec.s(run_id),
+                        },
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
                 }
-            }
-            for entry in entries
-        ]
+            )
+            items.append(
+                {"Put": {"TableName": self._table, "Item": codec.ledger_to_item(user_id, entry)}}
+            )
         items.append(
             {
                 "Put": {
@@ -77,18 +90,27 @@ class DynamoLedgerStore:
             with translated_errors("import ledger entries"):
                 await self._client.transact_write_items(TransactItems=items)
         except self._client.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-            present = {
-                entries[index].entry_id
-                for index, reason in enumerate(reasons[: len(entries)])
-                if reason == "ConditionalCheckFailed"
-            }
-            if present:
-                return present
-            if len(reasons) > len(entries) and reasons[len(entries)] == "ConditionalCheckFailed":
+            reasons = cancellation_reasons(error)
+            held = [
+                entries[index // 2].entry_id
+                for index, reason in enumerate(reasons[: 2 * len(entries)])
+                if index % 2 == 0 and reason == "ConditionalCheckFailed"
+            ]
+            if held:
+                return await self._claims(held)
+            if len(reasons) > 2 * len(entries) and reasons[-1] == "ConditionalCheckFailed":
                 raise StaleClub("the point-club status changed meanwhile") from error
             raise
-        return set()
+        return {}
+
+    async def _claims(self, entry_ids: Sequence[str]) -> dict[str, EntryClaim]:
+        found = await batch_get(self._client, self._table, [_claim_key(e) for e in entry_ids])
+        return {
+            item[keys.PK]["S"].removeprefix(CLAIM_PREFIX): EntryClaim(
+                fingerprint=item["fp"]["S"], run_id=item["run"]["S"]
+            )
+            for item in found
+        }
 
     async def save_club(self, user_id: str, record: ClubRecord, version: int) -> None:
         """The club item alone (rank evaluation), if its version is still ``version``."""
@@ -104,6 +126,11 @@ class DynamoLedgerStore:
                 )
         except self._client.exceptions.ConditionalCheckFailedException as error:
             raise StaleClub("the point-club status changed meanwhile") from error
+
+
+def _claim_key(entry_id: str) -> dict[str, Any]:
+    """An entry id's claim: one item per id across all members, so an id counts once."""
+    return {keys.PK: codec.s(f"{CLAIM_PREFIX}{entry_id}"), keys.SK: codec.s(keys.META_SK)}
 
 
 def _unchanged(version: int) -> str:
