@@ -212,6 +212,33 @@ def test_bad_usage_exits_2_and_production_refuses_dev_tokens() -> None:
     assert "production" in refused.stderr
 
 
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"POINTCLUB_DYNAMODB_ENDPOINT": "http://10.20.30.40:8000"}, "not on this machine"),
+        ({"POINTCLUB_ENV": "production", "POINTCLUB_JWT_SECRET": "x"}, "has 1 bytes"),
+        (
+            {"POINTCLUB_ENV": "production", "POINTCLUB_JWT_ALGORITHMS": '["RS256"]'},
+            "POINTCLUB_JWT_PUBLIC_KEY_FILE",
+        ),
+    ],
+    ids=["dev secret, remote store", "short secret", "RS256 without a key"],
+)
+def test_configuration_that_would_start_unsafe_is_refused(
+    settings: dict[str, str], says: str
+) -> None:
+    """Before anything is opened or sent: no request leaves this machine."""
+    for command in (
+        ("serve", "--port", str(free_port())),
+        ("prepare-due",),
+        ("token", "--user", "a"),
+    ):
+        result = run_cli(*command, env=cli_env(**settings))
+        assert result.returncode == 1, result
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: bad configuration:") and says in line, line
+
+
 @pytest.mark.parametrize(("args", "sdl"), [((), "schema.graphql"), (("--admin",), "admin.graphql")])
 def test_export_schema_matches_the_checked_in_sdl(args: tuple[str, ...], sdl: str) -> None:
     result = run_cli("export-schema", *args, env=cli_env())

@@ -9,16 +9,21 @@ import subprocess
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
+from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.domain.audience import DeliveryFigures
+from core.domain.pointclub import ClubRecord
 from core.settings import Settings
 from tests.builders import add_members, notification_for_all
+from tests.e2e.gql import gql
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
 from tests.engines import ROOT
 from tests.fakes import FakeClock
 from tests.integration.test_fanout import entries_per_member
+from tests.integration.test_fanout_hardening import fill_state_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -152,3 +157,94 @@ async def test_import_list_cli_reports_bad_lines(
     )
     assert second.returncode == 0, second.stderr
     assert "3 members" in second.stdout
+
+
+async def test_overlapping_runs_both_finish_with_every_member_once(
+    container: Container, clock: FakeClock, settings: Settings
+) -> None:
+    """A `prepare-due` every minute during a long broadcast: runs of one notification overlap."""
+    members = await add_members(container, 1200, "SILVER")
+    nid = await notification_for_all(container, clock.now())
+    env = env_for(settings)
+    runs = [
+        subprocess.Popen(
+            [POINTCLUB, "prepare-notification", nid, "--concurrency", "4"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [await asyncio.to_thread(run.communicate, timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
+    figures = (await container.fanout.delivery_totals([nid]))[nid]
+    assert figures == DeliveryFigures(len(members), len(members))
+    for _ in range(3):
+        again = await asyncio.to_thread(
+            run_cli, "prepare-notification", nid, "--user", "walk-in", env=env
+        )
+        assert again.returncode == 0, again.stderr
+    figures = (await container.fanout.delivery_totals([nid]))[nid]
+    assert figures == DeliveryFigures(len(members) + 1, len(members) + 1)
+
+
+async def test_a_member_whose_data_refuses_the_write_does_not_stop_the_run(
+    container: Container, clock: FakeClock, settings: Settings
+) -> None:
+    members = await add_members(container, 200, "GOLD")
+    await fill_state_item(container, members[57])
+    nid = await notification_for_all(container, clock.now())
+    env = env_for(settings)
+    run = await asyncio.to_thread(run_cli, "prepare-notification", nid, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "PUBLISHED" in run.stdout and "1 failed (retried by the next run)" in run.stdout
+    assert members[57] in run.stderr + run.stdout  # the log line names the member
+    delivered = await entries_per_member(container, nid)
+    assert set(delivered) == set(members) - {members[57]}
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(200, 199, 1)
+
+
+async def test_after_recall_cleanup_nothing_is_counted_that_is_not_listed(
+    api: httpx.AsyncClient,
+    container: Container,
+    clock: FakeClock,
+    settings: Settings,
+    tokens: DevTokenIssuer,
+) -> None:
+    gold = await add_members(container, 60, "GOLD", "g")
+    nid = await notification_for_all(container, clock.now())
+    env = env_for(settings)
+    assert (await asyncio.to_thread(run_cli, "prepare-notification", nid, env=env)).returncode == 0
+    walk_in = await asyncio.to_thread(
+        run_cli, "prepare-notification", nid, "--user", "walk-in", env=env
+    )
+    assert walk_in.returncode == 0, walk_in.stderr
+    for member in gold[:20]:  # they leave the audience after delivery
+        await container.members.put_club(member, ClubRecord(rank_code="REGULAR"))
+    await container.client.delete_item(  # and some leave the table altogether
+        TableName=settings.table_name,
+        Key={"PK": {"S": f"USER#{gold[20]}"}, "SK": {"S": "I~CLUB"}},
+    )
+
+    recall = await gql(
+        api,
+        'mutation($id: ID!) { recallNotification(id: $id, reason: "wrong") '
+        "{ notification { state } userErrors { code } } }",
+        {"id": nid},
+        token=tokens.issue("op", admin=True),
+        path="/admin/graphql",
+    )
+    assert recall["data"]["recallNotification"]["notification"]["state"] == "RECALLED"
+    cleanup = await asyncio.to_thread(run_cli, "recall-cleanup", env=env)
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert f"{nid}: cleaned 61 members' inboxes" in cleanup.stdout
+
+    clock.catch_up()
+    home = "{ viewer { unreadCount inbox { edges { node { id } } } } }"
+    for member in [*gold[:22], "walk-in"]:
+        seen = (await gql(api, home, token=tokens.issue(member)))["data"]["viewer"]
+        assert seen == {"unreadCount": 0, "inbox": {"edges": []}}, member
+    assert await entries_per_member(container, nid) == Counter()
