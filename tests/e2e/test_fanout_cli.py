@@ -35,6 +35,24 @@ def env_for(settings: Settings) -> dict[str, str]:
     )
 
 
+async def together(env: dict[str, str], *commands: tuple[str, ...]) -> None:
+    """The commands as separate processes at once, as workers of a job runner run them; each
+    must exit 0."""
+    processes = [
+        subprocess.Popen(
+            [POINTCLUB, *command],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    outputs = [await asyncio.to_thread(p.communicate, timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0] * len(processes), outputs
+
+
 async def delivered_so_far(container: Container, nid: str) -> int:
     return (await container.fanout.delivery_totals([nid]))[nid].delivered
 
@@ -98,19 +116,7 @@ async def test_three_shard_workers_cover_the_audience_exactly_once(
     members = await add_members(container, 1500, "SILVER")
     nid = await notification_for_all(container, clock.now())
     env = env_for(settings)
-    workers = [
-        subprocess.Popen(
-            [POINTCLUB, "prepare-notification", nid, "--shard", f"{index}/3"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for index in range(3)
-    ]
-    outputs = [await asyncio.to_thread(worker.communicate, timeout=300) for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    await together(env, *(("prepare-notification", nid, "--shard", f"{i}/3") for i in range(3)))
     assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
     stored = (await container.notifications.get_many([nid]))[nid]
     assert stored.state.value == "PUBLISHED"
@@ -166,19 +172,7 @@ async def test_overlapping_runs_both_finish_with_every_member_once(
     members = await add_members(container, 1200, "SILVER")
     nid = await notification_for_all(container, clock.now())
     env = env_for(settings)
-    runs = [
-        subprocess.Popen(
-            [POINTCLUB, "prepare-notification", nid, "--concurrency", "4"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [await asyncio.to_thread(run.communicate, timeout=300) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    await together(env, *(("prepare-notification", nid, "--concurrency", "4") for _ in range(3)))
     assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
     figures = (await container.fanout.delivery_totals([nid]))[nid]
     assert figures == DeliveryFigures(len(members), len(members))

@@ -3,6 +3,7 @@ what a hostile member sends is BAD_USER_INPUT or a 400, never a 500 and never a 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.domain.pointclub import LedgerEntry, PointEntryKind
+from core.settings import Settings
+from resolvers.app import PointclubGraphQL, public_schema
 from tests.builders import notification, publish
 from tests.conftest import CallRecorder
 from tests.e2e.gql import codes, gql
@@ -154,21 +157,13 @@ async def test_a_surrogate_pair_is_valid_text(
     assert "😀" in answer.json()["errors"][0]["message"]
 
 
-async def test_text_stored_before_the_door_checked_it_is_answered_not_500(
-    api: httpx.AsyncClient, container: Container, clock: FakeClock, tokens: DevTokenIssuer
-) -> None:
-    entry = LedgerEntry(
-        "old-1", PointEntryKind.ADJUSTED, 10, clock.now() - timedelta(days=1), "bad \ud800 text"
-    )
-    await container.members.put_ledger("alice", [entry])
-    body = await gql(
-        api,
-        "{ viewer { pointClub { history(first: 5) { edges { node { id description } } } } } }",
-        token=tokens.issue("alice"),
-    )
-    (edge,) = body["data"]["viewer"]["pointClub"]["history"]["edges"]
-    assert edge["node"]["id"] == "old-1"
-    assert edge["node"]["description"].startswith("bad ")
+def test_text_that_cannot_be_encoded_is_answered_not_500(settings: Settings) -> None:
+    """Text no store should hold (a lone surrogate, stored before the door checked it, or by
+    another writer) is answered with a replacement character instead of failing the response.
+    (DynamoDB Local stores such a string; moto refuses it, so this goes through the encoder.)"""
+    view = PointclubGraphQL(settings, public_schema(), allow_get=True)
+    body = view.encode_json({"data": {"description": "bad \ud800 text"}})
+    assert json.loads(body) == {"data": {"description": "bad ? text"}}
 
 
 async def test_a_page_skipping_hidden_entries_does_bounded_work_and_pages_on(
