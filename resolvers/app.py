@@ -207,11 +207,15 @@ class PointclubGraphQL(GraphQL[Context, None]):
     def parse_json(self, data: str | bytes) -> Any:
         """A body (and GET's variables and extensions) must be a JSON object of valid text: a
         lone surrogate escape (``"\\ud800"``) decodes to a string nothing can store or send."""
+        if isinstance(data, bytes):
+            try:  # strictly: json.loads would let encoded surrogates (b"\xed\xa0\x80") through
+                data = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise HTTPException(400, "The request is not UTF-8 text") from error
         parsed = super().parse_json(data)
         if not isinstance(parsed, dict):
             raise HTTPException(400, "The request must be a JSON object")
-        escaped = b"\\u" in data if isinstance(data, bytes) else "\\u" in data
-        if escaped and not _valid_text(parsed):
+        if "\\u" in data and not _valid_text(parsed):
             raise HTTPException(400, "The request holds text that is not valid Unicode")
         return parsed
 

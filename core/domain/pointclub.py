@@ -113,6 +113,7 @@ class ClubRecord:
     unexpiring_balance: int = 0  # adjustments that belong to no lot
     previous_rank: str | None = None  # the rank before the evaluation of rank_month
     evaluation_run: str | None = None  # which evaluation run set rank_month (skips revisits)
+    applied_until: datetime | None = None  # the latest occurredAt applied (compaction's bound)
 
 
 @dataclass(frozen=True)
@@ -251,19 +252,23 @@ def apply_entry(record: ClubRecord, entry: LedgerEntry) -> ClubRecord:
             used[month] = used.get(month, 0) - entry.amount
     elif entry.kind is PointEntryKind.ADJUSTED:
         unexpiring += entry.amount
+    until = record.applied_until
     return replace(
         record,
         lots=tuple(lot for lot in lots if lot.amount > 0),
         used_by_month=used,
         unexpiring_balance=unexpiring,
+        applied_until=entry.occurred_at if until is None else max(until, entry.occurred_at),
     )
 
 
 def compact(record: ClubRecord, now: datetime) -> ClubRecord:
-    """The read model without what no status or evaluation from ``now`` on can need: lots
-    expired and months used before the evaluation window. Measured from the clock, never from
-    the entries, so one entry dated far ahead cannot drop what counts today."""
-    oldest_kept = shift_month(jst_month(now), -USED_MONTHS_KEPT)
+    """The read model without what no status, evaluation or later entry can need: lots expired
+    and months used before the evaluation window. Measured from the earlier of the clock and the
+    latest entry applied: an entry dated far ahead cannot drop what counts today, and a history
+    imported in order keeps the lots its next entries take from."""
+    until = record.applied_until or now
+    oldest_kept = shift_month(jst_month(min(now, until)), -USED_MONTHS_KEPT)
     return replace(
         record,
         lots=tuple(lot for lot in record.lots if jst_month(lot.expires_at) >= oldest_kept),

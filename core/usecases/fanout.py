@@ -82,10 +82,27 @@ class FanoutStore(Protocol):
     async def checkpoints(self, notification_id: str) -> dict[str, Checkpoint]: ...
 
     async def deliver_batch(
-        self, notification_id: str, partition: str, members: Sequence[str], entry: InboxEntry
+        self,
+        notification_id: str,
+        partition: str,
+        members: Sequence[str],
+        entry: InboxEntry,
+        *,
+        checkpointed: bool = True,
     ) -> BatchResult: ...
 
-    async def retry_failed(self, notification_id: str, entry: InboxEntry) -> BatchResult: ...
+    async def retry_failed(
+        self,
+        notification_id: str,
+        entry: InboxEntry,
+        owns: Callable[[str], bool] | None = None,
+    ) -> BatchResult: ...
+
+    async def has_failed(self, notification_id: str, member: str) -> bool: ...
+
+    async def retry_member(
+        self, notification_id: str, member: str, entry: InboxEntry
+    ) -> BatchResult: ...
 
     async def finish_partition(self, notification_id: str, partition: str) -> None: ...
 
@@ -196,7 +213,9 @@ class PrepareNotification:
             return await self._one_member(notification, only_user, report)
         notification = await self._start(notification)
         entry = _entry(notification, self._clock.now())
-        retried = await self._fanout.retry_failed(notification_id, entry)
+        # Members recorded as failed by earlier runs first (each worker its own shards').
+        owns = None if shard is None else (lambda member: shard.owns(member_shard(member)))
+        retried = await self._fanout.retry_failed(notification_id, entry, owns)
         report.delivered += retried.delivered
         self._note_failures(notification_id, retried.failed, report)
         # The audience count is a read of the whole index: only pay for it to show progress.
@@ -308,15 +327,15 @@ class PrepareNotification:
         check_member_id(user_id, "user")
         entry = _entry(notification, self._clock.now())
         report.audience = 1
-        try:
+        nid = notification.notification_id
+        if await self._fanout.has_failed(nid, user_id):
+            result = await self._fanout.retry_member(nid, user_id, entry)
+        else:
             result = await self._fanout.deliver_batch(
-                notification.notification_id, f"manual.{user_id}", [user_id], entry
+                nid, f"manual.{user_id}", [user_id], entry, checkpointed=False
             )
-        except PartitionOvertaken:
-            report.already = 1  # an earlier --user run delivered it
-            return report
         report.delivered, report.already = result.delivered, result.already
-        self._note_failures(notification.notification_id, result.failed, report)
+        self._note_failures(nid, result.failed, report)
         return report
 
 

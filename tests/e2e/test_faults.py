@@ -8,7 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,14 +17,21 @@ import pytest
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container, open_container
+from core.domain.notification import (
+    Audience,
+    AudienceKind,
+    LocalizedContent,
+    NotificationPatch,
+    NotificationState,
+)
 from core.settings import Settings
 from resolvers.errors import UNAVAILABLE_MESSAGE
-from tests.builders import notification, publish
+from tests.builders import draft, notification, publish
 from tests.e2e.gql import app_client, codes, gql
 from tests.e2e.test_cli import POINTCLUB, cli_env
 from tests.engines import ROOT, Engine
 from tests.fakes import FakeClock
-from tests.faults import FAULTS, Fault, FaultProxy, throttled_transaction
+from tests.faults import FAULTS, Fault, FaultProxy, dynamodb_error, throttled_transaction
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -171,3 +178,23 @@ async def test_a_cli_job_exits_1_with_one_line(faulty: Faulty, fault: Fault) -> 
     assert process.returncode == 1, lines
     assert len(lines) == 1 and lines[0].startswith("error: DynamoDB could not"), lines
     assert time.monotonic() - started < BOUND + 10  # the process's own start-up included
+
+
+async def test_a_write_that_meets_another_transaction_waits_for_it(
+    faulty: Faulty, clock: FakeClock
+) -> None:
+    """DynamoDB answers TransactionConflictException at once when an item is held by a
+    transaction under way (an amend while a fan-out batch checks the notification, a read while
+    a delivery adds a marker): the write is made again, not failed."""
+    container = faulty.container
+    created = await container.authoring().create(
+        "op", draft(Audience(AudienceKind.USER, user_id="alice"), clock.now())
+    )
+    conflict = dynamodb_error(400, "TransactionConflictException", "Transaction is ongoing")
+    faulty.proxy.fail(replace(conflict, operation="UpdateItem", times=2))
+    patch = NotificationPatch(contents={"ja": LocalizedContent("訂正", "本文")})
+    updated = await container.authoring().update("op", created.notification_id, patch)
+    assert updated.contents == patch.contents and faulty.proxy.failed == 2
+    faulty.proxy.fail(replace(conflict, operation="TransactWriteItems", times=2))
+    recalled = await container.authoring().recall("op", created.notification_id, "x")
+    assert recalled.state is NotificationState.RECALLED and faulty.proxy.failed == 2

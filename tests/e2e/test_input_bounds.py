@@ -117,10 +117,21 @@ async def test_admin_ids_are_bounded_too(api: httpx.AsyncClient, tokens: DevToke
         b"[1, 2]",
         b"42",
         b"null",
+        b'{"query": "{ viewer { userId } }", "operationName": "x\xed\xa0\x80"}',
+        b'{"query": "\xff"}',
         b'{"query": "{ viewer { userId } }", "variables": {"c": ["\\ud800"]}}',
         b'{"query": "query($i: [ID!]!) { viewer { userId } }", "variables": {"i": ["\\udc00x"]}}',
     ],
-    ids=["string", "list", "number", "null", "lone high surrogate", "lone low surrogate"],
+    ids=[
+        "string",
+        "list",
+        "number",
+        "null",
+        "an encoded surrogate",
+        "not UTF-8",
+        "lone high surrogate",
+        "lone low surrogate",
+    ],
 )
 async def test_a_body_that_is_not_a_json_object_of_valid_text_is_400(
     api: httpx.AsyncClient, tokens: DevTokenIssuer, body: bytes

@@ -139,3 +139,16 @@ async def test_an_entry_dated_far_ahead_changes_the_balance_by_its_amount_only(
     after = await status(api, tokens)
     assert after["balance"] == before["balance"] - 1  # type: ignore[operator]
     assert after["qualifyingPoints"] == before["qualifyingPoints"]
+
+
+async def test_entries_imported_before_ids_were_claimed_are_not_counted_again(
+    container: Container, settings: Settings, tmp_path: Path
+) -> None:
+    from core.usecases.ledger_import import parse_line
+
+    lines = alice_ledger()
+    await container.members.put_ledger("alice", [parse_line(text)[1] for text in lines])
+    code, out, err = await imported(settings, tmp_path / "again.jsonl", lines)
+    assert code == 0, err
+    assert "imported 0 entries, 5 were there already, 0 bad lines" in out
+    assert await container.ledger.club_for_update("alice") == (None, 0)

@@ -177,3 +177,30 @@ async def test_recall_cleanup_removes_exactly_what_was_delivered(
         )
         assert page.items == () and page.unread_count == 0
     assert await cleanup.run(nid) == 0  # nothing left; a rerun changes nothing
+
+
+async def test_a_refused_delivery_by_hand_is_counted_once_and_retried_by_hand(
+    container: Container, clock: FakeClock
+) -> None:
+    members = [f"m{n:04d}" for n in range(10)]
+    await fill_state_item(container, "m0003")
+    nid = await user_list_notification(container, clock, members)
+    prepare = container.prepare_notification()
+    await prepare.run(nid)
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(10, 9, 1)
+
+    again = await prepare.run(nid, only_user="m0003")  # still refused: still one failure
+    assert (again.delivered, again.failed) == (0, 1)
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(10, 9, 1)
+
+    await container.client.delete_item(
+        TableName=container.settings.table_name,
+        Key={keys.PK: codec.s(keys.user_pk("m0003")), keys.SK: codec.s(keys.STATE_SK)},
+    )
+    fixed = await prepare.run(nid, only_user="m0003")
+    assert fixed.delivered == 1
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(10, 10, 0)
+    assert (await entries_per_member(container, nid))["m0003"] == 1
+    rerun = await prepare.run(nid)  # nothing left to retry, nothing counted twice
+    assert (rerun.delivered, rerun.failed) == (0, 0)
+    assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(10, 10, 0)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import Unavailable
-from core.infra.dynamodb.client import translated_errors
+from core.infra.dynamodb.client import is_contention, translated_errors
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
+T = TypeVar("T")
 BATCH_GET_LIMIT = 100
 MAX_ATTEMPTS = 8
 BASE_DELAY = 0.025
@@ -61,6 +62,20 @@ async def _get_chunk(
     raise Unavailable(
         f"DynamoDB left {len(pending)} keys unprocessed after {MAX_ATTEMPTS} attempts"
     )
+
+
+async def contended(action: str, call: Callable[[], Awaitable[T]]) -> T:
+    """``call`` (a write), again with backoff while another transaction holds one of its items
+    (DynamoDB answers that at once rather than waiting); anything else is raised as it is."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            with translated_errors(action):
+                return await call()
+        except Unavailable as error:
+            if not is_contention(error) or attempt == MAX_ATTEMPTS - 1:
+                raise
+        await backoff(attempt)
+    raise Unavailable(f"DynamoDB kept refusing to {action}")
 
 
 BATCH_WRITE_LIMIT = 25

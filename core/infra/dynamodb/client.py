@@ -41,15 +41,22 @@ THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
     }
 )
-RETRYABLE_CODES = THROTTLING_CODES | {
-    "InternalServerError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "ResourceNotFoundException",
-}
+# Another transaction holds the item: a write made at the same moment as a fan-out batch that
+# checks the notification, say. Over in milliseconds; callers that can retry do (``batch.py``).
+CONTENTION_CODES = frozenset({"TransactionConflictException", "TransactionConflict"})
+RETRYABLE_CODES = (
+    THROTTLING_CODES
+    | CONTENTION_CODES
+    | {
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ResourceNotFoundException",
+    }
+)
 
 
 def cancellation_reasons(error: ClientError) -> list[str]:
@@ -65,10 +72,22 @@ def is_store_failure(error: ClientError) -> bool:
     if status >= 500 or status == 429 or code in RETRYABLE_CODES:
         return True
     if code == "TransactionCanceledException":
-        # Throttled items, and nothing else wrong: the transaction may go through later.
+        # Throttled or contended items, and nothing else wrong: it may go through later.
         failed = {reason for reason in cancellation_reasons(error) if reason != "None"}
-        return bool(failed) and failed <= THROTTLING_CODES
+        return bool(failed) and failed <= THROTTLING_CODES | CONTENTION_CODES
     return False
+
+
+def is_contention(error: BaseException) -> bool:
+    """An ``Unavailable`` (or ClientError) that only says another transaction held an item."""
+    cause = error.__cause__ if isinstance(error, Unavailable) else error
+    if not isinstance(cause, ClientError):
+        return False
+    code = cause.response.get("Error", {}).get("Code", "")
+    if code in CONTENTION_CODES:
+        return True
+    failed = {reason for reason in cancellation_reasons(cause) if reason != "None"}
+    return code == "TransactionCanceledException" and bool(failed) and failed <= CONTENTION_CODES
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,8 @@ def club_to_item(user_id: str, record: ClubRecord) -> Item:
         "used": {"M": {month: n(amount) for month, amount in record.used_by_month.items()}},
         "adj": n(record.unexpiring_balance),
     }
+    if record.applied_until is not None:
+        item["upto"] = s(iso_key(record.applied_until))
     if record.rank_code is not None:
         item["rank"] = s(record.rank_code)
         # Members by rank (segments, fan-out): sharded so no index key takes every member.
@@ -141,6 +143,7 @@ def club_from_item(item: Mapping[str, Any] | None) -> ClubRecord | None:
         unexpiring_balance=int(item.get("adj", {"N": "0"})["N"]),
         previous_rank=item["prevRank"]["S"] if "prevRank" in item else None,
         evaluation_run=item["evalRun"]["S"] if "evalRun" in item else None,
+        applied_until=_opt_time(item, "upto"),
     )
 
 

@@ -20,7 +20,9 @@ The figures of a notification are the sums over its checkpoint items (no hot ite
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -37,7 +39,7 @@ from core.domain.inbox import InboxEntry
 from core.domain.notification import NotificationState
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff
+from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, contended
 from core.infra.dynamodb.client import THROTTLING_CODES, cancellation_reasons, translated_errors
 
 if TYPE_CHECKING:
@@ -78,26 +80,31 @@ class DynamoFanoutStore:
         partition: str,
         members: Sequence[str],
         entry: InboxEntry,
+        *,
+        checkpointed: bool = True,
     ) -> BatchResult:
-        """Deliver ``entry`` to ``members`` (sorted, after the partition's checkpoint)."""
+        """Deliver ``entry`` to ``members`` (sorted, after the partition's checkpoint; with
+        ``checkpointed=False``, as a delivery by hand that moves no checkpoint)."""
         if not members:
             return BatchResult(0, 0)
         if len(members) > BATCH_MEMBERS:
             raise ValueError(f"at most {BATCH_MEMBERS} members in a batch")
         pending = list(members)
         already = 0
-        failed: list[FailedMember] = []
+        failed: list[FailedMember] = []  # recorded and counted by this batch
+        known: list[FailedMember] = []  # recorded before (another partition, run or --user)
         marker = keys.encode_marker(entry.marker())
+        last = members[-1] if checkpointed else None
         attempt = 0
         while attempt < MAX_ATTEMPTS:
             items = [
                 *self._member_items(pending, entry, marker),
-                *self._batch_items(notification_id, partition, pending, members[-1], failed),
+                *self._batch_items(notification_id, partition, pending, last, failed),
             ]
             try:
                 with translated_errors("deliver a batch"):
                     await self._client.transact_write_items(TransactItems=items)
-                return BatchResult(len(pending), already, tuple(failed))
+                return BatchResult(len(pending), already, (*failed, *known))
             except self._client.exceptions.TransactionCanceledException as error:
                 reasons = cancellation_reasons(error)
                 guard, checkpoint = len(items) - 1, 2 * len(pending)
@@ -105,12 +112,19 @@ class DynamoFanoutStore:
                     raise NotificationRecalled() from error
                 if _reason(reasons, checkpoint) == "ConditionalCheckFailed":
                     raise PartitionOvertaken(partition) from error
+                recorded = {
+                    failed[index].user_id
+                    for index in range(len(failed))
+                    if _reason(reasons, checkpoint + 1 + index) == "ConditionalCheckFailed"
+                }
                 have, refused = _member_outcomes(pending, reasons, error)
-                if have or refused:
+                if have or refused or recorded:
                     # Members who have the entry keep it (and their read state); members whose
-                    # data refuses the write are recorded; the others go in the next attempt.
+                    # data refuses the write are recorded once (and counted once); the others
+                    # go in the next attempt.
                     already += len(have)
-                    failed += refused
+                    known += [f for f in failed if f.user_id in recorded]
+                    failed = [f for f in failed if f.user_id not in recorded] + refused
                     gone = have | {f.user_id for f in refused}
                     pending = [member for member in pending if member not in gone]
                     continue
@@ -123,31 +137,43 @@ class DynamoFanoutStore:
             await backoff(attempt)
         raise Unavailable("DynamoDB kept refusing a delivery batch")
 
-    async def retry_failed(self, notification_id: str, entry: InboxEntry) -> BatchResult:
-        """Deliver again to the members recorded as failed; those who still fail stay recorded."""
+    async def retry_failed(
+        self,
+        notification_id: str,
+        entry: InboxEntry,
+        owns: Callable[[str], bool] | None = None,
+    ) -> BatchResult:
+        """Deliver again to the members recorded as failed (those ``owns`` says are this
+        worker's); those who still fail stay recorded."""
         delivered = already = 0
         still: list[FailedMember] = []
-        marker = keys.encode_marker(entry.marker())
         async for item in self._prep_items(notification_id, "F#"):
             member = item[keys.SK]["S"].removeprefix("F#")
-            outcome = await self._retry_one(notification_id, member, entry, marker)
-            if isinstance(outcome, FailedMember):
-                still.append(outcome)
-            elif outcome:
-                delivered += 1
-            else:
-                already += 1
+            if owns is not None and not owns(member):
+                continue
+            result = await self.retry_member(notification_id, member, entry)
+            delivered += result.delivered
+            already += result.already
+            still += result.failed
         return BatchResult(delivered, already, tuple(still))
 
-    async def _retry_one(
-        self, notification_id: str, member: str, entry: InboxEntry, marker: str
-    ) -> bool | FailedMember:
-        """True if delivered now, False if the member had it meanwhile (only the record goes)."""
-        record = {keys.PK: codec.s(prep_pk(notification_id)), keys.SK: codec.s(f"F#{member}")}
+    async def has_failed(self, notification_id: str, member: str) -> bool:
+        with translated_errors("read a failed delivery"):
+            found = await self._client.get_item(
+                TableName=self._table, Key=self._failure_key(notification_id, member)
+            )
+        return "Item" in found
+
+    async def retry_member(
+        self, notification_id: str, member: str, entry: InboxEntry
+    ) -> BatchResult:
+        """One member recorded as failed: delivered now and the record gone (the figures move
+        from failed to delivered), or still failing and still recorded."""
+        marker = keys.encode_marker(entry.marker())
         forget: Any = {
             "Delete": {
                 "TableName": self._table,
-                "Key": record,
+                "Key": self._failure_key(notification_id, member),
                 "ConditionExpression": "attribute_exists(PK)",
             }
         }
@@ -159,26 +185,32 @@ class DynamoFanoutStore:
             self._guard(notification_id),
         ]
         try:
-            with translated_errors("retry a failed delivery"):
-                await self._client.transact_write_items(TransactItems=deliver)
-            return True
+            await contended(
+                "retry a failed delivery",
+                partial(self._client.transact_write_items, TransactItems=deliver),
+            )
+            return BatchResult(1, 0)
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = cancellation_reasons(error)
             if _reason(reasons, len(deliver) - 1) == "ConditionalCheckFailed":
                 raise NotificationRecalled() from error
             if _reason(reasons, 2) == "ConditionalCheckFailed":
-                return False  # another run retried it first
+                return BatchResult(0, 1)  # another run retried it first
             if _reason(reasons, 0) == "ConditionalCheckFailed":
-                # The member has the entry (a --user delivery): the record is all that is left,
-                # and the member is counted where it was delivered, not here as well.
+                # The member has the entry (delivered meanwhile): the record is all that is
+                # left, and the member is counted where it was delivered, not here as well.
                 uncount = self._count(notification_id, RETRIES_PARTITION, targeted=-1, failed=-1)
                 drop: list[Any] = [forget, uncount]
-                with translated_errors("retry a failed delivery"):
-                    await self._client.transact_write_items(TransactItems=drop)
-                return False
+                # (another run may have dropped it first)
+                with contextlib.suppress(self._client.exceptions.TransactionCanceledException):
+                    await contended(
+                        "retry a failed delivery",
+                        partial(self._client.transact_write_items, TransactItems=drop),
+                    )
+                return BatchResult(0, 1)
             _, refused = _member_outcomes([member], reasons, error)
             if refused:
-                return refused[0]
+                return BatchResult(0, 0, tuple(refused))
             raise
 
     async def delivery_totals(self, notification_ids: Sequence[str]) -> dict[str, DeliveryFigures]:
@@ -238,8 +270,10 @@ class DynamoFanoutStore:
                     }
                 }
             )
-            with translated_errors("clean up recalled entries"):
-                await self._client.transact_write_items(TransactItems=items)
+            await contended(
+                "clean up recalled entries",
+                partial(self._client.transact_write_items, TransactItems=items),
+            )
             removed += len(members)
             if progress is not None:
                 progress(removed)
@@ -250,7 +284,7 @@ class DynamoFanoutStore:
         notification_id: str,
         partition: str,
         pending: Sequence[str],
-        last: str,
+        last: str | None,
         failed: Sequence[FailedMember],
     ) -> list[Any]:
         """What follows the members' items: the checkpoint first (at ``2 * len(pending)``), the
@@ -346,15 +380,19 @@ class DynamoFanoutStore:
             }
         }
 
+    def _failure_key(self, notification_id: str, member: str) -> dict[str, Any]:
+        return {keys.PK: codec.s(prep_pk(notification_id)), keys.SK: codec.s(f"F#{member}")}
+
     def _failure(self, notification_id: str, failure: FailedMember) -> dict[str, Any]:
+        """A failure record, only if the member has none: a member is counted failed once."""
         return {
             "Put": {
                 "TableName": self._table,
                 "Item": {
-                    keys.PK: codec.s(prep_pk(notification_id)),
-                    keys.SK: codec.s(f"F#{failure.user_id}"),
+                    **self._failure_key(notification_id, failure.user_id),
                     "why": codec.s(failure.reason[:500]),
                 },
+                "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
 

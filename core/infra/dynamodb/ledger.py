@@ -8,12 +8,13 @@ once whatever reruns, changed lines or concurrent imports do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import batch_get
+from core.infra.dynamodb.batch import batch_get, contended
 from core.infra.dynamodb.client import cancellation_reasons, translated_errors
 
 if TYPE_CHECKING:
@@ -74,7 +75,15 @@ class DynamoLedgerStore:
                 }
             )
             items.append(
-                {"Put": {"TableName": self._table, "Item": codec.ledger_to_item(user_id, entry)}}
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": codec.ledger_to_item(user_id, entry),
+                        # Entries imported before ids were claimed have no claim: their own
+                        # item still says they are there.
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
             )
         items.append(
             {
@@ -87,17 +96,21 @@ class DynamoLedgerStore:
             }
         )
         try:
-            with translated_errors("import ledger entries"):
-                await self._client.transact_write_items(TransactItems=items)
+            write = partial(self._client.transact_write_items, TransactItems=items)
+            await contended("import ledger entries", write)
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = cancellation_reasons(error)
-            held = [
-                entries[index // 2].entry_id
+            held = {
+                entries[index // 2].entry_id: entries[index // 2]
                 for index, reason in enumerate(reasons[: 2 * len(entries)])
-                if index % 2 == 0 and reason == "ConditionalCheckFailed"
-            ]
+                if reason == "ConditionalCheckFailed"
+            }
             if held:
-                return await self._claims(held)
+                claims = await self._claims(list(held))
+                for entry_id, entry in held.items():
+                    # No claim but the entry is there: imported before claims, the same line.
+                    claims.setdefault(entry_id, EntryClaim(entry.fingerprint(user_id), ""))
+                return claims
             if len(reasons) > 2 * len(entries) and reasons[-1] == "ConditionalCheckFailed":
                 raise StaleClub("the point-club status changed meanwhile") from error
             raise

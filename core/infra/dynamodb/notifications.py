@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.domain.notification import (
@@ -14,7 +15,7 @@ from core.domain.notification import (
 from core.domain.time import iso_key
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import batch_get
+from core.infra.dynamodb.batch import batch_get, contended
 from core.infra.dynamodb.client import put_item, translated_errors
 from core.infra.dynamodb.table import GSI1
 from core.ports import IdempotencyClaim
@@ -118,8 +119,9 @@ class DynamoNotificationStore:
         version still the one ``notification`` was read at; else ``Conflict``."""
         update = self._save_update(notification, expected, audit)
         try:
-            with translated_errors("update a notification"):
-                await self._client.update_item(**update)
+            # A fan-out batch checks the notification in its transactions: an amend made while
+            # one is under way waits for it (a few milliseconds) instead of failing.
+            await contended("update a notification", partial(self._client.update_item, **update))
         except self._client.exceptions.ConditionalCheckFailedException as error:
             raise Conflict("the notification changed meanwhile; reload and retry") from error
 
@@ -148,8 +150,8 @@ class DynamoNotificationStore:
             for shard in range(shards)
         ]
         try:
-            with translated_errors("recall a notification"):
-                await self._client.transact_write_items(TransactItems=items)
+            recall = partial(self._client.transact_write_items, TransactItems=items)
+            await contended("recall a notification", recall)
         except self._client.exceptions.TransactionCanceledException as error:
             raise Conflict("the notification changed meanwhile; reload and retry") from error
 

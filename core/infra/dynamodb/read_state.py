@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.domain.time import iso_key
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff
-from core.infra.dynamodb.client import translated_errors
+from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, contended
+from core.infra.dynamodb.client import cancellation_reasons, is_contention, translated_errors
 from core.ports import EntryRef, ReadChange
 
 if TYPE_CHECKING:
@@ -47,17 +48,22 @@ class ReadStateWriter:
                 return
             if len(items) == 1 and not change.entry_updates:
                 # The state item alone: a plain update costs half a transaction's write units.
-                with translated_errors("change read state"):
-                    await self._client.update_item(**items[0]["Update"])
+                await contended(
+                    "change read state", partial(self._client.update_item, **items[0]["Update"])
+                )
                 return
             try:
                 with translated_errors("change read state"):
                     await self._client.transact_write_items(TransactItems=items)
                 return
+            except Unavailable as error:
+                # A delivery to this member in the same moment holds the state item.
+                if not is_contention(error):
+                    raise
+                await backoff(attempt)
+                continue
             except self._client.exceptions.TransactionCanceledException as error:
-                reasons = [
-                    r.get("Code", "None") for r in error.response.get("CancellationReasons", [])
-                ]
+                reasons = cancellation_reasons(error)
                 failed = _failed_entries(change, reasons)
                 if failed:
                     # An entry is gone (TTL) or archived meanwhile: apply the rest without it.

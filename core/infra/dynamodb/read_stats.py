@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from core.domain.inbox import UnreadMarker
 from core.domain.time import iso_key
+from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks
-from core.infra.dynamodb.client import translated_errors
+from core.infra.dynamodb.client import cancellation_reasons, is_contention, translated_errors
 from core.infra.dynamodb.read_state import PENDING_INDEX_SHARDS
 from core.infra.dynamodb.table import GSI1
 
@@ -109,10 +110,13 @@ class DynamoReadStats:
                 with translated_errors("count reads"):
                     await self._client.transact_write_items(TransactItems=items)
                 return len(elements)
+            except Unavailable as error:
+                if not is_contention(error):
+                    raise
+                await backoff(attempt)
+                continue
             except self._client.exceptions.TransactionCanceledException as error:
-                reasons = [
-                    r.get("Code", "None") for r in error.response.get("CancellationReasons", [])
-                ]
+                reasons = cancellation_reasons(error)
                 # Entry stamps sit at even positions: a failed one was counted before (or is gone).
                 done = {
                     elements[index // 2]
