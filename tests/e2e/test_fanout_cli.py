@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,9 +17,11 @@ import pytest
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.domain.audience import DeliveryFigures
+from core.domain.notification import Audience, AudienceKind
 from core.domain.pointclub import ClubRecord
+from core.domain.segment import SegmentKind, SegmentRule
 from core.settings import Settings
-from tests.builders import add_members, notification_for_all
+from tests.builders import add_members, draft, notification_for_all
 from tests.e2e.gql import gql
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
 from tests.engines import ROOT
@@ -242,3 +246,29 @@ async def test_after_recall_cleanup_nothing_is_counted_that_is_not_listed(
         seen = (await gql(api, home, token=tokens.issue(member)))["data"]["viewer"]
         assert seen == {"unreadCount": 0, "inbox": {"edges": []}}, member
     assert await entries_per_member(container, nid) == Counter()
+
+
+async def test_prepare_due_goes_on_past_a_failing_notification_and_names_it(
+    container: Container, settings: Settings
+) -> None:
+    """The job runs on the real clock: one notification expires before it is due."""
+    members = await add_members(container, 20, "GOLD")
+    await container.segment_authoring().create(
+        "op", "gold", SegmentRule(SegmentKind.RANKS, ("GOLD",))
+    )
+    authoring = container.authoring()
+    now = datetime.now(UTC)
+    audience = Audience(AudienceKind.SEGMENT, segment="gold")
+    expiring = replace(draft(audience, now), expires_at=now + timedelta(seconds=3))
+    gone = await authoring.create("op", expiring)
+    fine = await authoring.create("op", draft(audience, now))
+    for created in (gone, fine):
+        await authoring.schedule("op", created.notification_id, now + timedelta(seconds=1))
+    await asyncio.sleep(3.5)
+
+    due = await asyncio.to_thread(run_cli, "prepare-due", env=env_for(settings))
+    assert due.returncode == 1
+    assert "1 notifications prepared, 1 failed" in due.stdout
+    errors = [row for row in due.stderr.splitlines() if row.startswith("error:")]
+    assert errors == [f"error: {gone.notification_id}: the notification has expired"]
+    assert set(await entries_per_member(container, fine.notification_id)) == set(members)
