@@ -18,6 +18,7 @@ from core.domain.notification import (
 )
 from core.domain.segment import SegmentRule
 from core.errors import Conflict, FieldError, InvalidInput, NotFound, ValidationFailed
+from core.queries.inbox import DEFAULT_PAGE
 from resolvers.context import Context
 from schema.admin import (
     AudienceInput,
@@ -134,7 +135,7 @@ class AdminResolvers:
         state: NotificationState | None,
     ) -> NotificationConnection:
         view = await _context(info).admin_queries.notifications(
-            first=20 if first is None else first, after=after, state=state
+            first=DEFAULT_PAGE if first is None else first, after=after, state=state
         )
         return NotificationConnection.from_view(view)
 

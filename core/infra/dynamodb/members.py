@@ -11,7 +11,7 @@ from core.domain.pointclub import ClubRecord, LedgerEntry
 from core.domain.time import iso_key
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get, batch_write
-from core.infra.dynamodb.client import put_item, translated_errors
+from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
 from core.infra.dynamodb.read_state import ReadStateWriter
 from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
 
@@ -203,8 +203,7 @@ class DynamoMemberStore:
                     ]
                 )
         except self._client.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
                 return False
             raise
         return True

@@ -16,7 +16,7 @@ from core.domain.time import iso_key
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get, contended
-from core.infra.dynamodb.client import put_item, translated_errors
+from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
 from core.infra.dynamodb.table import GSI1
 from core.ports import IdempotencyClaim
 
@@ -87,8 +87,7 @@ class DynamoNotificationStore:
                 )
             return notification
         except self._client.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
+            if cancellation_reasons(error)[:1] != ["ConditionalCheckFailed"]:
                 raise
         return await self._replay(claim)
 
