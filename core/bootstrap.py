@@ -26,7 +26,18 @@ from core.infra.dynamodb.segments import DynamoSegmentStore
 from core.infra.dynamodb.system import DynamoSystemStore
 from core.infra.dynamodb.table import create_table
 from core.infra.embedded import port_open, store_url
-from core.ports import Clock, IdGenerator
+from core.ports import (
+    Clock,
+    FanoutStore,
+    IdGenerator,
+    InboxStore,
+    LedgerStore,
+    NotificationStore,
+    ReadStats,
+    RecallStore,
+    SegmentStore,
+    SystemStore,
+)
 from core.queries.admin import AdminQueries
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
@@ -76,14 +87,14 @@ class Container:
     clock: Clock
     ids: IdGenerator
     ranks: RankTable
-    members: DynamoMemberStore
-    notifications: DynamoNotificationStore
-    recalls: DynamoRecallStore
-    system: DynamoSystemStore
-    read_stats: DynamoReadStats
-    segments: DynamoSegmentStore
-    fanout: DynamoFanoutStore
-    ledger: DynamoLedgerStore
+    members: InboxStore
+    notifications: NotificationStore
+    recalls: RecallStore
+    system: SystemStore
+    read_stats: ReadStats
+    segments: SegmentStore
+    fanout: FanoutStore
+    ledger: LedgerStore
     verifier: TokenVerifier
     issuer: DevTokenIssuer
 
@@ -184,7 +195,7 @@ class Container:
             registry=self.system,
             notifications=self.notifications,
             inbox=self.members,
-            club=self.members,
+            club=self.ledger,
             now=self.clock.now(),
         ).run()
 

@@ -1,19 +1,26 @@
-"""What the core needs from the outside world, as Protocols; ``core/infra`` implements them.
+"""What the core needs from the outside world: one Protocol per store, and the values they trade.
 
-The read ports are implemented twice: by the DynamoDB adapters (one call per method) and, per
-request, by DataLoader-backed wrappers in ``resolvers/`` that batch and share those calls.
+``core/infra`` implements every port on DynamoDB (``core/infra/dynamodb``); ``tests/fakes``
+implements every port in memory, and ``tests/contract`` runs the same checks on both, so a fake
+cannot drift from the real store. Usecases, queries and ``Container`` are typed on these names
+only. Where a store has a read side that is also served by a per-request DataLoader
+(``resolvers/dataloaders.py``), the read side is its own Protocol and the store extends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.domain.audience import AudiencePartition, BatchResult, Checkpoint, DeliveryFigures
 from core.domain.inbox import InboxEntry, InboxState, UnreadMarker
-from core.domain.notification import Notification
-from core.domain.pointclub import ClubRecord, LedgerEntry
+from core.domain.notification import AuditRecord, Notification, NotificationState
+from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
+from core.domain.segment import Segment, SegmentRule
+
+# -- time and ids ------------------------------------------------------------------------------
 
 
 class Clock(Protocol):
@@ -22,6 +29,9 @@ class Clock(Protocol):
 
 class IdGenerator(Protocol):
     def new_id(self) -> str: ...
+
+
+# -- values the stores trade -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -63,36 +73,6 @@ class EntryRef:
     visible_from: datetime
 
 
-class MemberReader(Protocol):
-    """Reads of one member's partition."""
-
-    async def inbox_state(self, user_id: str) -> InboxState: ...
-
-    async def club(self, user_id: str) -> ClubRecord | None: ...
-
-    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan: ...
-
-    async def inbox_entry(
-        self, user_id: str, notification_id: str, visible_from: datetime
-    ) -> InboxEntry | None: ...
-
-    async def inbox_entries(
-        self, user_id: str, refs: Sequence[EntryRef]
-    ) -> Mapping[str, InboxEntry]: ...
-
-    async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage: ...
-
-
-class NotificationReader(Protocol):
-    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]: ...
-
-
-class RecallReader(Protocol):
-    async def recalled_for(self, user_id: str) -> frozenset[str]:
-        """Ids of recalled notifications whose entries may still be in this member's inbox."""
-        ...
-
-
 @dataclass(frozen=True)
 class IdempotencyClaim:
     """An operator's idempotency key for a create, and a fingerprint of what was asked."""
@@ -101,22 +81,6 @@ class IdempotencyClaim:
     key: str
     fingerprint: str
     expires_at: datetime
-
-
-class NotificationWriter(Protocol):
-    async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
-        """Write the notification; with ``only_if_absent`` keep an existing one. True if written."""
-        ...
-
-
-class InboxWriter(Protocol):
-    async def deliver(self, user_id: str, entry: InboxEntry) -> bool:
-        """Add the entry and its unread marker unless the member already has it; True if added."""
-        ...
-
-    async def apply(self, user_id: str, change: ReadChange, at: datetime) -> None:
-        """Apply one change of read state atomically (at most 99 entry updates)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -139,15 +103,216 @@ class ReadChange:
         return len(self.stamp_read) + len(self.clear_read) + len(self.archive)
 
 
-class ReadStats(Protocol):
-    async def count_pending_reads(self, user_id: str) -> int:
-        """Add this member's queued reads to the per-notification counters, each once."""
+# -- a member's partition: inbox entries and read state ----------------------------------------
+
+
+class MemberReader(Protocol):
+    """Reads of one member's partition (``USER#<uid>``), each strongly consistent."""
+
+    async def inbox_state(self, user_id: str) -> InboxState: ...
+
+    async def club(self, user_id: str) -> ClubRecord | None: ...
+
+    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan: ...
+
+    async def inbox_entry(
+        self, user_id: str, notification_id: str, visible_from: datetime
+    ) -> InboxEntry | None: ...
+
+    async def inbox_entries(
+        self, user_id: str, refs: Sequence[EntryRef]
+    ) -> Mapping[str, InboxEntry]: ...
+
+    async def ledger_page(self, user_id: str, after: str | None, limit: int) -> LedgerPage: ...
+
+
+class InboxStore(MemberReader, Protocol):
+    """A member's inbox and read state: the reads above, a batched read of several members'
+    status, and the two writes that change them."""
+
+    async def statuses(
+        self, user_ids: Sequence[str]
+    ) -> dict[str, tuple[InboxState, ClubRecord | None]]:
+        """State and club record of several members in one read."""
         ...
 
-    async def read_counts(self, notification_ids: Sequence[str]) -> Mapping[str, int]: ...
+    async def deliver(self, user_id: str, entry: InboxEntry) -> bool:
+        """Add the entry and its unread marker unless the member already has it; True if added."""
+        ...
+
+    async def apply(self, user_id: str, change: ReadChange, at: datetime) -> None:
+        """Apply one change of read state atomically (at most 99 entry updates)."""
+        ...
 
 
-class ClubWriter(Protocol):
+# -- notifications, their idempotency claims and the recall list -------------------------------
+
+
+class NotificationReader(Protocol):
+    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]: ...
+
+
+class NotificationStore(NotificationReader, Protocol):
+    """Notification items, the operators' idempotency claims and the listing by state."""
+
+    async def get(self, notification_id: str) -> Notification | None: ...
+
+    async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
+        """Write the notification; with ``only_if_absent`` keep an existing one. True if written."""
+        ...
+
+    async def create(
+        self, notification: Notification, claim: IdempotencyClaim | None
+    ) -> Notification:
+        """Store a new notification; with a claim, the one created before under the same key
+        (``Conflict`` when that key was used for something else)."""
+        ...
+
+    async def save(
+        self, notification: Notification, *, expected: NotificationState, audit: AuditRecord
+    ) -> None:
+        """Replace the stored notification if it is still in ``expected`` at the version read
+        (``Conflict`` otherwise)."""
+        ...
+
+    async def recall(
+        self,
+        notification: Notification,
+        *,
+        expected: NotificationState,
+        audit: AuditRecord,
+        shards: int,
+    ) -> None:
+        """Save the recalled notification and add it to every copy of the recall list at once."""
+        ...
+
+    async def page_by_state(
+        self, state: NotificationState, after: str | None, limit: int
+    ) -> list[Notification]:
+        """Newest first by listing position, strictly after ``after``."""
+        ...
+
+    def all_in_state(self, state: NotificationState) -> AsyncIterator[Notification]: ...
+
+
+class RecallReader(Protocol):
+    async def recalled_for(self, user_id: str) -> frozenset[str]:
+        """Ids of recalled notifications whose entries may still be in this member's inbox."""
+        ...
+
+
+class RecallStore(RecallReader, Protocol):
+    """The recall list, kept in several copies (shards) so no one item is hot."""
+
+    def shard_of(self, user_id: str) -> int: ...
+
+    async def recalled_in_shard(self, shard: int) -> frozenset[str]: ...
+
+    async def add(self, notification_id: str) -> None: ...
+
+    async def remove(self, notification_id: str) -> None: ...
+
+
+# -- segments and the audiences they describe --------------------------------------------------
+
+
+class SegmentStore(Protocol):
+    """Named segments, the member lists behind them and the member indexes of an audience."""
+
+    async def create(self, segment: Segment) -> None:
+        """``Conflict`` when the name is taken."""
+        ...
+
+    async def get(self, name: str) -> Segment | None: ...
+
+    async def all(self) -> list[Segment]: ...
+
+    async def put(self, segment: Segment) -> None: ...
+
+    async def add_list_members(self, name: str, user_ids: Sequence[str]) -> None: ...
+
+    async def size(self, rule: SegmentRule, name: str | None = None) -> int: ...
+
+    def partitions(self, rule: SegmentRule, name: str | None) -> list[AudiencePartition]: ...
+
+    def member_pages(
+        self, partition: AudiencePartition, after: str | None, page_size: int = 500
+    ) -> AsyncIterator[list[str]]:
+        """Member ids in ascending order, strictly after ``after``, a page at a time."""
+        ...
+
+
+# -- delivery of a notification to its audience ------------------------------------------------
+
+
+class FanoutStore(Protocol):
+    """Deliveries in batches, their checkpoints, the delivery log and failure records."""
+
+    batch_size: int  # members per delivery transaction
+
+    async def checkpoints(self, notification_id: str) -> dict[str, Checkpoint]: ...
+
+    async def deliver_batch(
+        self,
+        notification_id: str,
+        partition: str,
+        members: Sequence[str],
+        entry: InboxEntry,
+        *,
+        checkpointed: bool = True,
+    ) -> BatchResult: ...
+
+    async def retry_failed(
+        self,
+        notification_id: str,
+        entry: InboxEntry,
+        owns: Callable[[str], bool] | None = None,
+    ) -> BatchResult: ...
+
+    async def has_failed(self, notification_id: str, member: str) -> bool: ...
+
+    async def retry_member(
+        self, notification_id: str, member: str, entry: InboxEntry
+    ) -> BatchResult: ...
+
+    async def finish_partition(self, notification_id: str, partition: str) -> None: ...
+
+    async def remove_delivered(
+        self,
+        notification_id: str,
+        entry: InboxEntry,
+        progress: Callable[[int], None] | None = None,
+    ) -> int: ...
+
+    async def delivery_totals(
+        self, notification_ids: Sequence[str]
+    ) -> Mapping[str, DeliveryFigures]: ...
+
+
+# -- the point ledger and the club read model --------------------------------------------------
+
+
+class LedgerStore(Protocol):
+    """Ledger entries with their id claims, and the club record they change, versioned."""
+
+    batch_size: int  # entries per transaction
+
+    async def club_for_update(self, user_id: str) -> tuple[ClubRecord | None, int]: ...
+
+    async def save(
+        self,
+        user_id: str,
+        entries: Sequence[LedgerEntry],
+        record: ClubRecord,
+        version: int,
+        run_id: str,
+    ) -> Mapping[str, EntryClaim]:
+        """Write the entries and the record (if still at ``version``) in one transaction; nothing
+        is written when an id is claimed already, and those claims come back."""
+        ...
+
+    async def save_club(self, user_id: str, record: ClubRecord, version: int) -> None: ...
+
     async def put_club(
         self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
     ) -> bool: ...
@@ -155,7 +320,31 @@ class ClubWriter(Protocol):
     async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None: ...
 
 
-class SeedRegistry(Protocol):
+# -- counters ----------------------------------------------------------------------------------
+
+
+class ReadStats(Protocol):
+    """Per-notification read counters, fed from each member's queue of reads."""
+
+    async def count_pending_reads(self, user_id: str) -> int:
+        """Add this member's queued reads to the per-notification counters, each once."""
+        ...
+
+    async def read_counts(self, notification_ids: Sequence[str]) -> Mapping[str, int]: ...
+
+    def pending_shards(self) -> range: ...
+
+    async def members_with_pending_reads(self, shard: int) -> list[str]: ...
+
+
+# -- the process's own items -------------------------------------------------------------------
+
+
+class SystemStore(Protocol):
+    async def ping(self) -> None:
+        """Raise ``Unavailable`` unless the store answers."""
+        ...
+
     async def claim_anchor(self, proposed: datetime) -> datetime:
         """The demo data's reference time: ``proposed`` on the first run, the stored one after."""
         ...

@@ -19,9 +19,15 @@ from typing import Generic, TypeVar
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord
-from core.infra.dynamodb.members import DynamoMemberStore
-from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
-from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage
+from core.ports import (
+    EntryRef,
+    InboxScan,
+    InboxScanRequest,
+    InboxStore,
+    LedgerPage,
+    NotificationReader,
+    RecallStore,
+)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -98,7 +104,7 @@ class MemberLoader:
     """Batched ``MemberReader``: a member's state and club come with their first inbox page
     when both are asked for in the same request, else from one BatchGetItem for all members."""
 
-    def __init__(self, store: DynamoMemberStore) -> None:
+    def __init__(self, store: InboxStore) -> None:
         self._store = store
         self._loader: Loader[_MemberKey, _Status | InboxScan] = Loader(self._batch)
 
@@ -162,7 +168,7 @@ async def _no_statuses() -> dict[str, _Status]:
 class NotificationLoader:
     """Batched ``NotificationReader``: one BatchGetItem (split at 100 keys) per window."""
 
-    def __init__(self, store: DynamoNotificationStore) -> None:
+    def __init__(self, store: NotificationReader) -> None:
         self._store = store
         self._loader: Loader[str, Notification | None] = Loader(self._batch)
 
@@ -181,7 +187,7 @@ class NotificationLoader:
 class RecallLoader:
     """Batched ``RecallReader``: one read per recall-list copy per request."""
 
-    def __init__(self, store: DynamoRecallStore) -> None:
+    def __init__(self, store: RecallStore) -> None:
         self._store = store
         self._loader: Loader[int, frozenset[str]] = Loader(self._batch)
 
@@ -207,9 +213,9 @@ class DataLoaders:
     def create(
         cls,
         *,
-        members: DynamoMemberStore,
-        notifications: DynamoNotificationStore,
-        recalls: DynamoRecallStore,
+        members: InboxStore,
+        notifications: NotificationReader,
+        recalls: RecallStore,
     ) -> DataLoaders:
         return cls(
             members=MemberLoader(members),

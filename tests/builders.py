@@ -21,10 +21,11 @@ from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.infra.dynamodb import codec
 from core.infra.dynamodb.batch import batch_write, chunks
-from core.ports import InboxWriter, NotificationWriter
+from core.ports import InboxStore, NotificationStore
 
 if TYPE_CHECKING:
     from core.bootstrap import Container
+    from tests.fakes import FakeMembers, FakeNotifications
 
 
 def notification(
@@ -61,8 +62,8 @@ def entry_for(item: Notification, delivered_at: datetime) -> InboxEntry:
 
 
 async def publish(
-    notifications: NotificationWriter,
-    inbox: InboxWriter,
+    notifications: NotificationStore | FakeNotifications,
+    inbox: InboxStore | FakeMembers,
     item: Notification,
     user_ids: list[str],
     delivered_at: datetime,

@@ -18,7 +18,7 @@ from core.observability.spans import traced
 from core.ports import (
     Clock,
     EntryRef,
-    InboxWriter,
+    InboxStore,
     MemberReader,
     NotificationReader,
     ReadChange,
@@ -52,7 +52,7 @@ class ReadStateCommands:
         members: MemberReader,
         notifications: NotificationReader,
         recalls: RecallReader,
-        writer: InboxWriter,
+        writer: InboxStore,
         clock: Clock,
         categories: Collection[str],
     ) -> None:

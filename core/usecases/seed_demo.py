@@ -16,12 +16,12 @@ from core.domain.notification import (
 from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind, PointLot
 from core.domain.time import jst_month, shift_month
 from core.ports import (
-    ClubWriter,
     EntryRef,
-    InboxWriter,
-    NotificationWriter,
+    InboxStore,
+    LedgerStore,
+    NotificationStore,
     ReadChange,
-    SeedRegistry,
+    SystemStore,
 )
 
 DEMO_MEMBER = "demo-member"
@@ -135,10 +135,10 @@ class SeedDemo:
     def __init__(
         self,
         *,
-        registry: SeedRegistry,
-        notifications: NotificationWriter,
-        inbox: InboxWriter,
-        club: ClubWriter,
+        registry: SystemStore,
+        notifications: NotificationStore,
+        inbox: InboxStore,
+        club: LedgerStore,
         now: datetime,
     ) -> None:
         self._registry = registry

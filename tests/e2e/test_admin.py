@@ -238,7 +238,7 @@ async def test_segments_sizes_and_member_status(
     api: httpx.AsyncClient, container: Container, tokens: DevTokenIssuer
 ) -> None:
     for index, rank in enumerate(["REGULAR", "GOLD", "GOLD", "PLATINUM", "SILVER"]):
-        await container.members.put_club(
+        await container.ledger.put_club(
             f"u{index}", ClubRecord(rank_code=rank, rank_month="2026-11")
         )
     everyone = await admin(

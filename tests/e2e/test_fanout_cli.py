@@ -221,7 +221,7 @@ async def test_after_recall_cleanup_nothing_is_counted_that_is_not_listed(
     )
     assert walk_in.returncode == 0, walk_in.stderr
     for member in gold[:20]:  # they leave the audience after delivery
-        await container.members.put_club(member, ClubRecord(rank_code="REGULAR"))
+        await container.ledger.put_club(member, ClubRecord(rank_code="REGULAR"))
     await container.client.delete_item(  # and some leave the table altogether
         TableName=settings.table_name,
         Key={"PK": {"S": f"USER#{gold[20]}"}, "SK": {"S": "I~CLUB"}},

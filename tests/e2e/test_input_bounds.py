@@ -220,7 +220,7 @@ async def test_history_pages_through_every_entry_id_an_import_accepts(
         LedgerEntry(entry_id, PointEntryKind.ADJUSTED, 1, clock.now() - timedelta(hours=n))
         for n, entry_id in enumerate(ids)
     ]
-    await container.members.put_ledger("alice", entries)
+    await container.ledger.put_ledger("alice", entries)
     query = """query($after: String) { viewer { pointClub { history(first: 1, after: $after) {
       edges { node { id } } pageInfo { hasNextPage endCursor } } } } }"""
     seen: list[str] = []

@@ -147,7 +147,7 @@ async def test_entries_imported_before_ids_were_claimed_are_not_counted_again(
     from core.usecases.ledger_import import parse_line
 
     lines = alice_ledger()
-    await container.members.put_ledger("alice", [parse_line(text)[1] for text in lines])
+    await container.ledger.put_ledger("alice", [parse_line(text)[1] for text in lines])
     code, out, err = await imported(settings, tmp_path / "again.jsonl", lines)
     assert code == 0, err
     assert "imported 0 entries, 5 were there already, 0 bad lines" in out

@@ -153,7 +153,7 @@ async def test_recall_cleanup_removes_exactly_what_was_delivered(
     await prepare.run(nid, only_user="walk-in")  # reached by hand, in no segment
     # Ranks change after delivery: today's audience is not who got it.
     for member in gold[:30]:
-        await container.members.put_club(
+        await container.ledger.put_club(
             member, ClubRecord(rank_code="SILVER", rank_month="2026-12")
         )
     await add_members(container, 10, "GOLD", "newcomer")

@@ -271,7 +271,7 @@ class AudienceMachine(RuleBasedStateMachine):
         }
         for member, rank in self.rank.items():
             self.rt.run(
-                self.c.members.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-11"))
+                self.c.ledger.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-11"))
             )
         for name, rank in RANK_SEGMENTS.items():
             self.rt.run(
@@ -345,7 +345,7 @@ class AudienceMachine(RuleBasedStateMachine):
     @rule(member=st.sampled_from(MEMBERS), rank=st.sampled_from(["GOLD", "SILVER", "REGULAR"]))
     def change_rank(self, member: str, rank: str) -> None:
         self.rt.run(
-            self.c.members.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-12"))
+            self.c.ledger.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-12"))
         )
         self.rank[member] = rank
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import batch_get, contended
-from core.infra.dynamodb.client import cancellation_reasons, translated_errors
+from core.infra.dynamodb.batch import batch_get, batch_write, contended
+from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -115,6 +115,21 @@ class DynamoLedgerStore:
                 raise StaleClub("the point-club status changed meanwhile") from error
             raise
         return {}
+
+    async def put_club(
+        self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
+    ) -> bool:
+        return await put_item(
+            self._client,
+            self._table,
+            codec.club_to_item(user_id, record),
+            only_if_absent=only_if_absent,
+            action="write the point-club status",
+        )
+
+    async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None:
+        requests = [{"PutRequest": {"Item": codec.ledger_to_item(user_id, e)}} for e in entries]
+        await batch_write(self._client, self._table, requests)
 
     async def _claims(self, entry_ids: Sequence[str]) -> dict[str, EntryClaim]:
         found = await batch_get(self._client, self._table, [_claim_key(e) for e in entry_ids])

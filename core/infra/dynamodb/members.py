@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.domain.inbox import InboxEntry, InboxState
-from core.domain.pointclub import ClubRecord, LedgerEntry
+from core.domain.pointclub import ClubRecord
 from core.domain.time import iso_key
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import batch_get, batch_write
-from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
+from core.infra.dynamodb.batch import batch_get
+from core.infra.dynamodb.client import cancellation_reasons, translated_errors
 from core.infra.dynamodb.read_state import ReadStateWriter
 from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
 
@@ -210,21 +210,6 @@ class DynamoMemberStore:
 
     async def apply(self, user_id: str, change: ReadChange, at: datetime) -> None:
         await self._read_state.apply(user_id, change, at)
-
-    async def put_club(
-        self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
-    ) -> bool:
-        return await put_item(
-            self._client,
-            self._table,
-            codec.club_to_item(user_id, record),
-            only_if_absent=only_if_absent,
-            action="write the point-club status",
-        )
-
-    async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None:
-        requests = [{"PutRequest": {"Item": codec.ledger_to_item(user_id, e)}} for e in entries]
-        await batch_write(self._client, self._table, requests)
 
 
 def _position(sort_key: str) -> str | None:

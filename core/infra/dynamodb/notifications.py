@@ -40,6 +40,9 @@ class DynamoNotificationStore:
         found = (codec.notification_from_item(item) for item in items)
         return {notification.notification_id: notification for notification in found}
 
+    async def get(self, notification_id: str) -> Notification | None:
+        return (await self.get_many([notification_id])).get(notification_id)
+
     async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
         return await put_item(
             self._client,
