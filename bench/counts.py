@@ -14,7 +14,7 @@ from core.bootstrap import Container
 from core.domain.inbox import InboxEntry
 from core.ports import EntryRef, ReadChange
 from resolvers.app import create_app, install
-from tests.builders import entry_for, notification
+from tests.builders import dynamo, entry_for, notification
 
 ENTRIES = 5_000
 UNREAD = 1_000
@@ -73,7 +73,7 @@ async def run(container: Container, engine_name: str) -> None:
     token = DevTokenIssuer(container.settings).issue(user)
     headers = {"Authorization": f"Bearer {token}"}
     calls = Calls()
-    calls.attach(container.client)
+    calls.attach(dynamo(container))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         count_ms: list[float] = []

@@ -23,7 +23,7 @@ from bench.harness import container_on, machine, start
 from bench.shapes import BATCH_ENTRIES_AND_STATES, TRANSACT_DELIVERY, write_all
 from core.bootstrap import Container
 from core.domain.audience import DeliveryFigures
-from tests.builders import add_members, notification_for_all
+from tests.builders import add_members, dynamo, notification_for_all
 from tests.engines import Engine
 
 SIZES = (10_000, 100_000)
@@ -93,10 +93,10 @@ async def one_size(engine: Engine, members: int) -> Row:
         # delivery's own operations in TransactWriteItems (its ceiling for a safe delivery).
         table = container.settings.table_name
         raw_seconds = await write_all(
-            container.client, f"{table}-raw", BATCH_ENTRIES_AND_STATES, ids, IN_FLIGHT
+            dynamo(container), f"{table}-raw", BATCH_ENTRIES_AND_STATES, ids, IN_FLIGHT
         )
         transact_seconds = await write_all(
-            container.client, f"{table}-tx", TRANSACT_DELIVERY, ids, IN_FLIGHT
+            dynamo(container), f"{table}-tx", TRANSACT_DELIVERY, ids, IN_FLIGHT
         )
         return Row(members, seconds, rss_mb, raw_seconds, transact_seconds)
 

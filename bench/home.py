@@ -23,7 +23,7 @@ from bench.harness import Calls, container_on, machine, percentile, start
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from resolvers.app import create_app, install
-from tests.builders import notification, publish
+from tests.builders import dynamo, notification, publish
 from tests.engines import Engine, free_port, wait_for_port
 
 MEMBERS = 50
@@ -163,7 +163,7 @@ async def calls_per_first(container: Container) -> dict[int, list[str]]:
     app = create_app(container.settings, container=container)
     install(app, container)
     recorder = Calls()
-    recorder.attach(container.client)
+    recorder.attach(dynamo(container))
     token = DevTokenIssuer(container.settings).issue("member-000")
     found = {}
     transport = httpx.ASGITransport(app=app)

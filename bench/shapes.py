@@ -22,6 +22,7 @@ from core.domain.inbox import InboxEntry
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_write, chunks
 from core.infra.dynamodb.table import create_table
+from tests.builders import dynamo
 from tests.engines import Engine
 
 MEMBERS = 20_000
@@ -154,7 +155,7 @@ async def main(*, engine: str) -> None:
 async def measure(engine: Engine) -> list[Result]:
     results: list[Result] = []
     async with container_on(engine) as container:
-        client = container.client
+        client = dynamo(container)
         table_number = 0
 
         async def run(shape: Shape, in_flight: int, count: int) -> Result:

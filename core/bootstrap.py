@@ -24,7 +24,6 @@ from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRec
 from core.infra.dynamodb.read_stats import DynamoReadStats
 from core.infra.dynamodb.segments import DynamoSegmentStore
 from core.infra.dynamodb.system import DynamoSystemStore
-from core.infra.dynamodb.table import create_table
 from core.infra.embedded import port_open, store_url
 from core.ports import (
     Clock,
@@ -83,7 +82,6 @@ class Container:
     """Everything a process needs, built once."""
 
     settings: Settings
-    client: DynamoDBClient
     clock: Clock
     ids: IdGenerator
     ranks: RankTable
@@ -97,6 +95,9 @@ class Container:
     ledger: LedgerStore
     verifier: TokenVerifier
     issuer: DevTokenIssuer
+    # The process's open DynamoDB client, for tools that look at the table itself (tests, bench);
+    # None when the stores are in memory. The core never uses it: it goes through the ports.
+    client: DynamoDBClient | None = None
 
     def inbox_queries(self) -> InboxQueries:
         return InboxQueries(
@@ -188,7 +189,7 @@ class Container:
         )
 
     async def create_table(self) -> bool:
-        return await create_table(self.client, self.settings.table_name)
+        return await self.system.create_table()
 
     async def seed_demo(self) -> SeedReport:
         return await SeedDemo(
@@ -238,7 +239,6 @@ def build_container(
     ranks = RankTable.from_file(settings.ranks_file)
     return Container(
         settings=settings,
-        client=client,
         clock=clock,
         ids=ids or UlidGenerator(),
         ranks=ranks,
@@ -252,4 +252,5 @@ def build_container(
         ledger=DynamoLedgerStore(client, table),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
+        client=client,
     )

@@ -341,6 +341,10 @@ class ReadStats(Protocol):
 
 
 class SystemStore(Protocol):
+    async def create_table(self) -> bool:
+        """Create the store's table unless it exists; True if created."""
+        ...
+
     async def ping(self) -> None:
         """Raise ``Unavailable`` unless the store answers."""
         ...

@@ -24,6 +24,8 @@ from core.infra.dynamodb.batch import batch_write, chunks
 from core.ports import InboxStore, NotificationStore
 
 if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb.client import DynamoDBClient
+
     from core.bootstrap import Container
     from tests.fakes import FakeMembers, FakeNotifications
 
@@ -74,6 +76,12 @@ async def publish(
         await inbox.deliver(user_id, entry_for(item, delivered_at))
 
 
+def dynamo(container: Container) -> DynamoDBClient:
+    """The container's open DynamoDB client, for tests that look at the table itself."""
+    assert container.client is not None, "this container keeps its stores in memory"
+    return container.client
+
+
 async def add_members(
     container: Container, count: int, rank: str = "GOLD", prefix: str = "m"
 ) -> list[str]:
@@ -86,7 +94,7 @@ async def add_members(
     async def put(group: Sequence[str]) -> None:
         requests = [{"PutRequest": {"Item": codec.club_to_item(uid, record)}} for uid in group]
         async with limit:
-            await batch_write(container.client, container.settings.table_name, requests)
+            await batch_write(dynamo(container), container.settings.table_name, requests)
 
     await asyncio.gather(*(put(group) for group in chunks(ids, 25)))
     return ids

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from core.domain.audience import MEMBER_SHARDS, AudiencePartition
 from core.errors import FieldError
 
 SEGMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -59,3 +61,19 @@ def check_segment(name: str, rule: SegmentRule, known_ranks: set[str]) -> list[F
             )
         )
     return errors + check_rule(rule, known_ranks)
+
+
+def audience_partitions(
+    rule: SegmentRule, name: str | None, rank_codes: Sequence[str]
+) -> list[AudiencePartition]:
+    """The pieces a fan-out walks: one per member shard (and rank), each in member-id order."""
+    if rule.kind is SegmentKind.USER_LIST:
+        if name is None:
+            raise ValueError("a USER_LIST rule needs its segment name")
+        return [AudiencePartition(f"L.{s:02d}", s, list_name=name) for s in range(MEMBER_SHARDS)]
+    ranks = tuple(rank_codes) if rule.kind is SegmentKind.ALL_MEMBERS else rule.ranks
+    return [
+        AudiencePartition(f"R.{rank}.{s:02d}", s, rank=rank)
+        for rank in ranks
+        for s in range(MEMBER_SHARDS)
+    ]

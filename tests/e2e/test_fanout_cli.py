@@ -21,7 +21,7 @@ from core.domain.notification import Audience, AudienceKind
 from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.settings import Settings
-from tests.builders import add_members, draft, notification_for_all
+from tests.builders import add_members, draft, dynamo, notification_for_all
 from tests.e2e.gql import gql
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
 from tests.engines import ROOT
@@ -222,7 +222,7 @@ async def test_after_recall_cleanup_nothing_is_counted_that_is_not_listed(
     assert walk_in.returncode == 0, walk_in.stderr
     for member in gold[:20]:  # they leave the audience after delivery
         await container.ledger.put_club(member, ClubRecord(rank_code="REGULAR"))
-    await container.client.delete_item(  # and some leave the table altogether
+    await dynamo(container).delete_item(  # and some leave the table altogether
         TableName=settings.table_name,
         Key={"PK": {"S": f"USER#{gold[20]}"}, "SK": {"S": "I~CLUB"}},
     )

@@ -15,7 +15,7 @@ from core.infra.dynamodb.batch import batch_get
 from core.infra.dynamodb.table import create_table
 from core.ports import EntryRef, InboxScanRequest, ReadChange
 from resolvers.dataloaders import DataLoaders
-from tests.builders import entry_for, notification, publish
+from tests.builders import dynamo, entry_for, notification, publish
 from tests.conftest import CallRecorder
 from tests.fakes import FakeClock
 
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 async def test_create_table_is_idempotent_and_enables_ttl(container: Container) -> None:
-    assert await create_table(container.client, container.settings.table_name) is False
-    ttl = await container.client.describe_time_to_live(TableName=container.settings.table_name)
+    assert await create_table(dynamo(container), container.settings.table_name) is False
+    ttl = await dynamo(container).describe_time_to_live(TableName=container.settings.table_name)
     assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
     assert ttl["TimeToLiveDescription"].get("AttributeName") == "ttl"
 
@@ -83,7 +83,7 @@ class UnprocessingClient:
 async def test_unprocessed_keys_are_retried(container: Container, clock: FakeClock) -> None:
     for index in range(10):
         await container.notifications.put(notification(f"n{index}", visible_from=clock.now()))
-    flaky = UnprocessingClient(container.client)
+    flaky = UnprocessingClient(dynamo(container))
     wanted = [
         {keys.PK: codec.s(keys.notification_pk(f"n{index}")), keys.SK: codec.s(keys.META_SK)}
         for index in range(10)
@@ -141,7 +141,7 @@ async def _all_items(container: Container) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     params: dict[str, Any] = {"TableName": container.settings.table_name, "ConsistentRead": True}
     while True:
-        page = await container.client.scan(**params)
+        page = await dynamo(container).scan(**params)
         items += page["Items"]
         if "LastEvaluatedKey" not in page:
             break

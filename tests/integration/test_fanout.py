@@ -19,7 +19,7 @@ from core.domain.notification import (
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
 from core.usecases.fanout import ShardSpec
-from tests.builders import add_members, draft
+from tests.builders import add_members, draft, dynamo
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ async def entries_per_member(container: Container, notification_id: str) -> Coun
         "ExpressionAttributeValues": {":n": {"S": notification_id}, ":i": {"S": "I#"}},
     }
     while True:
-        page = await container.client.scan(**params)
+        page = await dynamo(container).scan(**params)
         counts.update(item["PK"]["S"].removeprefix("USER#") for item in page["Items"])
         if "LastEvaluatedKey" not in page:
             return counts

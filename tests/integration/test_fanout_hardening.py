@@ -19,7 +19,7 @@ from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.infra.dynamodb import codec, keys
 from core.queries.inbox import InboxFilterSpec
-from tests.builders import add_members, draft
+from tests.builders import add_members, draft, dynamo
 from tests.fakes import FakeClock
 from tests.integration.test_fanout import entries_per_member
 
@@ -41,7 +41,7 @@ async def fill_state_item(container: Container, user_id: str) -> None:
     while high - low > 8:
         size = (low + high) // 2
         try:
-            await container.client.put_item(
+            await dynamo(container).put_item(
                 TableName=container.settings.table_name,
                 Item={
                     keys.PK: codec.s(keys.user_pk(user_id)),
@@ -52,7 +52,7 @@ async def fill_state_item(container: Container, user_id: str) -> None:
             low = size
         except ClientError:
             high = size
-    await container.client.put_item(
+    await dynamo(container).put_item(
         TableName=container.settings.table_name,
         Item={
             keys.PK: codec.s(keys.user_pk(user_id)),
@@ -81,7 +81,7 @@ async def test_one_member_whose_data_refuses_the_write_fails_alone_and_is_retrie
     assert (again.delivered, again.failed) == (0, 1)
     assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(150, 149, 1)
 
-    await container.client.delete_item(
+    await dynamo(container).delete_item(
         TableName=container.settings.table_name,
         Key={keys.PK: codec.s(keys.user_pk("m0042")), keys.SK: codec.s(keys.STATE_SK)},
     )
@@ -193,7 +193,7 @@ async def test_a_refused_delivery_by_hand_is_counted_once_and_retried_by_hand(
     assert (again.delivered, again.failed) == (0, 1)
     assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(10, 9, 1)
 
-    await container.client.delete_item(
+    await dynamo(container).delete_item(
         TableName=container.settings.table_name,
         Key={keys.PK: codec.s(keys.user_pk("m0003")), keys.SK: codec.s(keys.STATE_SK)},
     )

@@ -12,14 +12,14 @@ from aiobotocore.parsers import AioResponseParserFactory
 from core.bootstrap import Container, open_container
 from core.infra.dynamodb.fast_parser import FastParserFactory
 from core.settings import Settings
-from tests.builders import notification, publish
+from tests.builders import dynamo, notification, publish
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
 
 
 async def both(container: Container, operation: str, **params: Any) -> tuple[Any, Any]:
-    client: Any = container.client
+    client: Any = dynamo(container)
     endpoint = client._endpoint
     results = []
     for factory in (AioResponseParserFactory(), FastParserFactory()):
@@ -39,7 +39,7 @@ async def both(container: Container, operation: str, **params: Any) -> tuple[Any
 
 async def test_the_process_client_uses_the_fast_parser(settings: Settings) -> None:
     async with open_container(settings) as container:
-        factory = container.client._endpoint._response_parser_factory  # type: ignore[attr-defined]
+        factory = dynamo(container)._endpoint._response_parser_factory  # type: ignore[attr-defined]
         assert isinstance(factory, FastParserFactory)
 
 
@@ -93,7 +93,7 @@ async def test_fast_and_botocore_parsers_agree(container: Container, clock: Fake
     for operation, params in cases:
         slow, fast = await both(container, operation, **params)
         assert fast == slow, operation
-    blob = await container.client.get_item(
+    blob = await dynamo(container).get_item(
         TableName=table, Key={"PK": {"S": "b"}, "SK": {"S": "b"}}
     )
     assert blob["Item"]["blob"]["B"] == b"\x00\x01"

@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.domain.audience import MEMBER_SHARDS, AudiencePartition, member_shard
-from core.domain.segment import Segment, SegmentKind, SegmentRule
+from core.domain.audience import AudiencePartition, member_shard
+from core.domain.segment import Segment, SegmentRule, audience_partitions
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_write
@@ -72,19 +72,7 @@ class DynamoSegmentStore:
         return sum(counts)
 
     def partitions(self, rule: SegmentRule, name: str | None) -> list[AudiencePartition]:
-        """The pieces a fan-out walks: one per member shard (and rank), each in member-id order."""
-        if rule.kind is SegmentKind.USER_LIST:
-            if name is None:
-                raise ValueError("a USER_LIST rule needs its segment name")
-            return [
-                AudiencePartition(f"L.{s:02d}", s, list_name=name) for s in range(MEMBER_SHARDS)
-            ]
-        ranks = self._rank_codes if rule.kind is SegmentKind.ALL_MEMBERS else rule.ranks
-        return [
-            AudiencePartition(f"R.{rank}.{s:02d}", s, rank=rank)
-            for rank in ranks
-            for s in range(MEMBER_SHARDS)
-        ]
+        return audience_partitions(rule, name, self._rank_codes)
 
     async def member_pages(
         self, partition: AudiencePartition, after: str | None, page_size: int = 500

@@ -1,4 +1,4 @@
-"""Table-wide odds and ends: the readiness probe and the demo seed's anchor."""
+"""Table-wide odds and ends: creating the table, the readiness probe and the demo seed's anchor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from core.domain.time import iso_key, parse_iso
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.client import put_item, translated_errors
+from core.infra.dynamodb.table import create_table
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -19,6 +20,10 @@ class DynamoSystemStore:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
+
+    async def create_table(self) -> bool:
+        """Create the table and its index unless it exists; True if created."""
+        return await create_table(self._client, self._table)
 
     async def ping(self) -> None:
         """Raise ``Unavailable`` unless the table answers."""
