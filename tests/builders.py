@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
     from core.bootstrap import Container
-    from tests.fakes import FakeMembers, FakeNotifications
 
 
 def notification(
@@ -64,8 +63,8 @@ def entry_for(item: Notification, delivered_at: datetime) -> InboxEntry:
 
 
 async def publish(
-    notifications: NotificationStore | FakeNotifications,
-    inbox: InboxStore | FakeMembers,
+    notifications: NotificationStore,
+    inbox: InboxStore,
     item: Notification,
     user_ids: list[str],
     delivered_at: datetime,

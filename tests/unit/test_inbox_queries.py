@@ -61,11 +61,11 @@ async def test_hidden_items_are_in_no_list_and_no_count(
     for item in items.values():
         await publish(notes, members, item, ["alice"], now)
     recalls.ids.add("recalled")
-    archived = members.entries["alice"]["archived"]
-    members.entries["alice"]["archived"] = replace(archived, archived_at=now)
-    unread = dict(members.states["alice"].unread)
+    archived = members.world.entries["alice"]["archived"]
+    members.world.entries["alice"]["archived"] = replace(archived, archived_at=now)
+    unread = dict(members.world.states["alice"].unread)
     unread.pop("archived")
-    members.states["alice"] = replace(members.states["alice"], unread=unread)
+    members.world.states["alice"] = replace(members.world.states["alice"], unread=unread)
 
     page = await queries.page(
         "alice", first=20, after=None, spec=InboxFilterSpec(), locales=(), now=now
@@ -102,7 +102,7 @@ async def test_counts_by_category_and_unread_only_pages(
             f"n{index}", visible_from=now - timedelta(minutes=index), category=category
         )
         await publish(notes, members, item, ["alice"], now)
-    read = [members.entries["alice"]["n1"], members.entries["alice"]["n3"]]
+    read = [members.world.entries["alice"]["n1"], members.world.entries["alice"]["n3"]]
     await members.apply(
         "alice",
         ReadChange(
