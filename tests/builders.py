@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from core.domain.inbox import InboxEntry
 from core.domain.notification import (
     Audience,
@@ -19,7 +21,7 @@ from core.domain.notification import (
 )
 from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
-from core.infra.dynamodb import codec
+from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_write, chunks
 from core.ports import InboxStore, NotificationStore
 
@@ -79,6 +81,34 @@ def dynamo(container: Container) -> DynamoDBClient:
     """The container's open DynamoDB client, for tests that look at the table itself."""
     assert container.client is not None, "this container keeps its stores in memory"
     return container.client
+
+
+async def fill_state_item(container: Container, user_id: str) -> None:
+    """A state item as close to DynamoDB's 400 KB as the engine accepts: the next marker
+    added to it makes the write fail (what 1,200-character categories once did)."""
+    low, high = 300_000, 409_600
+    while high - low > 8:
+        size = (low + high) // 2
+        try:
+            await dynamo(container).put_item(
+                TableName=container.settings.table_name,
+                Item={
+                    keys.PK: codec.s(keys.user_pk(user_id)),
+                    keys.SK: codec.s(keys.STATE_SK),
+                    "pad": codec.s("x" * size),
+                },
+            )
+            low = size
+        except ClientError:
+            high = size
+    await dynamo(container).put_item(
+        TableName=container.settings.table_name,
+        Item={
+            keys.PK: codec.s(keys.user_pk(user_id)),
+            keys.SK: codec.s(keys.STATE_SK),
+            "pad": codec.s("x" * low),
+        },
+    )
 
 
 async def add_members(

@@ -21,13 +21,12 @@ from core.domain.notification import Audience, AudienceKind
 from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.settings import Settings
-from tests.builders import add_members, draft, dynamo, notification_for_all
+from tests.builders import add_members, draft, dynamo, fill_state_item, notification_for_all
 from tests.e2e.gql import gql
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
 from tests.engines import ROOT
 from tests.fakes import FakeClock
 from tests.integration.test_fanout import entries_per_member
-from tests.integration.test_fanout_hardening import fill_state_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from botocore.exceptions import ClientError
 
 from core.bootstrap import Container
 from core.domain.audience import DeliveryFigures, NotificationRecalled
@@ -19,7 +18,7 @@ from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.infra.dynamodb import codec, keys
 from core.queries.inbox import InboxFilterSpec
-from tests.builders import add_members, draft, dynamo
+from tests.builders import add_members, draft, dynamo, fill_state_item
 from tests.fakes import FakeClock
 from tests.integration.test_fanout import entries_per_member
 
@@ -32,34 +31,6 @@ async def user_list_notification(container: Container, clock: FakeClock, members
         "op", draft(Audience(AudienceKind.SEGMENT, segment="list"), clock.now())
     )
     return created.notification_id
-
-
-async def fill_state_item(container: Container, user_id: str) -> None:
-    """A state item as close to DynamoDB's 400 KB as the engine accepts: the next marker
-    added to it makes the write fail (what 1,200-character categories once did)."""
-    low, high = 300_000, 409_600
-    while high - low > 8:
-        size = (low + high) // 2
-        try:
-            await dynamo(container).put_item(
-                TableName=container.settings.table_name,
-                Item={
-                    keys.PK: codec.s(keys.user_pk(user_id)),
-                    keys.SK: codec.s(keys.STATE_SK),
-                    "pad": codec.s("x" * size),
-                },
-            )
-            low = size
-        except ClientError:
-            high = size
-    await dynamo(container).put_item(
-        TableName=container.settings.table_name,
-        Item={
-            keys.PK: codec.s(keys.user_pk(user_id)),
-            keys.SK: codec.s(keys.STATE_SK),
-            "pad": codec.s("x" * low),
-        },
-    )
 
 
 async def test_one_member_whose_data_refuses_the_write_fails_alone_and_is_retried(
