@@ -117,9 +117,9 @@ class FakeReadStats:
 
 
 class FakeSystem:
-    def __init__(self, world: World | None = None) -> None:
+    def __init__(self, world: World | None = None, *, created: bool = True) -> None:
         self.world = world or World()
-        self.created = False
+        self.created = created  # an in-memory world is there from the start
 
     async def create_table(self) -> bool:
         self.world.check()
