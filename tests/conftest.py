@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -27,28 +28,42 @@ ENGINE_CHOICE = pytest.StashKey[EngineChoice]()
 TEST_STORE_TIMEOUT = 60.0
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Decided (and DynamoDB Local installed, where it can be) before anything runs, so the run
-    # says which engine it used; ``--collect-only`` and ``--help`` need no engine.
-    if config.option.collectonly or getattr(config.option, "help", False):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Choose the engine (installing DynamoDB Local where it can) once the collected tests are
+    known, and only if one of them needs it: the unit tests and the in-memory half of the
+    contract suite run with no engine at all. ``POINTCLUB_TEST_ENGINE=none`` says so strictly:
+    collecting a test that needs an engine is then an error."""
+    if config.option.collectonly:
         return
+    needing = [
+        item.nodeid
+        for item in items
+        if "engine" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration")
+    ]
+    if not needing:
+        return
+    if os.environ.get("POINTCLUB_TEST_ENGINE") == "none":
+        raise pytest.UsageError(
+            f"POINTCLUB_TEST_ENGINE=none, but {len(needing)} tests need a DynamoDB engine, "
+            f"such as {needing[0]}"
+        )
     config.stash[ENGINE_CHOICE] = choose_engine()
 
 
-def describe(choice: EngineChoice) -> str:
+def describe(choice: EngineChoice | None) -> str:
+    if choice is None:
+        return "DynamoDB engine: none (no test collected needs one)"
     name = "DynamoDB Local" if choice.name == "local" else "moto (the embedded store's engine)"
     return f"DynamoDB engine: {name}; {choice.reason} (POINTCLUB_TEST_ENGINE=local|moto|auto)"
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
-    choice = config.stash.get(ENGINE_CHOICE, None)
-    return None if choice is None else describe(choice)
+def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
+    return None if config.option.collectonly else describe(config.stash.get(ENGINE_CHOICE, None))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    choice = config.stash.get(ENGINE_CHOICE, None)
-    if choice is not None:
-        terminalreporter.write_line(describe(choice))
+    if not config.option.collectonly:
+        terminalreporter.write_line(describe(config.stash.get(ENGINE_CHOICE, None)))
 
 
 @pytest.fixture(scope="session")
