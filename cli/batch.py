@@ -9,7 +9,8 @@ import typer
 from cli.common import load_settings, run_with_container
 from cli.progress import JobProgress
 from core.errors import InvalidInput
-from core.usecases.fanout import DueReport, FanoutReport, ShardSpec
+from core.usecases.audience_walk import FanoutReport, ShardSpec
+from core.usecases.prepare_due import DueReport
 
 if TYPE_CHECKING:
     from core.bootstrap import Container

@@ -42,9 +42,11 @@ from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
 from core.usecases.authoring import NotificationAuthoring
-from core.usecases.fanout import CleanupRecalled, PrepareDue, PrepareNotification
+from core.usecases.cleanup_recalled import CleanupRecalled
 from core.usecases.ledger_import import ImportLedger
 from core.usecases.points import EvaluateRanks, NoticeSender, NotifyExpiring
+from core.usecases.prepare_due import PrepareDue
+from core.usecases.prepare_notification import PrepareNotification
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
 from core.usecases.segments import ImportUserList, SegmentAuthoring

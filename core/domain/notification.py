@@ -1,163 +1,58 @@
-"""Notifications as operators author them: localized content, audience, state."""
+"""A notification as stored: its content and audience, its state and the audited transitions
+between states (DRAFT → SCHEDULED → PREPARING → PUBLISHED, or RECALLED from any of them)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum, StrEnum
-from typing import Final
-from urllib.parse import urlsplit
 
 from core.domain.inbox import InboxEntry
+from core.domain.notification_draft import (
+    LOCALE,
+    MAX_BODY,
+    MAX_TITLE,
+    REQUIRED_LOCALE,
+    UNCHANGED,
+    Audience,
+    AudienceKind,
+    AuditRecord,
+    LocalizedContent,
+    NotificationDraft,
+    NotificationPatch,
+    NotificationState,
+    Priority,
+    Unchanged,
+    changed_fields,
+    check_draft,
+    describe,
+)
 from core.domain.time import iso_key
-from core.errors import FieldError
 
+__all__ = [
+    "AMENDABLE",
+    "EDITABLE",
+    "LOCALE",
+    "MAX_BODY",
+    "MAX_TITLE",
+    "REQUIRED_LOCALE",
+    "UNCHANGED",
+    "Audience",
+    "AudienceKind",
+    "AuditRecord",
+    "LocalizedContent",
+    "Notification",
+    "NotificationDraft",
+    "NotificationPatch",
+    "NotificationState",
+    "Priority",
+    "Unchanged",
+    "check_draft",
+    "listing_position",
+]
 
-class NotificationState(StrEnum):
-    DRAFT = "DRAFT"
-    SCHEDULED = "SCHEDULED"
-    PREPARING = "PREPARING"
-    PUBLISHED = "PUBLISHED"
-    RECALLED = "RECALLED"
-
-
-class Priority(StrEnum):
-    NORMAL = "NORMAL"
-    HIGH = "HIGH"
-
-
-class AudienceKind(StrEnum):
-    USER = "USER"
-    SEGMENT = "SEGMENT"
-
-
-@dataclass(frozen=True)
-class LocalizedContent:
-    title: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Audience:
-    kind: AudienceKind
-    user_id: str | None = None
-    segment: str | None = None
-
-
-MAX_TITLE = 120
-MAX_BODY = 4_000
-REQUIRED_LOCALE = "ja"
-LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
-
-
-@dataclass(frozen=True)
-class NotificationDraft:
-    """What an operator submits to create or update a notification."""
-
-    category: str
-    priority: Priority
-    contents: Mapping[str, LocalizedContent]
-    audience: Audience
-    url: str | None = None
-    image_url: str | None = None
-    visible_from: datetime | None = None
-    expires_at: datetime | None = None
-
-    @property
-    def content_fields(self) -> tuple[object, ...]:
-        return (dict(self.contents), self.url, self.image_url)
-
-    @property
-    def delivery_fields(self) -> tuple[object, ...]:
-        return (self.category, self.priority, self.audience, self.visible_from, self.expires_at)
-
-
-class Unchanged(Enum):
-    """The value of a patch field the operator did not send."""
-
-    UNCHANGED = "UNCHANGED"
-
-
-UNCHANGED: Final = Unchanged.UNCHANGED
-
-
-@dataclass(frozen=True)
-class NotificationPatch:
-    """An update as sent: a field left ``UNCHANGED`` keeps its value, ``None`` clears it (only
-    ``url``, ``image_url``, ``visible_from`` and ``expires_at`` can be cleared)."""
-
-    category: str | Unchanged = UNCHANGED
-    priority: Priority | Unchanged = UNCHANGED
-    contents: Mapping[str, LocalizedContent] | Unchanged = UNCHANGED
-    audience: Audience | Unchanged = UNCHANGED
-    url: str | Unchanged | None = UNCHANGED
-    image_url: str | Unchanged | None = UNCHANGED
-    visible_from: datetime | Unchanged | None = UNCHANGED
-    expires_at: datetime | Unchanged | None = UNCHANGED
-
-    def apply(self, draft: NotificationDraft) -> NotificationDraft:
-        given = {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if getattr(self, f.name) is not UNCHANGED
-        }
-        return replace(draft, **given)
-
-
-def _https(value: str | None) -> bool:
-    if value is None:
-        return True
-    parsed = urlsplit(value)
-    return parsed.scheme == "https" and bool(parsed.netloc) and len(value) <= 2_048
-
-
-def check_draft(
-    draft: NotificationDraft, *, categories: set[str], now: datetime
-) -> list[FieldError]:
-    """Field-level problems of a draft, in the order an admin UI shows them."""
-    errors: list[FieldError] = []
-    if draft.category not in categories:
-        errors.append(
-            FieldError("category", f"unknown category; one of: {', '.join(sorted(categories))}")
-        )
-    if REQUIRED_LOCALE not in draft.contents:
-        errors.append(FieldError("contents", "Japanese (ja) content is required"))
-    for locale, content in draft.contents.items():
-        where = f"contents.{locale}"
-        if not LOCALE.fullmatch(locale):
-            errors.append(FieldError(f"{where}.locale", "not a locale tag like ja or en-US"))
-        if not content.title.strip():
-            errors.append(FieldError(f"{where}.title", "must not be empty"))
-        elif len(content.title) > MAX_TITLE:
-            errors.append(FieldError(f"{where}.title", f"at most {MAX_TITLE} characters"))
-        if not content.body.strip():
-            errors.append(FieldError(f"{where}.body", "must not be empty"))
-        elif len(content.body) > MAX_BODY:
-            errors.append(FieldError(f"{where}.body", f"at most {MAX_BODY:,} characters"))
-    for name, value in (("url", draft.url), ("imageUrl", draft.image_url)):
-        if not _https(value):
-            errors.append(FieldError(name, "must be an https:// URL"))
-    audience = draft.audience
-    if audience.kind is AudienceKind.USER and not (audience.user_id or "").strip():
-        errors.append(FieldError("audience.userId", "a USER audience names the member"))
-    if audience.kind is AudienceKind.SEGMENT and not (audience.segment or "").strip():
-        errors.append(FieldError("audience.segment", "a SEGMENT audience names the segment"))
-    if draft.expires_at is not None:
-        if draft.visible_from is not None and draft.expires_at <= draft.visible_from:
-            errors.append(FieldError("expiresAt", "must be after visibleFrom"))
-        elif draft.expires_at <= now:
-            errors.append(FieldError("expiresAt", "must be in the future"))
-    return errors
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    at: datetime
-    actor: str
-    action: str
-    detail: str
+EDITABLE = frozenset({NotificationState.DRAFT, NotificationState.SCHEDULED})
+AMENDABLE = frozenset({NotificationState.PREPARING, NotificationState.PUBLISHED})
 
 
 @dataclass(frozen=True)
@@ -181,8 +76,87 @@ class Notification:
     # (optimistic concurrency: two editors, or an edit and the fan-out, never overwrite each other).
     version: int = field(default=0, compare=False)
 
+    @classmethod
+    def authored(
+        cls, notification_id: str, draft: NotificationDraft, at: datetime, actor: str
+    ) -> Notification:
+        """A new DRAFT as an operator wrote it, with its creation audited."""
+        return cls(
+            notification_id=notification_id,
+            state=NotificationState.DRAFT,
+            category=draft.category,
+            priority=draft.priority,
+            contents=dict(draft.contents),
+            audience=draft.audience,
+            created_at=at,
+            created_by=actor,
+            url=draft.url,
+            image_url=draft.image_url,
+            visible_from=draft.visible_from,
+            expires_at=draft.expires_at,
+            audit=(AuditRecord(at, actor, "create", describe(draft)),),
+        )
+
+    @property
+    def last_audit(self) -> AuditRecord:
+        """The record of the latest transition: what a save appends to the stored audit."""
+        return self.audit[-1]
+
+    def edit(self, draft: NotificationDraft, at: datetime, actor: str) -> Notification:
+        """The draft applied: all of it before the fan-out starts; after, the delivery fields
+        (visibility, expiry) stay as they were and the change is audited as an amend."""
+        before = self.draft
+        editable = self.state in EDITABLE
+        changed = changed_fields(before, draft)
+        return self._moved(
+            AuditRecord(
+                at,
+                actor,
+                "update" if editable else "amend",
+                "changed: " + (", ".join(changed) or "nothing"),
+            ),
+            category=draft.category,
+            priority=draft.priority,
+            contents=dict(draft.contents),
+            audience=draft.audience,
+            url=draft.url,
+            image_url=draft.image_url,
+            visible_from=draft.visible_from if editable else self.visible_from,
+            expires_at=draft.expires_at if editable else self.expires_at,
+        )
+
+    def schedule(self, visible_from: datetime, at: datetime, actor: str) -> Notification:
+        detail = f"visibleFrom {iso_key(visible_from)}"
+        return self._moved(
+            AuditRecord(at, actor, "schedule", detail),
+            state=NotificationState.SCHEDULED,
+            visible_from=visible_from,
+        )
+
+    def prepare(self, at: datetime, actor: str) -> Notification:
+        """The fan-out starts: PREPARING, and visibleFrom fixed (now, unless scheduled)."""
+        return self._moved(
+            AuditRecord(at, actor, "prepare", "fan-out started"),
+            state=NotificationState.PREPARING,
+            visible_from=self.visible_from or at,
+        )
+
+    def publish(self, at: datetime, actor: str) -> Notification:
+        return self._moved(
+            AuditRecord(at, actor, "publish", "fan-out finished"),
+            state=NotificationState.PUBLISHED,
+        )
+
+    def recall(self, reason: str, at: datetime, actor: str) -> Notification:
+        return self._moved(
+            AuditRecord(at, actor, "recall", reason), state=NotificationState.RECALLED
+        )
+
     def changed(self, audit: AuditRecord, **fields: object) -> Notification:
         """This notification with ``fields`` changed and ``audit`` appended, to be saved."""
+        return self._moved(audit, **fields)
+
+    def _moved(self, audit: AuditRecord, **fields: object) -> Notification:
         return replace(self, audit=(*self.audit, audit), **fields)  # type: ignore[arg-type]
 
     @property

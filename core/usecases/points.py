@@ -37,7 +37,7 @@ from core.domain.time import JST, month_end, month_start
 from core.errors import Conflict, InvalidInput
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock
-from core.usecases.fanout import PrepareNotification
+from core.usecases.prepare_notification import PrepareNotification
 
 log = structlog.get_logger("pointclub.points")
 CHUNK_LINES = 400

@@ -18,7 +18,7 @@ from core.domain.notification import (
 )
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
-from core.usecases.fanout import ShardSpec
+from core.usecases.audience_walk import ShardSpec
 from tests.builders import add_members, draft, dynamo
 from tests.fakes import FakeClock
 

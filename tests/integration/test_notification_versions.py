@@ -18,7 +18,7 @@ from core.domain.notification import (
 )
 from core.errors import Conflict
 from core.usecases.authoring import NotificationAuthoring
-from core.usecases.fanout import PrepareNotification
+from core.usecases.prepare_notification import PrepareNotification
 from tests.builders import add_members, notification_for_all
 from tests.fakes import FakeClock
 
@@ -44,6 +44,9 @@ class StaleOnce:
             meanwhile, self._meanwhile = self._meanwhile, None
             await meanwhile()
         return found
+
+    async def get(self, notification_id: str) -> Any:
+        return (await self.get_many([notification_id])).get(notification_id)
 
 
 async def test_a_save_from_a_stale_read_is_a_conflict(

@@ -12,7 +12,7 @@ from core.domain.audience import DeliveryFigures, member_shard
 from core.domain.notification import Audience, AudienceKind, NotificationState
 from core.domain.pointclub import ClubRecord
 from core.errors import Conflict, InvalidInput, NotFound, Unavailable
-from core.usecases.fanout import ShardSpec
+from core.usecases.audience_walk import ShardSpec
 from tests.builders import draft, notification_for_all
 from tests.fakes import FakeClock, World, fake_container
 

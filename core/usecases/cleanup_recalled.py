@@ -1,0 +1,59 @@
+"""``recall-cleanup``: after a recall, the members' entries and markers go, then the recall.
+
+The recall took effect at once through the recall list; this only frees the space, and can run
+any time, any number of times.
+"""
+
+from __future__ import annotations
+
+from core.domain.notification import NotificationState
+from core.errors import Conflict, NotFound
+from core.observability.spans import traced
+from core.ports import FanoutStore, NotificationStore, RecallStore
+from core.usecases.audience_walk import Progress
+
+
+class CleanupRecalled:
+    """After a recall, remove the members' entries and markers, then forget the recall.
+
+    The recall took effect at once through the recall list; this only frees the space, and can
+    run any time, any number of times.
+    """
+
+    def __init__(
+        self,
+        *,
+        notifications: NotificationStore,
+        fanout: FanoutStore,
+        recalls: RecallStore,
+    ) -> None:
+        self._notifications = notifications
+        self._fanout = fanout
+        self._recalls = recalls
+
+    @traced
+    async def run(self, notification_id: str, progress: Progress | None = None) -> int:
+        notification = await self._notifications.get(notification_id)
+        if notification is None:
+            raise NotFound(f"no notification {notification_id}")
+        if notification.state is not NotificationState.RECALLED:
+            raise Conflict("only a recalled notification is cleaned up")
+        if notification.visible_from is None:  # never prepared: no entries to remove
+            await self._recalls.remove(notification_id)
+            return 0
+        # Exactly the members the delivery log names: every delivery wrote one in the same
+        # transaction, none can commit after the recall, and the audience may have changed.
+        entry = notification.entry(notification.created_at)
+
+        def removed_so_far(count: int) -> None:
+            if progress is not None:
+                progress(count, count)
+
+        removed = await self._fanout.remove_delivered(notification_id, entry, removed_so_far)
+        await self._recalls.remove(notification_id)
+        return removed
+
+    async def pending(self) -> list[str]:
+        """Recalled notifications not cleaned up yet: the ids still on the recall list (every
+        copy holds all of them), so a notification cleaned once is never walked again."""
+        return sorted(await self._recalls.recalled_in_shard(0))

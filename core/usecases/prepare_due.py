@@ -1,0 +1,67 @@
+"""``prepare-due``: every scheduled notification whose time has come, and interrupted ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from core.domain.notification import Notification, NotificationState
+from core.errors import PointclubError, Unavailable
+from core.observability.spans import traced
+from core.ports import Clock, NotificationStore
+from core.usecases.audience_walk import FanoutReport, Progress
+from core.usecases.prepare_notification import PrepareNotification
+
+log = structlog.get_logger("pointclub.fanout")
+
+
+class PrepareDue:
+    """Prepare every scheduled notification whose time has come, and resume interrupted ones."""
+
+    def __init__(
+        self, *, queue: NotificationStore, prepare: PrepareNotification, clock: Clock
+    ) -> None:
+        self._queue = queue
+        self._prepare = prepare
+        self._clock = clock
+
+    async def due(self) -> list[Notification]:
+        now = self._clock.now()
+        preparing = [n async for n in self._queue.all_in_state(NotificationState.PREPARING)]
+        scheduled = [
+            n
+            async for n in self._queue.all_in_state(NotificationState.SCHEDULED)
+            if n.visible_from is not None and n.visible_from <= now
+        ]
+        return preparing + scheduled
+
+    @traced
+    async def run(self, progress_for: Callable[[Notification], Progress | None]) -> DueReport:
+        """Each due notification in turn; one that fails (recalled meanwhile, expired, its
+        segment gone) is reported and the rest go on. A store that is down stops the run."""
+        report = DueReport()
+        for notification in await self.due():
+            try:
+                report.prepared.append(
+                    await self._prepare.run(
+                        notification.notification_id, progress=progress_for(notification)
+                    )
+                )
+            except Unavailable:
+                raise
+            except PointclubError as error:
+                log.warning(
+                    "prepare_due.failed",
+                    notification_id=notification.notification_id,
+                    error=str(error),
+                )
+                report.failed.append((notification.notification_id, str(error)))
+        return report
+
+
+@dataclass
+class DueReport:
+    prepared: list[FanoutReport] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (notification id, why)
