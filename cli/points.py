@@ -10,8 +10,9 @@ import typer
 from cli.common import load_settings, parse_duration, report_bad_lines, run_with_container
 from cli.progress import JobProgress
 from core.errors import InvalidInput
+from core.usecases.evaluate_ranks import EvaluationReport, check_month
 from core.usecases.ledger_import import LedgerImportReport
-from core.usecases.points import EvaluationReport, ExpiryReport, check_month
+from core.usecases.notify_expiring import ExpiryReport
 
 if TYPE_CHECKING:
     from core.bootstrap import Container

@@ -43,8 +43,10 @@ from core.queries.pointclub import PointClubQueries
 from core.settings import Settings
 from core.usecases.authoring import NotificationAuthoring
 from core.usecases.cleanup_recalled import CleanupRecalled
+from core.usecases.evaluate_ranks import EvaluateRanks
 from core.usecases.ledger_import import ImportLedger
-from core.usecases.points import EvaluateRanks, NoticeSender, NotifyExpiring
+from core.usecases.notices import NoticeSender
+from core.usecases.notify_expiring import NotifyExpiring
 from core.usecases.prepare_due import PrepareDue
 from core.usecases.prepare_notification import PrepareNotification
 from core.usecases.read_state import ReadStateCommands

@@ -151,11 +151,11 @@ class InboxStore(MemberReader, Protocol):
 class NotificationReader(Protocol):
     async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]: ...
 
+    async def get(self, notification_id: str) -> Notification | None: ...
+
 
 class NotificationStore(NotificationReader, Protocol):
     """Notification items, the operators' idempotency claims and the listing by state."""
-
-    async def get(self, notification_id: str) -> Notification | None: ...
 
     async def put(self, notification: Notification, *, only_if_absent: bool = False) -> bool:
         """Write the notification; with ``only_if_absent`` keep an existing one. True if written."""

@@ -176,6 +176,9 @@ class NotificationLoader:
         found = await self._loader.load_many(list(notification_ids))
         return {n.notification_id: n for n in found if n is not None}
 
+    async def get(self, notification_id: str) -> Notification | None:
+        return await self._loader.load(notification_id)
+
     def clear(self) -> None:
         self._loader.clear()
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from core.domain.audience import DeliveryFigures
 from core.domain.inbox import check_notification_id
@@ -15,35 +14,13 @@ from core.domain.notification import Notification, NotificationState, listing_po
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_rule
 from core.errors import FieldError, ValidationFailed
 from core.observability.spans import traced
-from core.ports import NotificationReader, ReadStats
+from core.ports import FanoutStore, NotificationStore, ReadStats, SegmentStore
 from core.queries.cursors import decode_cursor, encode_cursor
 from core.queries.inbox import check_first
 
 NOTIFICATION_POSITION = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:@-]{1,300}"
 )
-
-
-class NotificationListing(NotificationReader, Protocol):
-    async def page_by_state(
-        self, state: NotificationState, after: str | None, limit: int
-    ) -> list[Notification]: ...
-
-
-class DeliveryTotals(Protocol):
-    async def delivery_totals(
-        self, notification_ids: Sequence[str]
-    ) -> Mapping[str, DeliveryFigures]:
-        """What the fan-out counted per notification."""
-        ...
-
-
-class SegmentReader(Protocol):
-    async def get(self, name: str) -> Segment | None: ...
-
-    async def all(self) -> list[Segment]: ...
-
-    async def size(self, rule: SegmentRule, name: str | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -76,10 +53,10 @@ class AdminQueries:
     def __init__(
         self,
         *,
-        notifications: NotificationListing,
-        segments: SegmentReader,
+        notifications: NotificationStore,
+        segments: SegmentStore,
         stats: ReadStats,
-        totals: DeliveryTotals,
+        totals: FanoutStore,
         rank_codes: set[str],
     ) -> None:
         self._totals = totals
@@ -91,10 +68,8 @@ class AdminQueries:
     @traced
     async def notification(self, notification_id: str) -> NotificationView | None:
         check_notification_id(notification_id, "id")
-        found = await self._notifications.get_many([notification_id])
-        if notification_id not in found:
-            return None
-        return (await self._views([found[notification_id]]))[0]
+        found = await self._notifications.get(notification_id)
+        return None if found is None else (await self._views([found]))[0]
 
     @traced
     async def notifications(

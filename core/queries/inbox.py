@@ -129,7 +129,7 @@ class InboxQueries:
     ) -> InboxItemView | None:
         """The member's own entry for a notification, if it is theirs and visible now."""
         check_notification_id(notification_id, "id")
-        notification = (await self._notifications.get_many([notification_id])).get(notification_id)
+        notification = await self._notifications.get(notification_id)
         if notification is None or notification.recalled or notification.visible_from is None:
             return None
         entry, state, recalled = await asyncio.gather(

@@ -9,7 +9,7 @@ anywhere resumes where it stopped, and a run that finds another ahead of it goes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -24,7 +24,7 @@ from core.domain.audience import (
 )
 from core.domain.inbox import InboxEntry
 from core.domain.notification import AudienceKind, Notification, NotificationState
-from core.domain.segment import SegmentRule
+from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import InvalidInput, NotFound
 from core.observability.spans import chunk_span
 from core.ports import FanoutStore, SegmentStore
@@ -32,6 +32,32 @@ from core.ports import FanoutStore, SegmentStore
 log = structlog.get_logger("pointclub.fanout")
 
 Progress = Callable[[int, int], None]  # (members walked so far, members expected)
+MEMBER_CONCURRENCY = 16  # members visited at once by a job that walks every member
+
+
+async def for_each_member(
+    segments: SegmentStore,
+    span: str,
+    visit: Callable[[str], Awaitable[None]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Visit every member (the ALL_MEMBERS audience), a page at a time, ``MEMBER_CONCURRENCY``
+    at once; memory holds one page. Returns how many were visited."""
+    limit = asyncio.Semaphore(MEMBER_CONCURRENCY)
+
+    async def bounded(user_id: str) -> None:
+        async with limit:
+            await visit(user_id)
+
+    walked = 0
+    for partition in segments.partitions(SegmentRule(SegmentKind.ALL_MEMBERS), None):
+        async for page in segments.member_pages(partition, None):
+            with chunk_span(span, partition.key):
+                await asyncio.gather(*(bounded(user_id) for user_id in page))
+            walked += len(page)
+            if progress is not None:
+                progress(walked)
+    return walked
 
 
 @dataclass(frozen=True)

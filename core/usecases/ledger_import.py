@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from core.domain.audience import MEMBER_ID
 from core.domain.pointclub import (
     ClubRecord,
-    EntryClaim,
     LedgerEntry,
     PointEntryKind,
     RankTable,
@@ -32,33 +31,13 @@ from core.domain.pointclub import (
 from core.domain.time import parse_iso
 from core.errors import Conflict, InvalidInput
 from core.observability.spans import chunk_span, traced
-from core.ports import Clock
+from core.ports import Clock, LedgerStore
 from core.usecases.segments import BadLine, text_of
 
 CHUNK_LINES = 400
 CONCURRENCY = 16
 MAX_RETRIES = 20
 MAX_DESCRIPTION = 200
-
-
-class LedgerStore(Protocol):
-    batch_size: int  # entries per transaction
-
-    async def club_for_update(self, user_id: str) -> tuple[ClubRecord | None, int]: ...
-
-    async def save(
-        self,
-        user_id: str,
-        entries: Sequence[LedgerEntry],
-        record: ClubRecord,
-        version: int,
-        run_id: str,
-    ) -> Mapping[str, EntryClaim]:
-        """Write the entries, their claims and the read model at ``version``; nothing is
-        written when an id is claimed already, and those claims come back."""
-        ...
-
-    async def save_club(self, user_id: str, record: ClubRecord, version: int) -> None: ...
 
 
 @dataclass

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 import structlog
 
@@ -14,17 +13,13 @@ from core.domain.segment import Segment, SegmentKind, SegmentRule, check_segment
 from core.domain.time import iso_key
 from core.errors import Conflict, InvalidInput, ValidationFailed
 from core.observability.spans import traced
-from core.ports import Clock
+from core.ports import Clock, SegmentStore
 
 log = structlog.get_logger("pointclub.audit")
 
 
-class SegmentWriter(Protocol):
-    async def create(self, segment: Segment) -> None: ...
-
-
 class SegmentAuthoring:
-    def __init__(self, *, store: SegmentWriter, clock: Clock, rank_codes: set[str]) -> None:
+    def __init__(self, *, store: SegmentStore, clock: Clock, rank_codes: set[str]) -> None:
         self._store = store
         self._clock = clock
         self._rank_codes = rank_codes
@@ -77,16 +72,6 @@ class ImportReport:
     members: int = 0
 
 
-class UserListStore(SegmentWriter, Protocol):
-    async def get(self, name: str) -> Segment | None: ...
-
-    async def put(self, segment: Segment) -> None: ...
-
-    async def add_list_members(self, name: str, user_ids: Sequence[str]) -> None: ...
-
-    async def size(self, rule: SegmentRule, name: str | None = None) -> int: ...
-
-
 class ImportUserList:
     """A USER_LIST segment from a CSV (first column) or newline file, streamed in chunks.
 
@@ -94,7 +79,7 @@ class ImportUserList:
     again adds what is missing and changes nothing else (members are keyed by id).
     """
 
-    def __init__(self, *, store: UserListStore, clock: Clock) -> None:
+    def __init__(self, *, store: SegmentStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

@@ -109,7 +109,7 @@ class DynamoNotificationStore:
             raise Conflict("the idempotency key is being used by a request under way; retry")
         if stored["fp"]["S"] != claim.fingerprint:
             raise Conflict("this idempotency key was used with a different input")
-        found = (await self.get_many([stored["nid"]["S"]])).get(stored["nid"]["S"])
+        found = await self.get(stored["nid"]["S"])
         if found is None:
             raise Conflict("the idempotency key's notification is gone")
         return found

@@ -1,0 +1,99 @@
+"""The notices the point-club jobs send a member, in Japanese and English. Each id is derived
+from what it is about (the member and month, or the lot): a notice exists once, whatever reruns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from core.domain.notification import (
+    Audience,
+    AudienceKind,
+    AuditRecord,
+    LocalizedContent,
+    Notification,
+    NotificationState,
+    Priority,
+)
+from core.domain.pointclub import RankTable
+from core.domain.time import JST, month_end, month_start
+
+NOTICE_ACTOR = "batch"
+
+
+def rank_notice(
+    user_id: str, month: str, ranks: RankTable, before: str, after: str
+) -> Notification:
+    old, new = ranks.get(before), ranks.get(after)
+    up = new.threshold > old.threshold
+    start = month_start(month)
+    ja_title = (
+        f"{new.names.get('ja', new.code)}ランクになりました" if up else "ランクが変わりました"
+    )
+    en_title = f"You are now {new.names.get('en', new.code)}" if up else "Your rank has changed"
+    rate = f"{new.point_back_rate * 100:g}%"
+    return _notice(
+        f"rank-{month}-{user_id}",
+        user_id,
+        "rank",
+        {
+            "ja": LocalizedContent(
+                ja_title,
+                f"{month}の会員ランクは{new.names.get('ja', new.code)}です。"
+                f"ポイント還元率は{rate}です。",
+            ),
+            "en": LocalizedContent(
+                en_title,
+                f"Your rank for {month} is {new.names.get('en', new.code)}, "
+                f"with {rate} back in points.",
+            ),
+        },
+        visible_from=start,
+        expires_at=month_end(month) + timedelta(seconds=1),
+    )
+
+
+def expiry_notice(
+    user_id: str, lot_id: str, amount: int, expires_at: datetime, now: datetime
+) -> Notification:
+    local = expires_at.astimezone(JST)
+    return _notice(
+        f"expiring-{user_id}-{lot_id}",
+        user_id,
+        "point",
+        {
+            "ja": LocalizedContent(
+                "まもなくポイントが失効します",
+                f"{amount:,}ポイントが{local:%Y年%m月%d日 %H:%M}に失効します。",
+            ),
+            "en": LocalizedContent(
+                "Points expire soon",
+                f"{amount:,} points expire on {local:%Y-%m-%d %H:%M} (JST).",
+            ),
+        },
+        visible_from=now,
+        expires_at=expires_at,
+    )
+
+
+def _notice(
+    notification_id: str,
+    user_id: str,
+    category: str,
+    contents: dict[str, LocalizedContent],
+    *,
+    visible_from: datetime,
+    expires_at: datetime,
+) -> Notification:
+    return Notification(
+        notification_id=notification_id,
+        state=NotificationState.DRAFT,
+        category=category,
+        priority=Priority.NORMAL,
+        contents=contents,
+        audience=Audience(AudienceKind.USER, user_id=user_id),
+        created_at=visible_from,
+        created_by=NOTICE_ACTOR,
+        visible_from=visible_from,
+        expires_at=expires_at,
+        audit=(AuditRecord(visible_from, NOTICE_ACTOR, "create", f"{category} notice"),),
+    )
