@@ -20,8 +20,9 @@ from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.fanout import DynamoFanoutStore
 from core.infra.dynamodb.ledger import DynamoLedgerStore
 from core.infra.dynamodb.members import DynamoMemberStore
-from core.infra.dynamodb.notifications import DynamoNotificationStore, DynamoRecallStore
+from core.infra.dynamodb.notifications import DynamoNotificationStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
+from core.infra.dynamodb.recalls import DynamoRecallStore
 from core.infra.dynamodb.segments import DynamoSegmentStore
 from core.infra.dynamodb.system import DynamoSystemStore
 from core.infra.embedded import port_open, store_url

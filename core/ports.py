@@ -10,14 +10,21 @@ only. Where a store has a read side that is also served by a per-request DataLoa
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from core.domain.audience import AudiencePartition, BatchResult, Checkpoint, DeliveryFigures
-from core.domain.inbox import InboxEntry, InboxState, UnreadMarker
+from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import AuditRecord, Notification, NotificationState
+
+# The values the ports trade, re-exported where the core has always imported them from.
+from core.domain.notification_draft import IdempotencyClaim as IdempotencyClaim
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
+from core.domain.read_change import EntryRef as EntryRef
+from core.domain.read_change import ReadChange as ReadChange
+from core.domain.reads import InboxScan as InboxScan
+from core.domain.reads import InboxScanRequest as InboxScanRequest
+from core.domain.reads import LedgerPage as LedgerPage
 from core.domain.segment import Segment, SegmentRule
 
 # -- time and ids ------------------------------------------------------------------------------
@@ -29,78 +36,6 @@ class Clock(Protocol):
 
 class IdGenerator(Protocol):
     def new_id(self) -> str: ...
-
-
-# -- values the stores trade -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InboxScanRequest:
-    """One read of a member's inbox, newest first.
-
-    ``after`` is the sort position to continue below (None: from the newest). ``with_status``
-    asks for the member's state and club items too; they sit just above the newest entry, so
-    the same read returns them (only when ``after`` is None).
-    """
-
-    after: str | None
-    limit: int
-    now: datetime
-    include_archived: bool = False
-    categories: frozenset[str] | None = None
-    with_status: bool = False
-
-
-@dataclass(frozen=True)
-class InboxScan:
-    entries: Sequence[InboxEntry]
-    resume_after: str | None  # where the next read continues; None when nothing is left
-    state: InboxState | None = None
-    club: ClubRecord | None = None
-
-
-@dataclass(frozen=True)
-class LedgerPage:
-    entries: Sequence[LedgerEntry]
-    resume_after: str | None
-
-
-@dataclass(frozen=True)
-class EntryRef:
-    """The key of one inbox entry."""
-
-    notification_id: str
-    visible_from: datetime
-
-
-@dataclass(frozen=True)
-class IdempotencyClaim:
-    """An operator's idempotency key for a create, and a fingerprint of what was asked."""
-
-    actor: str
-    key: str
-    fingerprint: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class ReadChange:
-    """One atomic change of a member's read state: the state item and up to 99 entries.
-
-    Set operations make it idempotent: applying it twice leaves what applying it once left.
-    """
-
-    read: tuple[UnreadMarker, ...] = ()  # leave the unread set; queued to count as reads
-    drop: tuple[UnreadMarker, ...] = ()  # leave the unread set uncounted (archived, expired, …)
-    unread: tuple[UnreadMarker, ...] = ()  # enter the unread set again
-    stamp_read: tuple[EntryRef, ...] = ()  # set readAt unless set
-    clear_read: tuple[EntryRef, ...] = ()  # remove readAt (not on archived entries)
-    archive: tuple[EntryRef, ...] = ()  # set archivedAt (and readAt unless set)
-    read_all: tuple[str, ...] = ()  # categories ("*": all) whose mark-all time is now
-
-    @property
-    def entry_updates(self) -> int:
-        return len(self.stamp_read) + len(self.clear_read) + len(self.archive)
 
 
 # -- a member's partition: inbox entries and read state ----------------------------------------

@@ -18,7 +18,7 @@ from core.domain.notification import (
 )
 from core.domain.segment import SegmentRule
 from core.errors import Conflict, FieldError, InvalidInput, NotFound, ValidationFailed
-from core.queries.inbox import DEFAULT_PAGE
+from core.queries.cursors import DEFAULT_PAGE
 from resolvers.context import Context
 from schema.admin import (
     AudienceInput,

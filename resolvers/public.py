@@ -8,7 +8,8 @@ from typing import Any
 import strawberry
 import structlog
 
-from core.queries.inbox import DEFAULT_PAGE, InboxFilterSpec
+from core.queries.cursors import DEFAULT_PAGE
+from core.queries.inbox import InboxFilterSpec
 from resolvers.context import Context
 from schema.public import (
     InboxConnection,

@@ -8,7 +8,7 @@ now. Time passing, recalls and expiries therefore change the count at once, with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -153,3 +153,24 @@ class InboxEntry:
             category=self.category,
             expires_at=self.expires_at,
         )
+
+
+MAX_CATEGORIES = 50
+
+
+def check_categories(
+    categories: Collection[str] | None, known: frozenset[str]
+) -> frozenset[str] | None:
+    """The categories asked for, each a configured one; ``None`` is every category and an
+    empty list none at all."""
+    if categories is None:
+        return None
+    if len(categories) > MAX_CATEGORIES:
+        raise InvalidInput(f"at most {MAX_CATEGORIES} categories", field="categories")
+    unknown = sorted(set(categories) - known)
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:3])
+        raise InvalidInput(
+            f"unknown category {shown}; one of: {', '.join(sorted(known))}", field="categories"
+        )
+    return frozenset(categories)

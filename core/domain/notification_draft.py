@@ -210,3 +210,13 @@ def describe(draft: NotificationDraft) -> str:
         f"category {draft.category}, {draft.audience.kind.value.lower()} {audience}, "
         f"locales {','.join(sorted(draft.contents))}"
     )
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An operator's idempotency key for a create, and a fingerprint of what was asked."""
+
+    actor: str
+    key: str
+    fingerprint: str
+    expires_at: datetime

@@ -10,13 +10,14 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 
 from core.domain.audience import MEMBER_ID
+from core.domain.ranks import Rank as Rank
+from core.domain.ranks import RankTable as RankTable
 from core.domain.time import iso_key, jst_month, month_end, shift_month
 
 QUALIFYING_WINDOW_MONTHS = 6
@@ -27,70 +28,6 @@ class PointEntryKind(StrEnum):
     USED = "USED"
     EXPIRED = "EXPIRED"
     ADJUSTED = "ADJUSTED"
-
-
-@dataclass(frozen=True)
-class Rank:
-    code: str
-    names: Mapping[str, str]
-    threshold: int
-    point_back_rate: float
-
-    def name_for(self, locales: tuple[str, ...], fallback: str) -> str:
-        for locale in (*locales, fallback):
-            for candidate in (locale, locale.split("-")[0]):
-                if candidate in self.names:
-                    return self.names[candidate]
-        return self.code
-
-
-class RankTable:
-    """The configured ranks, lowest first; validated once at start."""
-
-    def __init__(self, ranks: Sequence[Rank]) -> None:
-        if not ranks:
-            raise ValueError("rank table is empty")
-        ordered = sorted(ranks, key=lambda rank: rank.threshold)
-        if ordered[0].threshold != 0 or sum(1 for rank in ordered if rank.threshold == 0) != 1:
-            raise ValueError("rank table needs exactly one rank with threshold 0")
-        thresholds = [rank.threshold for rank in ordered]
-        if len(set(thresholds)) != len(thresholds):
-            raise ValueError("rank thresholds must be distinct")
-        codes = [rank.code for rank in ordered]
-        if len(set(codes)) != len(codes):
-            raise ValueError("rank codes must be unique")
-        self.ranks: tuple[Rank, ...] = tuple(ordered)
-        self._by_code = {rank.code: rank for rank in ordered}
-
-    @classmethod
-    def from_file(cls, path: Path) -> RankTable:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        return cls(
-            [
-                Rank(
-                    code=item["code"],
-                    names=dict(item["names"]),
-                    threshold=int(item["threshold"]),
-                    point_back_rate=float(item["pointBackRate"]),
-                )
-                for item in document["ranks"]
-            ]
-        )
-
-    @property
-    def base(self) -> Rank:
-        return self.ranks[0]
-
-    def get(self, code: str) -> Rank:
-        return self._by_code.get(code, self.base)
-
-    def for_points(self, qualifying: int) -> Rank:
-        reached = [rank for rank in self.ranks if rank.threshold <= qualifying]
-        return reached[-1]
-
-    def next_after(self, rank: Rank) -> Rank | None:
-        index = self.ranks.index(self.get(rank.code))
-        return self.ranks[index + 1] if index + 1 < len(self.ranks) else None
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,19 @@ The test suite runs whole on this engine when DynamoDB Local is missing, and
 
 from __future__ import annotations
 
-import bisect
 import copy
 import inspect
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
+
+from core.infra.embedded_paging import (
+    index_partition,
+    key_added,
+    key_removed,
+    page_candidates,
+    sorted_keys,
+)
 
 MOTO_VERSION = "5.2.5"  # the version these replacements follow; install() refuses another
 
@@ -63,25 +70,25 @@ def install() -> None:
         hash_key = asked["hash_key"]
         view = copy.copy(self)
         if asked.get("index_name"):
-            matching = _index_partition(self, asked["index_name"], asked.get("hash_key_conditions"))
+            matching = index_partition(self, asked["index_name"], asked.get("hash_key_conditions"))
             view.all_items = lambda: matching
         elif hash_key not in self.items:
             view.items = {}
-        elif _sorted_keys(self, hash_key) is None:
+        elif sorted_keys(self, hash_key) is None:
             view.items = {hash_key: self.items[hash_key]}
         else:
-            view.items = {hash_key: _page_candidates(self, asked)}
+            view.items = {hash_key: page_candidates(self, asked)}
         return original_query(view, *args, **kwargs)
 
     def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
         item = original_put(self, *args, **kwargs)
-        _key_added(self, item.hash_key, item.range_key)
+        key_added(self, item.hash_key, item.range_key)
         return item
 
     def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
         item = original_delete(self, hash_key, range_key)
         if item is not None:
-            _key_removed(self, hash_key, range_key)
+            key_removed(self, hash_key, range_key)
         return item
 
     setattr(DynamoHandler, "call_action", call_action)  # noqa: B010 (mypy: no method assigns)
@@ -90,134 +97,6 @@ def install() -> None:
     setattr(Table, "delete_item", delete_item)  # noqa: B010
     setattr(DynamoDBBackend, "transact_write_items", _transact_write_items)  # noqa: B010
     _installed = True
-
-
-# Each table with a string sort key keeps, per partition it has been queried on, the partition's
-# sort keys in order, updated by every put and delete: a Query finds its page by bisection.
-_SORTED = "_pointclub_sorted_keys"
-
-
-def _sorted_keys(table: Any, hash_key: Any) -> list[str] | None:
-    if table.range_key_attr is None or table.range_key_type != "S":
-        return None
-    index: dict[Any, list[str]] = table.__dict__.setdefault(_SORTED, {})
-    keys = index.get(hash_key)
-    if keys is None:
-        keys = index[hash_key] = sorted(key.value for key in table.items.get(hash_key, {}))
-    return keys
-
-
-def _key_added(table: Any, hash_key: Any, range_key: Any) -> None:
-    keys = table.__dict__.get(_SORTED, {}).get(hash_key)
-    if keys is not None and range_key is not None:
-        at = bisect.bisect_left(keys, range_key.value)
-        if at == len(keys) or keys[at] != range_key.value:
-            keys.insert(at, range_key.value)
-
-
-def _key_removed(table: Any, hash_key: Any, range_key: Any) -> None:
-    keys = table.__dict__.get(_SORTED, {}).get(hash_key)
-    if keys is not None and range_key is not None:
-        at = bisect.bisect_left(keys, range_key.value)
-        if at < len(keys) and keys[at] == range_key.value:
-            del keys[at]
-
-
-def _page_candidates(table: Any, asked: dict[str, Any]) -> dict[Any, Any]:
-    """The items of the queried partition that moto's Query could return on this page: those
-    the key condition selects, after the start key, in the asked order, at most ``Limit`` + 1
-    (so moto still sees whether there is more). moto then does its own work on them."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    hash_key = asked["hash_key"]
-    keys = _sorted_keys(table, hash_key)
-    assert keys is not None
-    values = [obj.value for obj in asked.get("range_objs") or []]
-    comparison = asked.get("range_comparison")
-    selects = _selector(comparison, values)
-    start = (asked.get("exclusive_start_key") or {}).get(table.range_key_attr)
-    start_value = None if start is None else next(iter(start.values()))
-    limit = asked.get("limit")
-    wanted = None if limit is None else int(limit) + 1
-    low, high = _lower(comparison, values), _upper(comparison, values)
-    forward = asked.get("scan_index_forward", True) is not False
-    if forward:
-        at = 0 if start_value is None else bisect.bisect_right(keys, start_value)
-        if low is not None:
-            at = max(at, bisect.bisect_left(keys, low))
-        order: Iterable[int] = range(at, len(keys))
-    else:
-        at = len(keys) if start_value is None else bisect.bisect_left(keys, start_value)
-        if high is not None:
-            at = min(at, bisect.bisect_right(keys, high))
-        order = range(at - 1, -1, -1)
-    # What a key condition selects is one run of consecutive keys, and the bounds put the walk
-    # at most one key before it: take the run, up to the page's need.
-    picked: list[str] = []
-    for index in order:
-        key = keys[index]
-        if selects(key):
-            picked.append(key)
-            if wanted is not None and len(picked) >= wanted:
-                break
-        elif picked or _beyond(key, low, high, forward):
-            break
-    partition = table.items[hash_key]
-    return {key: partition[key] for key in (DynamoType({"S": k}) for k in picked)}
-
-
-def _beyond(key: str, low: str | None, high: str | None, forward: bool) -> bool:
-    """The walk has passed every key the condition could select."""
-    if forward:
-        return high is not None and key > high
-    return low is not None and key < low
-
-
-def _selector(comparison: str | None, values: list[Any]) -> Callable[[str], bool]:
-    if comparison is None:
-        return lambda key: True
-    from moto.dynamodb.comparisons import get_comparison_func
-
-    check = get_comparison_func(comparison)
-    return lambda key: bool(check(key, *values))
-
-
-def _lower(comparison: str | None, values: list[Any]) -> str | None:
-    """The smallest key the condition can select (a bound to bisect from), if it has one."""
-    if comparison in ("EQ", "=", "GE", ">=", "GT", ">", "BETWEEN", "BEGINS_WITH", "begins_with"):
-        return str(values[0])
-    return None
-
-
-def _upper(comparison: str | None, values: list[Any]) -> str | None:
-    if comparison in ("EQ", "=", "LE", "<=", "LT", "<"):
-        return str(values[0])
-    if comparison == "BETWEEN":
-        return str(values[1])
-    if comparison in ("BEGINS_WITH", "begins_with"):
-        return str(values[0]) + "\U0010ffff"
-    return None
-
-
-def _index_partition(table: Any, index_name: str, conditions: Any) -> list[Any]:
-    """The items whose index key attributes equal the query's hash key conditions."""
-    wanted = list(conditions or [])
-    if not wanted:  # moto raises its own error for a query without a hash key condition
-        return [item for part in table.items.values() for item in _items_of(table, part)]
-    return [
-        item
-        for part in table.items.values()
-        for item in _items_of(table, part)
-        if all(_equal(item.attrs.get(name), value) for name, value in wanted)
-    ]
-
-
-def _equal(attribute: Any, value: Any) -> bool:
-    return attribute is not None and bool(attribute == value)
-
-
-def _items_of(table: Any, part: Any) -> Any:
-    return part.values() if table.range_key_attr else (part,)
 
 
 def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -250,10 +129,10 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
                     table.items[hash_key] = before
             elif before is None:
                 table.items.get(hash_key, {}).pop(range_key, None)
-                _key_removed(table, hash_key, range_key)
+                key_removed(table, hash_key, range_key)
             else:
                 table.items[hash_key][range_key] = before
-                _key_added(table, hash_key, range_key)
+                key_added(table, hash_key, range_key)
 
     for entry in transact_items:
         if len(entry) > 1:

@@ -15,8 +15,7 @@ from core.domain.segment import Segment, SegmentKind, SegmentRule, check_rule
 from core.errors import FieldError, ValidationFailed
 from core.observability.spans import traced
 from core.ports import FanoutStore, NotificationStore, ReadStats, SegmentStore
-from core.queries.cursors import decode_cursor, encode_cursor
-from core.queries.inbox import check_first
+from core.queries.cursors import check_first, decode_cursor, encode_cursor
 
 NOTIFICATION_POSITION = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:@-]{1,300}"

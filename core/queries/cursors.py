@@ -1,4 +1,5 @@
-"""Opaque, stable cursors: a cursor is the sort key of the last item of a page."""
+"""Pages: their sizes, and opaque, stable cursors (a cursor is the sort key of the last item of
+a page)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import re
 from core.errors import InvalidInput
 
 _VERSION = "c1:"
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+def check_first(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
 
 
 def encode_cursor(position: str) -> str:

@@ -12,18 +12,15 @@ from core.domain.inbox import (
     InboxEntry,
     InboxState,
     UnreadMarker,
+    check_categories,
     check_notification_id,
 )
 from core.domain.notification import Notification
-from core.errors import InvalidInput
 from core.observability.spans import traced
 from core.ports import EntryRef, InboxScanRequest, MemberReader, NotificationReader, RecallReader
-from core.queries.cursors import decode_cursor, encode_cursor
+from core.queries.cursors import check_first, decode_cursor, encode_cursor
 from core.queries.views import InboxItemView, InboxPageView
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
-MAX_CATEGORIES = 50
 # Extra entries read per page so that a few hidden ones (archived, expired, scheduled, recalled)
 # rarely cost a second call.
 SCAN_SLACK = 8
@@ -38,29 +35,6 @@ class InboxFilterSpec:
     categories: frozenset[str] | None = None
     unread_only: bool = False
     include_archived: bool = False
-
-
-def check_first(first: int) -> None:
-    if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
-
-
-def check_categories(
-    categories: Collection[str] | None, known: frozenset[str]
-) -> frozenset[str] | None:
-    """The categories asked for, each a configured one; ``None`` is every category and an
-    empty list none at all."""
-    if categories is None:
-        return None
-    if len(categories) > MAX_CATEGORIES:
-        raise InvalidInput(f"at most {MAX_CATEGORIES} categories", field="categories")
-    unknown = sorted(set(categories) - known)
-    if unknown:
-        shown = ", ".join(repr(name[:40]) for name in unknown[:3])
-        raise InvalidInput(
-            f"unknown category {shown}; one of: {', '.join(sorted(known))}", field="categories"
-        )
-    return frozenset(categories)
 
 
 class InboxQueries:

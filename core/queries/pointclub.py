@@ -8,8 +8,7 @@ from core.domain.audience import check_member_id
 from core.domain.pointclub import LEDGER_POSITION_PATTERN, Rank, RankTable, club_status
 from core.observability.spans import traced
 from core.ports import MemberReader
-from core.queries.cursors import decode_cursor, encode_cursor
-from core.queries.inbox import check_first
+from core.queries.cursors import check_first, decode_cursor, encode_cursor
 from core.queries.views import (
     PointClubView,
     PointEntryView,

@@ -12,7 +12,13 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from core.domain.inbox import ALL_CATEGORIES, InboxEntry, UnreadMarker, check_notification_id
+from core.domain.inbox import (
+    ALL_CATEGORIES,
+    InboxEntry,
+    UnreadMarker,
+    check_categories,
+    check_notification_id,
+)
 from core.errors import InvalidInput
 from core.observability.spans import traced
 from core.ports import (
@@ -24,7 +30,7 @@ from core.ports import (
     ReadChange,
     RecallReader,
 )
-from core.queries.inbox import check_categories, own_entries
+from core.queries.inbox import own_entries
 
 T = TypeVar("T")
 MAX_IDS = 100

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from core.domain.audience import (
     BatchResult,
     Checkpoint,
@@ -36,11 +34,11 @@ from core.domain.audience import (
     PartitionOvertaken,
 )
 from core.domain.inbox import InboxEntry
-from core.domain.notification import NotificationState
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, contended
-from core.infra.dynamodb.client import THROTTLING_CODES, cancellation_reasons, translated_errors
+from core.infra.dynamodb.client import cancellation_reasons, translated_errors
+from core.infra.dynamodb.fanout_items import BUSY, FanoutItems, member_outcomes, prep_pk, reason_at
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -48,12 +46,6 @@ if TYPE_CHECKING:
 # Two items a member, plus the checkpoint, the delivery log and the recall guard: 99 of 100.
 BATCH_MEMBERS = 48
 RETRIES_PARTITION = "retries"  # the checkpoint item that counts retried failures
-FINE = "None"
-BUSY = THROTTLING_CODES | {"TransactionConflict"}
-
-
-def prep_pk(notification_id: str) -> str:
-    return f"PREP#{notification_id}"
 
 
 class DynamoFanoutStore:
@@ -62,6 +54,7 @@ class DynamoFanoutStore:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
+        self._items = FanoutItems(table)
 
     async def checkpoints(self, notification_id: str) -> dict[str, Checkpoint]:
         found: dict[str, Checkpoint] = {}
@@ -98,8 +91,8 @@ class DynamoFanoutStore:
         attempt = 0
         while attempt < MAX_ATTEMPTS:
             items = [
-                *self._member_items(pending, entry, marker),
-                *self._batch_items(notification_id, partition, pending, last, failed),
+                *self._items.member_items(pending, entry, marker),
+                *self._items.batch_items(notification_id, partition, pending, last, failed),
             ]
             try:
                 with translated_errors("deliver a batch"):
@@ -108,16 +101,16 @@ class DynamoFanoutStore:
             except self._client.exceptions.TransactionCanceledException as error:
                 reasons = cancellation_reasons(error)
                 guard, checkpoint = len(items) - 1, 2 * len(pending)
-                if _reason(reasons, guard) == "ConditionalCheckFailed":
+                if reason_at(reasons, guard) == "ConditionalCheckFailed":
                     raise NotificationRecalled() from error
-                if _reason(reasons, checkpoint) == "ConditionalCheckFailed":
+                if reason_at(reasons, checkpoint) == "ConditionalCheckFailed":
                     raise PartitionOvertaken(partition) from error
                 recorded = {
                     failed[index].user_id
                     for index in range(len(failed))
-                    if _reason(reasons, checkpoint + 1 + index) == "ConditionalCheckFailed"
+                    if reason_at(reasons, checkpoint + 1 + index) == "ConditionalCheckFailed"
                 }
-                have, refused = _member_outcomes(pending, reasons, error)
+                have, refused = member_outcomes(pending, reasons, error)
                 if have or refused or recorded:
                     # Members who have the entry keep it (and their read state); members whose
                     # data refuses the write are recorded once (and counted once); the others
@@ -160,7 +153,7 @@ class DynamoFanoutStore:
     async def has_failed(self, notification_id: str, member: str) -> bool:
         with translated_errors("read a failed delivery"):
             found = await self._client.get_item(
-                TableName=self._table, Key=self._failure_key(notification_id, member)
+                TableName=self._table, Key=self._items.failure_key(notification_id, member)
             )
         return "Item" in found
 
@@ -173,16 +166,16 @@ class DynamoFanoutStore:
         forget: Any = {
             "Delete": {
                 "TableName": self._table,
-                "Key": self._failure_key(notification_id, member),
+                "Key": self._items.failure_key(notification_id, member),
                 "ConditionExpression": "attribute_exists(PK)",
             }
         }
         deliver: list[Any] = [
-            *self._member_items([member], entry, marker),
+            *self._items.member_items([member], entry, marker),
             forget,
-            self._count(notification_id, RETRIES_PARTITION, delivered=1, failed=-1),
-            self._log(notification_id, f"retry.{member}", [member]),
-            self._guard(notification_id),
+            self._items.count(notification_id, RETRIES_PARTITION, delivered=1, failed=-1),
+            self._items.log(notification_id, f"retry.{member}", [member]),
+            self._items.guard(notification_id),
         ]
         try:
             await contended(
@@ -192,14 +185,16 @@ class DynamoFanoutStore:
             return BatchResult(1, 0)
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = cancellation_reasons(error)
-            if _reason(reasons, len(deliver) - 1) == "ConditionalCheckFailed":
+            if reason_at(reasons, len(deliver) - 1) == "ConditionalCheckFailed":
                 raise NotificationRecalled() from error
-            if _reason(reasons, 2) == "ConditionalCheckFailed":
+            if reason_at(reasons, 2) == "ConditionalCheckFailed":
                 return BatchResult(0, 1)  # another run retried it first
-            if _reason(reasons, 0) == "ConditionalCheckFailed":
+            if reason_at(reasons, 0) == "ConditionalCheckFailed":
                 # The member has the entry (delivered meanwhile): the record is all that is
                 # left, and the member is counted where it was delivered, not here as well.
-                uncount = self._count(notification_id, RETRIES_PARTITION, targeted=-1, failed=-1)
+                uncount = self._items.count(
+                    notification_id, RETRIES_PARTITION, targeted=-1, failed=-1
+                )
                 drop: list[Any] = [forget, uncount]
                 # (another run may have dropped it first)
                 with contextlib.suppress(self._client.exceptions.TransactionCanceledException):
@@ -208,7 +203,7 @@ class DynamoFanoutStore:
                         partial(self._client.transact_write_items, TransactItems=drop),
                     )
                 return BatchResult(0, 1)
-            _, refused = _member_outcomes([member], reasons, error)
+            _, refused = member_outcomes([member], reasons, error)
             if refused:
                 return BatchResult(0, 0, tuple(refused))
             raise
@@ -229,7 +224,7 @@ class DynamoFanoutStore:
         with translated_errors("finish a fan-out partition"):
             await self._client.update_item(
                 TableName=self._table,
-                Key=self._checkpoint_key(notification_id, partition),
+                Key=self._items.checkpoint_key(notification_id, partition),
                 UpdateExpression="SET done = :done",
                 ExpressionAttributeValues={":done": {"BOOL": True}},
             )
@@ -261,7 +256,7 @@ class DynamoFanoutStore:
                         }
                     }
                 )
-                items.append(self._state_update(member, "DELETE unread :m, pend :m", marker))
+                items.append(self._items.state_update(member, "DELETE unread :m, pend :m", marker))
             items.append(
                 {
                     "Delete": {
@@ -278,139 +273,6 @@ class DynamoFanoutStore:
             if progress is not None:
                 progress(removed)
         return removed
-
-    def _batch_items(
-        self,
-        notification_id: str,
-        partition: str,
-        pending: Sequence[str],
-        last: str | None,
-        failed: Sequence[FailedMember],
-    ) -> list[Any]:
-        """What follows the members' items: the checkpoint first (at ``2 * len(pending)``), the
-        failure records and the log, and the recall guard last."""
-        reached = len(pending) + len(failed)
-        items: list[Any] = [
-            self._count(
-                notification_id,
-                partition,
-                targeted=reached,
-                delivered=len(pending),
-                failed=len(failed),
-                last=last,
-            )
-        ]
-        items += [self._failure(notification_id, f) for f in failed]
-        if pending:
-            items.append(self._log(notification_id, f"{partition}#{last}", pending))
-        items.append(self._guard(notification_id))
-        return items
-
-    def _member_items(self, members: Sequence[str], entry: InboxEntry, marker: str) -> list[Any]:
-        items: list[Any] = []
-        for member in members:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": codec.entry_to_item(member, entry),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-            items.append(self._state_update(member, "ADD unread :m", marker))
-        return items
-
-    def _state_update(self, member: str, expression: str, marker: str) -> dict[str, Any]:
-        """An update of a member's state item with one marker as ``:m``."""
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": {keys.PK: codec.s(keys.user_pk(member)), keys.SK: codec.s(keys.STATE_SK)},
-                "UpdateExpression": expression,
-                "ExpressionAttributeValues": {":m": {"SS": [marker]}},
-            }
-        }
-
-    def _checkpoint_key(self, notification_id: str, partition: str) -> dict[str, Any]:
-        return {
-            keys.PK: codec.s(prep_pk(notification_id)),
-            keys.SK: codec.s(f"P#{partition}"),
-        }
-
-    def _count(
-        self,
-        notification_id: str,
-        partition: str,
-        *,
-        targeted: int = 0,
-        delivered: int = 0,
-        failed: int = 0,
-        last: str | None = None,
-    ) -> dict[str, Any]:
-        """Add to a checkpoint's figures; with ``last``, also move it strictly forward (a batch
-        at or before it was committed already, by this run or another)."""
-        values: dict[str, Any] = {
-            ":t": codec.n(targeted),
-            ":d": codec.n(delivered),
-            ":f": codec.n(failed),
-        }
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": self._checkpoint_key(notification_id, partition),
-            "UpdateExpression": "ADD tgt :t, dlv :d, fl :f",
-            "ExpressionAttributeValues": values,
-        }
-        if last is not None:
-            update["UpdateExpression"] = "SET #last = :last ADD tgt :t, dlv :d, fl :f"
-            update["ExpressionAttributeNames"] = {"#last": "last"}
-            update["ConditionExpression"] = "attribute_not_exists(#last) OR #last < :last"
-            values[":last"] = codec.s(last)
-        return {"Update": update}
-
-    def _log(self, notification_id: str, name: str, members: Sequence[str]) -> dict[str, Any]:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": {
-                    keys.PK: codec.s(prep_pk(notification_id)),
-                    keys.SK: codec.s(f"D#{name}"),
-                    "m": {"SS": list(members)},
-                },
-            }
-        }
-
-    def _failure_key(self, notification_id: str, member: str) -> dict[str, Any]:
-        return {keys.PK: codec.s(prep_pk(notification_id)), keys.SK: codec.s(f"F#{member}")}
-
-    def _failure(self, notification_id: str, failure: FailedMember) -> dict[str, Any]:
-        """A failure record, only if the member has none: a member is counted failed once."""
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": {
-                    **self._failure_key(notification_id, failure.user_id),
-                    "why": codec.s(failure.reason[:500]),
-                },
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-
-    def _guard(self, notification_id: str) -> dict[str, Any]:
-        return {
-            "ConditionCheck": {
-                "TableName": self._table,
-                "Key": {
-                    keys.PK: codec.s(keys.notification_pk(notification_id)),
-                    keys.SK: codec.s(keys.META_SK),
-                },
-                "ConditionExpression": "#state <> :recalled",
-                "ExpressionAttributeNames": {"#state": "state"},
-                "ExpressionAttributeValues": {
-                    ":recalled": codec.s(NotificationState.RECALLED.value)
-                },
-            }
-        }
 
     async def _prep_items(
         self, notification_id: str, prefix: str, projection: str | None = None
@@ -434,24 +296,3 @@ class DynamoFanoutStore:
             if "LastEvaluatedKey" not in page:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _reason(reasons: Sequence[str], index: int) -> str:
-    return reasons[index] if 0 <= index < len(reasons) else FINE
-
-
-def _member_outcomes(
-    pending: Sequence[str], reasons: Sequence[str], error: ClientError
-) -> tuple[set[str], list[FailedMember]]:
-    """Members who have the entry already, and members whose own items refused the write."""
-    have: set[str] = set()
-    refused: dict[str, FailedMember] = {}
-    details = error.response.get("CancellationReasons", [])
-    for index, reason in enumerate(reasons[: 2 * len(pending)]):
-        member = pending[index // 2]
-        if reason == "ConditionalCheckFailed" and index % 2 == 0:
-            have.add(member)
-        elif reason not in (FINE, "ConditionalCheckFailed") and reason not in BUSY:
-            message = details[index].get("Message", "") if index < len(details) else ""
-            refused.setdefault(member, FailedMember(member, f"{reason}: {message}".strip()))
-    return have, list(refused.values())

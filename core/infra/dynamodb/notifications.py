@@ -1,4 +1,5 @@
-"""Notification items (``NOTIF#<nid>`` / ``META``) and the sharded recall list."""
+"""Notification items (``NOTIF#<nid>`` / ``META``), their listing by state and the operators'
+idempotency claims (``IDEM#<actor>#<key>``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get, contended
 from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
+from core.infra.dynamodb.recalls import recall_list_updates
 from core.infra.dynamodb.table import GSI1
 from core.ports import IdempotencyClaim
 
@@ -137,20 +139,7 @@ class DynamoNotificationStore:
     ) -> None:
         """State RECALLED and the id in every recall-list copy, in one transaction."""
         items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
-        items += [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {
-                        keys.PK: codec.s(keys.recall_pk(shard)),
-                        keys.SK: codec.s(keys.META_SK),
-                    },
-                    "UpdateExpression": "ADD ids :id",
-                    "ExpressionAttributeValues": {":id": {"SS": [notification.notification_id]}},
-                }
-            }
-            for shard in range(shards)
-        ]
+        items += recall_list_updates(self._table, shards, "ADD", notification.notification_id)
         try:
             recall = partial(self._client.transact_write_items, TransactItems=items)
             await contended("recall a notification", recall)
@@ -256,58 +245,3 @@ class DynamoNotificationStore:
             if len(page) < LISTING_PAGE:
                 return
             after = listing_position(page[-1])
-
-
-class DynamoRecallStore:
-    """The ids of recalled notifications, copied into ``shards`` items so no key runs hot.
-
-    Every member reads one copy (chosen by a hash of the member id) with each inbox read; a
-    recall writes all copies in one transaction, so each copy is always complete.
-    """
-
-    def __init__(self, client: DynamoDBClient, table: str, shards: int) -> None:
-        self._client = client
-        self._table = table
-        self._shards = shards
-
-    async def recalled_for(self, user_id: str) -> frozenset[str]:
-        return await self.recalled_in_shard(keys.recall_shard(user_id, self._shards))
-
-    async def recalled_in_shard(self, shard: int) -> frozenset[str]:
-        with translated_errors("read the recall list"):
-            response = await self._client.get_item(
-                TableName=self._table,
-                Key={keys.PK: codec.s(keys.recall_pk(shard)), keys.SK: codec.s(keys.META_SK)},
-                ConsistentRead=True,
-                ProjectionExpression="ids",
-            )
-        return frozenset(response.get("Item", {}).get("ids", {}).get("SS", []))
-
-    def shard_of(self, user_id: str) -> int:
-        return keys.recall_shard(user_id, self._shards)
-
-    async def add(self, notification_id: str) -> None:
-        """Put the id in every copy at once, so no member can still count the notification."""
-        await self._update_all("ADD", notification_id)
-
-    async def remove(self, notification_id: str) -> None:
-        """Forget a recalled id once its inbox entries are gone."""
-        await self._update_all("DELETE", notification_id)
-
-    async def _update_all(self, operation: str, notification_id: str) -> None:
-        items: list[Any] = [
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": {
-                        keys.PK: codec.s(keys.recall_pk(shard)),
-                        keys.SK: codec.s(keys.META_SK),
-                    },
-                    "UpdateExpression": f"{operation} ids :id",
-                    "ExpressionAttributeValues": {":id": {"SS": [notification_id]}},
-                }
-            }
-            for shard in range(self._shards)
-        ]
-        with translated_errors("update the recall list"):
-            await self._client.transact_write_items(TransactItems=items)

@@ -1,0 +1,37 @@
+"""One atomic change of a member's read state, as set operations on the state item and up to
+99 guarded entry updates: applying it twice leaves what applying it once left."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.domain.inbox import UnreadMarker
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """The key of one inbox entry."""
+
+    notification_id: str
+    visible_from: datetime
+
+
+@dataclass(frozen=True)
+class ReadChange:
+    """One atomic change of a member's read state: the state item and up to 99 entries.
+
+    Set operations make it idempotent: applying it twice leaves what applying it once left.
+    """
+
+    read: tuple[UnreadMarker, ...] = ()  # leave the unread set; queued to count as reads
+    drop: tuple[UnreadMarker, ...] = ()  # leave the unread set uncounted (archived, expired, …)
+    unread: tuple[UnreadMarker, ...] = ()  # enter the unread set again
+    stamp_read: tuple[EntryRef, ...] = ()  # set readAt unless set
+    clear_read: tuple[EntryRef, ...] = ()  # remove readAt (not on archived entries)
+    archive: tuple[EntryRef, ...] = ()  # set archivedAt (and readAt unless set)
+    read_all: tuple[str, ...] = ()  # categories ("*": all) whose mark-all time is now
+
+    @property
+    def entry_updates(self) -> int:
+        return len(self.stamp_read) + len(self.clear_read) + len(self.archive)
