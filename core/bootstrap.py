@@ -32,8 +32,11 @@ from core.ports import (
     IdGenerator,
     InboxStore,
     LedgerStore,
+    MemberReader,
+    NotificationReader,
     NotificationStore,
     ReadStats,
+    RecallReader,
     RecallStore,
     SegmentStore,
     SystemStore,
@@ -50,6 +53,7 @@ from core.usecases.notices import NoticeSender
 from core.usecases.notify_expiring import NotifyExpiring
 from core.usecases.prepare_due import PrepareDue
 from core.usecases.prepare_notification import PrepareNotification
+from core.usecases.read_counting import ReadCounting
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
 from core.usecases.segments import ImportUserList, SegmentAuthoring
@@ -100,22 +104,32 @@ class Container:
     ledger: LedgerStore
     verifier: TokenVerifier
     issuer: DevTokenIssuer
+    read_counting: ReadCounting
     # The process's open DynamoDB client, for tools that look at the table itself (tests, bench);
     # None when the stores are in memory. The core never uses it: it goes through the ports.
     client: DynamoDBClient | None = None
 
-    def inbox_queries(self) -> InboxQueries:
+    def inbox_queries(
+        self,
+        *,
+        members: MemberReader | None = None,
+        notifications: NotificationReader | None = None,
+        recalls: RecallReader | None = None,
+    ) -> InboxQueries:
+        """On the raw stores, or on a request's DataLoaders (which implement the same ports)."""
         return InboxQueries(
-            members=self.members,
-            notifications=self.notifications,
-            recalls=self.recalls,
+            members=members or self.members,
+            notifications=notifications or self.notifications,
+            recalls=recalls or self.recalls,
             default_locale=self.settings.default_locale,
             categories=self.settings.categories,
         )
 
-    def point_club_queries(self) -> PointClubQueries:
+    def point_club_queries(self, *, members: MemberReader | None = None) -> PointClubQueries:
         return PointClubQueries(
-            members=self.members, ranks=self.ranks, default_locale=self.settings.default_locale
+            members=members or self.members,
+            ranks=self.ranks,
+            default_locale=self.settings.default_locale,
         )
 
     def authoring(self) -> NotificationAuthoring:
@@ -242,6 +256,7 @@ def build_container(
     table = settings.table_name
     clock = clock or SystemClock()
     ranks = RankTable.from_file(settings.ranks_file)
+    read_stats = DynamoReadStats(client, table, now=clock.now)
     return Container(
         settings=settings,
         clock=clock,
@@ -251,11 +266,12 @@ def build_container(
         notifications=DynamoNotificationStore(client, table),
         recalls=DynamoRecallStore(client, table, settings.recall_shards),
         system=DynamoSystemStore(client, table),
-        read_stats=DynamoReadStats(client, table, now=clock.now),
+        read_stats=read_stats,
         segments=DynamoSegmentStore(client, table, [rank.code for rank in ranks.ranks]),
         fanout=DynamoFanoutStore(client, table),
         ledger=DynamoLedgerStore(client, table),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
+        read_counting=ReadCounting(read_stats),
         client=client,
     )

@@ -1,4 +1,5 @@
-"""The per-request context: who is asking, in which locale, at which instant, with fresh loaders."""
+"""The per-request context: who is asking, in which locale, at which instant, with fresh loaders
+and the request's usecases and queries (``core/request_scope.py``)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,7 @@ from starlette.websockets import WebSocket
 
 from core.auth import Principal
 from core.errors import Forbidden, Unauthenticated
-from core.ports import Clock
-from core.queries.admin import AdminQueries
-from core.queries.inbox import InboxQueries
-from core.queries.pointclub import PointClubQueries
-from core.usecases.authoring import NotificationAuthoring
-from core.usecases.read_state import ReadStateCommands
-from core.usecases.segments import SegmentAuthoring
-from resolvers.background import ReadCounting
+from core.request_scope import RequestScope
 from resolvers.dataloaders import DataLoaders
 
 
@@ -27,40 +21,30 @@ class Context:
     request: Request | WebSocket
     response: Response | None
     principal: Principal | None
-    auth_error: Unauthenticated | None
+    auth_error: Unauthenticated | None  # why the request's token was refused, if it was
     locales: tuple[str, ...]
     # One instant per request: every visibility decision in a response agrees.
     now: datetime
     loaders: DataLoaders
-    inbox: InboxQueries
-    point_club: PointClubQueries
-    read_state: ReadStateCommands
-    clock: Clock
-    read_counting: ReadCounting
-    admin_queries: AdminQueries
-    authoring: NotificationAuthoring
-    segment_authoring: SegmentAuthoring
-    admin_role: str
-    public: object  # the PublicResolvers implementation (see schema/public.py)
-    admin: object  # the AdminResolvers implementation (see schema/admin.py)
+    scope: RequestScope
 
-    def require_member(self) -> Principal:
+    def member(self) -> Principal:
+        """The caller (``IsMember`` has checked there is one)."""
         if self.principal is None:
             raise self.auth_error or Unauthenticated("authentication required")
         return self.principal
 
-    def require_admin(self) -> Principal:
-        principal = self.require_member()
-        if self.admin_role not in principal.roles:
+    def admin(self) -> Principal:
+        principal = self.member()
+        if self.scope.admin_role not in principal.roles:
             raise Forbidden("the admin role is required")
         return principal
 
     def after_write(self) -> None:
-        """Move the request's instant past a write it made, so its response sees the write."""
-        self.now = self.clock.now()
-
-    def read_stats_later(self, user_id: str) -> None:
-        self.read_counting.schedule(user_id)
+        """Forget what the loaders read before the request's write and move its instant past
+        the write, so the response shows it."""
+        self.loaders.clear()
+        self.now = self.scope.now()
 
 
 def parse_accept_language(header: str | None) -> tuple[str, ...]:

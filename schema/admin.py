@@ -1,77 +1,25 @@
-"""The admin GraphQL schema (`/admin/graphql`): authoring, segments, delivery figures.
+"""The admin schema's (`/admin/graphql`) plain data types and inputs: notifications with their
+delivery figures and audit, segment rules, user errors.
 
-Types only; every root field delegates to ``AdminResolvers`` (``resolvers/admin.py``), which
-checks the admin role first. Expected failures of mutations come back as ``userErrors`` with a
+The root types and the types whose fields do I/O (``Segment.size``) live beside their resolvers
+in ``resolvers/admin_*.py``. Expected failures of mutations come back as ``userErrors`` with a
 field and a code an admin UI can show; authentication failures are GraphQL errors.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
 
 import strawberry
 
 from core.domain.notification import AudienceKind, NotificationState, Priority
-from core.domain.segment import Segment as SegmentValue
 from core.domain.segment import SegmentKind
 from core.queries.admin import NotificationPageView, NotificationView
-from schema.public import PageInfo, PointClubStatus
+from schema.public import PageInfo
 
 strawberry.enum(NotificationState)
 strawberry.enum(AudienceKind)
 strawberry.enum(SegmentKind)
-
-
-class AdminResolvers(Protocol):
-    async def notification(
-        self, info: strawberry.Info[Any, Any], id: str
-    ) -> Notification | None: ...
-
-    async def notifications(
-        self,
-        info: strawberry.Info[Any, Any],
-        first: int | None,
-        after: str | None,
-        state: NotificationState | None,
-    ) -> NotificationConnection: ...
-
-    async def segments(self, info: strawberry.Info[Any, Any]) -> list[Segment]: ...
-
-    async def segment_size(
-        self, info: strawberry.Info[Any, Any], rule: SegmentRuleInput
-    ) -> int: ...
-
-    async def segment_members(self, info: strawberry.Info[Any, Any], segment: Segment) -> int: ...
-
-    async def member(
-        self, info: strawberry.Info[Any, Any], user_id: str
-    ) -> PointClubStatus | None: ...
-
-    async def create_notification(
-        self, info: strawberry.Info[Any, Any], input: NotificationInput, idempotency_key: str | None
-    ) -> NotificationPayload: ...
-
-    async def update_notification(
-        self, info: strawberry.Info[Any, Any], id: str, input: NotificationUpdateInput
-    ) -> NotificationPayload: ...
-
-    async def schedule_notification(
-        self, info: strawberry.Info[Any, Any], id: str, visible_from: datetime
-    ) -> NotificationPayload: ...
-
-    async def recall_notification(
-        self, info: strawberry.Info[Any, Any], id: str, reason: str
-    ) -> NotificationPayload: ...
-
-    async def create_segment(
-        self, info: strawberry.Info[Any, Any], input: SegmentInput
-    ) -> SegmentPayload: ...
-
-
-def admin_resolvers(info: strawberry.Info[Any, Any]) -> AdminResolvers:
-    resolvers: AdminResolvers = info.context.admin
-    return resolvers
 
 
 @strawberry.type
@@ -192,29 +140,6 @@ class SegmentRule:
     ranks: list[str] | None
 
 
-@strawberry.type
-class Segment:
-    name: str
-    rule: SegmentRule
-    created_at: datetime
-    created_by: str
-    value: strawberry.Private[SegmentValue]
-
-    @strawberry.field(description="Members it resolves to now.")
-    async def size(self, info: strawberry.Info[Any, Any]) -> int | None:
-        return await admin_resolvers(info).segment_members(info, self)
-
-    @classmethod
-    def from_value(cls, value: SegmentValue) -> Segment:
-        return cls(
-            name=value.name,
-            rule=SegmentRule(kind=value.rule.kind, ranks=list(value.rule.ranks) or None),
-            created_at=value.created_at,
-            created_by=value.created_by,
-            value=value,
-        )
-
-
 @strawberry.type(description="An expected failure: show `message` next to `field`.")
 class UserError:
     field: str | None
@@ -225,12 +150,6 @@ class UserError:
 @strawberry.type
 class NotificationPayload:
     notification: Notification | None
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class SegmentPayload:
-    segment: Segment | None
     user_errors: list[UserError]
 
 
@@ -312,82 +231,3 @@ class SegmentRuleInput:
 class SegmentInput:
     name: str
     rule: SegmentRuleInput
-
-
-@strawberry.type
-class Query:
-    @strawberry.field
-    async def notification(
-        self, info: strawberry.Info[Any, Any], id: strawberry.ID
-    ) -> Notification | None:
-        return await admin_resolvers(info).notification(info, str(id))
-
-    @strawberry.field(description="Newest created first; `first` is 1..100.")
-    async def notifications(
-        self,
-        info: strawberry.Info[Any, Any],
-        first: int | None = 20,
-        after: str | None = None,
-        state: NotificationState | None = None,
-    ) -> NotificationConnection:
-        return await admin_resolvers(info).notifications(info, first, after, state)
-
-    @strawberry.field
-    async def segments(self, info: strawberry.Info[Any, Any]) -> list[Segment]:
-        return await admin_resolvers(info).segments(info)
-
-    @strawberry.field(description="How many members a rule selects now: a preview before sending.")
-    async def segment_size(self, info: strawberry.Info[Any, Any], rule: SegmentRuleInput) -> int:
-        return await admin_resolvers(info).segment_size(info, rule)
-
-    @strawberry.field(description="A member's point-club status.")
-    async def member(
-        self, info: strawberry.Info[Any, Any], user_id: strawberry.ID
-    ) -> PointClubStatus | None:
-        return await admin_resolvers(info).member(info, str(user_id))
-
-
-@strawberry.type
-class Mutation:
-    @strawberry.mutation(
-        description="A new DRAFT. The same idempotencyKey and input returns it again."
-    )
-    async def create_notification(
-        self,
-        info: strawberry.Info[Any, Any],
-        input: NotificationInput,
-        idempotency_key: str | None = None,
-    ) -> NotificationPayload:
-        return await admin_resolvers(info).create_notification(info, input, idempotency_key)
-
-    @strawberry.mutation(
-        description=(
-            "A patch: a field left out is unchanged, null clears it where that is allowed. "
-            "DRAFT/SCHEDULED: any field. PREPARING/PUBLISHED: content only (amend), shown to "
-            "members at once."
-        )
-    )
-    async def update_notification(
-        self, info: strawberry.Info[Any, Any], id: strawberry.ID, input: NotificationUpdateInput
-    ) -> NotificationPayload:
-        return await admin_resolvers(info).update_notification(info, str(id), input)
-
-    @strawberry.mutation(description="DRAFT/SCHEDULED -> SCHEDULED at visibleFrom.")
-    async def schedule_notification(
-        self, info: strawberry.Info[Any, Any], id: strawberry.ID, visible_from: datetime
-    ) -> NotificationPayload:
-        return await admin_resolvers(info).schedule_notification(info, str(id), visible_from)
-
-    @strawberry.mutation(
-        description="Gone from every inbox and count at once; entries are cleaned later."
-    )
-    async def recall_notification(
-        self, info: strawberry.Info[Any, Any], id: strawberry.ID, reason: str
-    ) -> NotificationPayload:
-        return await admin_resolvers(info).recall_notification(info, str(id), reason)
-
-    @strawberry.mutation(description="ALL_MEMBERS or RANKS; USER_LIST segments come from the CLI.")
-    async def create_segment(
-        self, info: strawberry.Info[Any, Any], input: SegmentInput
-    ) -> SegmentPayload:
-        return await admin_resolvers(info).create_segment(info, input)

@@ -33,7 +33,7 @@ async def app_client(settings: Settings, container: Container) -> AsyncIterator[
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
-    await app.state.read_counting.drain()
+    await container.read_counting.drain()
 
 
 async def gql(

@@ -8,6 +8,7 @@ from core.auth import DevTokenIssuer, TokenVerifier
 from core.bootstrap import Container
 from core.domain.pointclub import RankTable
 from core.settings import Settings
+from core.usecases.read_counting import ReadCounting
 from tests.fakes.clock import FakeClock, SequentialIds
 from tests.fakes.fanout import FakeFanout
 from tests.fakes.ledger import FakeLedger, FakeReadStats, FakeSystem
@@ -42,6 +43,7 @@ def fake_container(
     settings = settings or Settings(table_name="in-memory")
     world = world or World()
     ranks = RankTable.from_file(settings.ranks_file)
+    read_stats = FakeReadStats(world)
     return Container(
         settings=settings,
         clock=clock or FakeClock(),
@@ -51,10 +53,11 @@ def fake_container(
         notifications=FakeNotifications(world),
         recalls=FakeRecalls(world, settings.recall_shards),
         system=FakeSystem(world),
-        read_stats=FakeReadStats(world),
+        read_stats=read_stats,
         segments=FakeSegments(world, [rank.code for rank in ranks.ranks]),
         fanout=FakeFanout(world),
         ledger=FakeLedger(world),
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
+        read_counting=ReadCounting(read_stats),
     )

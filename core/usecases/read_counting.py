@@ -18,6 +18,8 @@ log = structlog.get_logger("pointclub.background")
 
 
 class ReadCounting:
+    """Counts each member's queued reads after the request that queued them, one pass at a time."""
+
     def __init__(self, stats: ReadStats) -> None:
         self._stats = stats
         self._running: dict[str, asyncio.Task[None]] = {}

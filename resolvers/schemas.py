@@ -1,0 +1,143 @@
+"""The two GraphQL schemas and what every request passes through: error codes, trusted
+documents, token, depth, alias, directive and cost limits, the parser and validation caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from graphql.validation import (
+    ASTValidationRule,
+    MaxIntrospectionDepthRule,
+    NoSchemaIntrospectionCustomRule,
+)
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as create_alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from core.settings import Settings
+from resolvers import admin_mutation, admin_query
+from resolvers.cost import CostLimit
+from resolvers.errors import SUGGESTION, ErrorCodes
+from resolvers.limits import DirectiveLimit
+from resolvers.read_state import Mutation
+from resolvers.tracing import TraceTags
+from resolvers.trusted import TrustedDocuments, TrustedDocumentsExtension
+from resolvers.viewer import Query
+
+
+class PointclubSchema(strawberry.Schema):
+    """Strawberry logs every error with its traceback; ``ErrorCodes`` already logs the
+    unexpected ones, and expected ones (bad input, no token) are not worth a traceback.
+
+    Every error passes here before the extensions see it, including those Strawberry returns
+    before the operation runs (a syntax error, too many tokens), which skip the extensions: the
+    one place that codes document errors and, in production, drops suggestions."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if self.config.disable_field_suggestions:
+                error.message = SUGGESTION.sub("", error.message)
+            if error.original_error is None and not (error.extensions or {}).get("code"):
+                syntax = error.message.startswith("Syntax Error")
+                code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+
+def _extensions(
+    production: bool, limits: Limits, trusted: TrustedDocuments | None = None
+) -> list[Any]:
+    # Factories, not instances: a fresh extension per request (the caches themselves are shared).
+    rules = validation_rules(production, limits)
+    documents: list[Any] = [] if trusted is None else [lambda: TrustedDocumentsExtension(trusted)]
+    return [
+        TraceTags,  # first: its end runs after ErrorCodes has set the codes
+        ErrorCodes,
+        *documents,  # before the parser sees the document
+        lambda: MaxTokensLimiter(max_token_count=limits.tokens),
+        lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+        lambda: AddValidationRules(list(rules)),
+        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+        lambda: DirectiveLimit(max_directives=limits.directives),  # after the cache: it overrides
+        lambda: CostLimit(max_cost=limits.cost, max_fields=limits.fields),
+    ]
+
+
+CACHED_DOCUMENTS = 256
+
+
+@lru_cache(maxsize=8)
+def validation_rules(production: bool, limits: Limits) -> tuple[type[ASTValidationRule], ...]:
+    """The limit rules, made once. Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``
+    make a new rule class per instance, that is per request: the validation cache is keyed by the
+    rules, so with them it never hit and every request paid for a full validation."""
+    rules: list[type[ASTValidationRule]] = [
+        create_depth_rule(limits.depth, None),
+        create_alias_rule(limits.aliases),
+        # Introspection is outside the depth limit; this bounds its nesting (graphql-js's rule).
+        MaxIntrospectionDepthRule,
+    ]
+    if production:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
+class Limits:
+    depth: int = 10
+    aliases: int = 15
+    tokens: int = 2_000
+    directives: int = 10
+    cost: int = 1_000
+    fields: int = 300
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            depth=settings.max_query_depth,
+            aliases=settings.max_aliases,
+            tokens=settings.max_tokens,
+            directives=settings.max_directives,
+            cost=settings.max_query_cost,
+            fields=settings.max_fields,
+        )
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@lru_cache(maxsize=8)
+def public_schema(
+    production: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    trusted: TrustedDocuments | None = None,
+) -> strawberry.Schema:
+    return PointclubSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=_extensions(production, limits, trusted),
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
+
+
+@lru_cache(maxsize=8)
+def admin_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> strawberry.Schema:
+    """A separate schema: admin fields do not exist on ``/graphql``."""
+    return PointclubSchema(
+        query=admin_query.Query,
+        mutation=admin_mutation.Mutation,
+        extensions=_extensions(production, limits),
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
