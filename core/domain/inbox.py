@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.domain.audience import ID_CHARACTERS
-from core.domain.time import iso_key
+from core.domain.time import ISO_KEY_PATTERN, iso_key
 from core.errors import InvalidInput
 
 ALL_CATEGORIES = "*"
@@ -21,9 +21,7 @@ ALL_CATEGORIES = "*"
 NOTIFICATION_ID = re.compile(rf"[{ID_CHARACTERS}]{{1,300}}")
 # A position in a member's inbox: ``<visibleFrom as fixed-width UTC ISO>#<notification id>``.
 # Positions sort like the inbox (newest last), so a page continues strictly below a position.
-POSITION_PATTERN = re.compile(
-    rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}Z#{NOTIFICATION_ID.pattern}"
-)
+POSITION_PATTERN = re.compile(rf"{ISO_KEY_PATTERN}#{NOTIFICATION_ID.pattern}")
 
 
 def check_notification_id(value: str, field: str) -> str:

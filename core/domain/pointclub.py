@@ -18,7 +18,7 @@ from enum import StrEnum
 from core.domain.audience import MEMBER_ID
 from core.domain.ranks import Rank as Rank
 from core.domain.ranks import RankTable as RankTable
-from core.domain.time import iso_key, jst_month, month_end, shift_month
+from core.domain.time import ISO_KEY_PATTERN, iso_key, jst_month, month_end, shift_month
 
 QUALIFYING_WINDOW_MONTHS = 6
 
@@ -99,9 +99,7 @@ def club_status(record: ClubRecord | None, ranks: RankTable, now: datetime) -> C
     )
 
 
-LEDGER_POSITION_PATTERN = re.compile(
-    rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}\.\d{{3}}Z#{MEMBER_ID.pattern}"
-)
+LEDGER_POSITION_PATTERN = re.compile(rf"{ISO_KEY_PATTERN}#{MEMBER_ID.pattern}")
 
 
 @dataclass(frozen=True)

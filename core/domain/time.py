@@ -15,6 +15,10 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+# What ``iso_key`` writes, for patterns of the sort keys that start with one.
+ISO_KEY_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
+
+
 def iso_key(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601 with milliseconds: sorts lexically in time order."""
     return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc(moment).microsecond // 1000:03d}Z"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.domain.audience import DeliveryFigures
-from core.domain.inbox import check_notification_id
+from core.domain.inbox import POSITION_PATTERN, check_notification_id
 from core.domain.notification import Notification, NotificationState, listing_position
 from core.domain.segment import Segment, SegmentKind, SegmentRule, check_rule
 from core.errors import FieldError, ValidationFailed
@@ -17,9 +16,8 @@ from core.observability.spans import traced
 from core.ports import FanoutStore, NotificationStore, ReadStats, SegmentStore
 from core.queries.cursors import check_first, decode_cursor, encode_cursor
 
-NOTIFICATION_POSITION = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9A-Za-z_.:@-]{1,300}"
-)
+# A listing position (``listing_position``) has an inbox position's form: a time and an id.
+NOTIFICATION_POSITION = POSITION_PATTERN
 
 
 @dataclass(frozen=True)
