@@ -28,6 +28,7 @@ ENGINE_CHOICE = pytest.StashKey[EngineChoice]()
 TEST_STORE_TIMEOUT = 60.0
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what will not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Choose the engine (installing DynamoDB Local where it can) once the collected tests are
     known, and only if one of them needs it: the unit tests and the in-memory half of the
