@@ -45,23 +45,31 @@ async def home(request: Request) -> Response:
         return JSONResponse({"error": "unauthenticated"}, status_code=401)
     first = int(request.query_params.get("first", "20"))
     now = container.clock.now()
-    scan, recalled = await asyncio.gather(
+    scan, live = await asyncio.gather(
         container.members.scan_inbox(
             user_id, InboxScanRequest(after=None, limit=first + 9, now=now, with_status=True)
         ),
-        container.recalls.recalled_for(user_id),
+        container.live.live_for(user_id),
     )
-    entries = [e for e in scan.entries if e.notification_id not in recalled][:first]
-    found = await container.notifications.get_many([e.notification_id for e in entries])
     state = scan.state or InboxState()
+    seen = live.seen_by(scan.club)
+    # The same merge as the GraphQL server: own entries and the broadcasts that reach the member.
+    own = [e for e in scan.entries if e.is_visible(now, seen, include_archived=False)]
+    broadcasts = [
+        b.entry(b.visible_from)
+        for b in seen.broadcasts.values()
+        if b.notification_id not in state.own_broadcasts and b.is_visible(now)
+    ]
+    entries = sorted([*own, *broadcasts], key=lambda e: e.position, reverse=True)[:first]
+    found = await container.notifications.get_many([e.notification_id for e in entries])
     status = club_status(scan.club, container.ranks, now)
     body = {
-        "unreadCount": state.unread_count(now, recalled),
+        "unreadCount": state.unread_count(now, seen),
         "inbox": [
             {
                 "id": e.notification_id,
                 "title": found[e.notification_id].content_for((), "ja").title,
-                "isRead": not state.is_unread(e.notification_id),
+                "isRead": not state.is_unread(e, seen),
             }
             for e in entries
             if e.notification_id in found

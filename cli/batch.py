@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 def _summary(report: FanoutReport) -> str:
     if report.dry_run:
-        return f"{report.notification_id}: audience of {report.audience} members (dry run)"
+        kind = "broadcast, stored once: " if report.broadcast else ""
+        return f"{report.notification_id}: {kind}audience of {report.audience} members (dry run)"
+    if report.broadcast:
+        return (
+            f"{report.notification_id}: {report.state.value}; broadcast to {report.audience} "
+            f"members, stored once (no inbox written); {report.seconds:.1f}s"
+        )
     failed = f", {report.failed} failed (retried by the next run)" if report.failed else ""
     return (
         f"{report.notification_id}: {report.state.value}; walked {report.audience} members, "

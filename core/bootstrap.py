@@ -10,6 +10,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from core.auth import DevTokenIssuer, TokenVerifier
@@ -19,10 +20,10 @@ from core.infra.clock import SystemClock, UlidGenerator
 from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.fanout import DynamoFanoutStore
 from core.infra.dynamodb.ledger import DynamoLedgerStore
+from core.infra.dynamodb.live_list import DynamoLiveList
 from core.infra.dynamodb.members import DynamoMemberStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
-from core.infra.dynamodb.recalls import DynamoRecallStore
 from core.infra.dynamodb.segments import DynamoSegmentStore
 from core.infra.dynamodb.system import DynamoSystemStore
 from core.infra.embedded import port_open, store_url
@@ -32,12 +33,12 @@ from core.ports import (
     IdGenerator,
     InboxStore,
     LedgerStore,
+    LiveListReader,
+    LiveListStore,
     MemberReader,
     NotificationReader,
     NotificationStore,
     ReadStats,
-    RecallReader,
-    RecallStore,
     SegmentStore,
     SystemStore,
 )
@@ -53,6 +54,7 @@ from core.usecases.notices import NoticeSender
 from core.usecases.notify_expiring import NotifyExpiring
 from core.usecases.prepare_due import PrepareDue
 from core.usecases.prepare_notification import PrepareNotification
+from core.usecases.publish_broadcast import PublishBroadcast
 from core.usecases.read_counting import ReadCounting
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.seed_demo import SeedDemo, SeedReport
@@ -96,7 +98,7 @@ class Container:
     ranks: RankTable
     members: InboxStore
     notifications: NotificationStore
-    recalls: RecallStore
+    live: LiveListStore
     system: SystemStore
     read_stats: ReadStats
     segments: SegmentStore
@@ -114,13 +116,13 @@ class Container:
         *,
         members: MemberReader | None = None,
         notifications: NotificationReader | None = None,
-        recalls: RecallReader | None = None,
+        live: LiveListReader | None = None,
     ) -> InboxQueries:
         """On the raw stores, or on a request's DataLoaders (which implement the same ports)."""
         return InboxQueries(
             members=members or self.members,
             notifications=notifications or self.notifications,
-            recalls=recalls or self.recalls,
+            live=live or self.live,
             default_locale=self.settings.default_locale,
             categories=self.settings.categories,
         )
@@ -161,20 +163,35 @@ class Container:
             notifications=self.notifications,
             audience=self.segments,
             fanout=self.fanout,
+            publish=self.publish_broadcast(),
             clock=self.clock,
             concurrency=concurrency,
         )
 
+    def publish_broadcast(self) -> PublishBroadcast:
+        return PublishBroadcast(
+            notifications=self.notifications,
+            members=self.ledger,
+            live=self.live,
+            clock=self.clock,
+            shards=self.settings.recall_shards,
+            max_live=self.settings.max_live_broadcasts,
+            rank_codes=[rank.code for rank in self.ranks.ranks],
+        )
+
     def prepare_due(self) -> PrepareDue:
         return PrepareDue(
-            queue=self.notifications, prepare=self.prepare_notification(), clock=self.clock
+            queue=self.notifications,
+            prepare=self.prepare_notification(),
+            clock=self.clock,
+            broadcast_lead=timedelta(seconds=self.settings.broadcast_lead_seconds),
         )
 
     def cleanup_recalled(self) -> CleanupRecalled:
         return CleanupRecalled(
             notifications=self.notifications,
             fanout=self.fanout,
-            recalls=self.recalls,
+            live=self.live,
         )
 
     def import_user_list(self) -> ImportUserList:
@@ -188,7 +205,11 @@ class Container:
 
     def evaluate_ranks(self) -> EvaluateRanks:
         return EvaluateRanks(
-            members=self.segments, store=self.ledger, ranks=self.ranks, notices=self.notice_sender()
+            members=self.segments,
+            store=self.ledger,
+            ranks=self.ranks,
+            notices=self.notice_sender(),
+            clock=self.clock,
         )
 
     def notify_expiring(self) -> NotifyExpiring:
@@ -201,7 +222,7 @@ class Container:
         return ReadStateCommands(
             members=self.members,
             notifications=self.notifications,
-            recalls=self.recalls,
+            live=self.live,
             writer=self.members,
             clock=self.clock,
             categories=self.settings.categories,
@@ -264,7 +285,7 @@ def build_container(
         ranks=ranks,
         members=DynamoMemberStore(client, table),
         notifications=DynamoNotificationStore(client, table),
-        recalls=DynamoRecallStore(client, table, settings.recall_shards),
+        live=DynamoLiveList(client, table, settings.recall_shards),
         system=DynamoSystemStore(client, table),
         read_stats=read_stats,
         segments=DynamoSegmentStore(client, table, [rank.code for rank in ranks.ranks]),

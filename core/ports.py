@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.domain.audience import AudiencePartition, BatchResult, Checkpoint, DeliveryFigures
+from core.domain.broadcast import Broadcast, LiveList
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import AuditRecord, Notification, NotificationState
 
@@ -118,7 +119,23 @@ class NotificationStore(NotificationReader, Protocol):
         audit: AuditRecord,
         shards: int,
     ) -> None:
-        """Save the recalled notification and add it to every copy of the recall list at once."""
+        """Save the recalled notification, add it to every copy's recalled ids and take it off
+        the live broadcasts, at once."""
+        ...
+
+    async def publish_broadcast(
+        self,
+        notification: Notification,
+        *,
+        expected: NotificationState,
+        audit: AuditRecord,
+        broadcast: Broadcast,
+        drop: Sequence[str],
+        shards: int,
+    ) -> None:
+        """Save the published notification and put the broadcast into every copy of the live
+        list (taking the expired ones in ``drop`` out) in one transaction; ``Conflict`` if the
+        notification is no longer in ``expected`` at the version read."""
         ...
 
     async def page_by_state(
@@ -130,22 +147,28 @@ class NotificationStore(NotificationReader, Protocol):
     def all_in_state(self, state: NotificationState) -> AsyncIterator[Notification]: ...
 
 
-class RecallReader(Protocol):
-    async def recalled_for(self, user_id: str) -> frozenset[str]:
-        """Ids of recalled notifications whose entries may still be in this member's inbox."""
+class LiveListReader(Protocol):
+    async def live_for(self, user_id: str) -> LiveList:
+        """The copy of the live list this member reads: recalled ids (their entries may still be
+        in inboxes) and the live broadcasts."""
         ...
 
 
-class RecallStore(RecallReader, Protocol):
-    """The recall list, kept in several copies (shards) so no one item is hot."""
+class LiveListStore(LiveListReader, Protocol):
+    """The live list, kept in several copies (shards) so no one item is hot; broadcasts enter
+    it with ``NotificationStore.publish_broadcast`` and leave it with ``recall``."""
 
     def shard_of(self, user_id: str) -> int: ...
 
-    async def recalled_in_shard(self, shard: int) -> frozenset[str]: ...
+    async def live_in_shard(self, shard: int) -> LiveList: ...
 
-    async def add(self, notification_id: str) -> None: ...
+    async def add(self, notification_id: str) -> None:
+        """Add a recalled id to every copy at once."""
+        ...
 
-    async def remove(self, notification_id: str) -> None: ...
+    async def remove(self, notification_id: str) -> None:
+        """Forget a recalled id once its entries are gone."""
+        ...
 
 
 # -- segments and the audiences they describe --------------------------------------------------
@@ -228,7 +251,8 @@ class FanoutStore(Protocol):
 
 
 class LedgerStore(Protocol):
-    """Ledger entries with their id claims, and the club record they change, versioned."""
+    """Ledger entries with their id claims, the club record they change (versioned), and the
+    member counts per rank that every change of a rank moves."""
 
     batch_size: int  # entries per transaction
 
@@ -241,16 +265,27 @@ class LedgerStore(Protocol):
         record: ClubRecord,
         version: int,
         run_id: str,
+        *,
+        rank_was: str | None,
     ) -> Mapping[str, EntryClaim]:
-        """Write the entries and the record (if still at ``version``) in one transaction; nothing
-        is written when an id is claimed already, and those claims come back."""
+        """Write the entries and the record (if still at ``version``, whose rank was
+        ``rank_was``) in one transaction with the member counts per rank; nothing is written
+        when an id is claimed already, and those claims come back."""
         ...
 
-    async def save_club(self, user_id: str, record: ClubRecord, version: int) -> None: ...
+    async def save_club(
+        self, user_id: str, record: ClubRecord, version: int, *, rank_was: str | None
+    ) -> None: ...
 
     async def put_club(
         self, user_id: str, record: ClubRecord, *, only_if_absent: bool = False
-    ) -> bool: ...
+    ) -> bool:
+        """Write the record and move the counts per rank with it (seeding, tests)."""
+        ...
+
+    async def rank_counts(self) -> Mapping[str, int]:
+        """Members per rank, as every write above has kept them."""
+        ...
 
     async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None: ...
 

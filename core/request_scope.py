@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cached_property
 
 from core.bootstrap import Container
-from core.ports import MemberReader, NotificationReader, RecallReader
+from core.ports import LiveListReader, MemberReader, NotificationReader
 from core.queries.admin import AdminQueries
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
@@ -30,12 +30,12 @@ class RequestScope:
         *,
         members: MemberReader,
         notifications: NotificationReader,
-        recalls: RecallReader,
+        live: LiveListReader,
     ) -> None:
         self._container = container
         self._members = members
         self._notifications = notifications
-        self._recalls = recalls
+        self._live = live
 
     @property
     def admin_role(self) -> str:
@@ -47,7 +47,7 @@ class RequestScope:
     @cached_property
     def inbox(self) -> InboxQueries:
         return self._container.inbox_queries(
-            members=self._members, notifications=self._notifications, recalls=self._recalls
+            members=self._members, notifications=self._notifications, live=self._live
         )
 
     @cached_property

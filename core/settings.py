@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.domain.broadcast import DEFAULT_MAX_LIVE, MAX_LIVE_LIMIT
+
 DEV_JWT_SECRET = "pointclub-development-secret-do-not-use-in-production"
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +40,14 @@ class Settings(BaseSettings):
     # it the answer is UNAVAILABLE. The attempts share it.
     dynamodb_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     dynamodb_max_attempts: int = Field(default=3, ge=1, le=10)
-    # Copies of the global recall list; each member reads one, so no single hot key.
+    # Copies of the live list (recalled ids, live broadcasts); each member reads one, so no
+    # single hot key. A broadcast's publish writes all of them in one transaction.
     recall_shards: int = Field(default=8, ge=1, le=50)
+    # Live broadcasts the list holds; a publish past it is refused (docs/SCALING.md).
+    max_live_broadcasts: int = Field(default=DEFAULT_MAX_LIVE, ge=1, le=MAX_LIVE_LIMIT)
+    # prepare-due publishes a scheduled broadcast this long before its visibleFrom, so it shows
+    # at that instant with no job running then (edits are refused from the publish on).
+    broadcast_lead_seconds: int = Field(default=600, ge=0, le=86_400)
 
     # Authentication.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)

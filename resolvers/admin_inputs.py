@@ -83,6 +83,7 @@ def audience_of(value: AudienceInput) -> Audience:
         kind=value.kind,
         user_id=None if value.user_id is None else str(value.user_id),
         segment=value.segment,
+        rule=value.rule,
     )
 
 

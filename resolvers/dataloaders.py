@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from core.domain.broadcast import LiveList
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord
@@ -25,8 +26,8 @@ from core.ports import (
     InboxScanRequest,
     InboxStore,
     LedgerPage,
+    LiveListStore,
     NotificationReader,
-    RecallStore,
 )
 
 K = TypeVar("K", bound=Hashable)
@@ -187,21 +188,21 @@ class NotificationLoader:
         return [found.get(key) for key in keys]
 
 
-class RecallLoader:
-    """Batched ``RecallReader``: one read per recall-list copy per request."""
+class LiveListLoader:
+    """Batched ``LiveListReader``: one read per live-list copy per request."""
 
-    def __init__(self, store: RecallStore) -> None:
+    def __init__(self, store: LiveListStore) -> None:
         self._store = store
-        self._loader: Loader[int, frozenset[str]] = Loader(self._batch)
+        self._loader: Loader[int, LiveList] = Loader(self._batch)
 
-    async def recalled_for(self, user_id: str) -> frozenset[str]:
+    async def live_for(self, user_id: str) -> LiveList:
         return await self._loader.load(self._store.shard_of(user_id))
 
     def clear(self) -> None:
         self._loader.clear()
 
-    async def _batch(self, shards: list[int]) -> list[frozenset[str]]:
-        return list(await asyncio.gather(*(self._store.recalled_in_shard(s) for s in shards)))
+    async def _batch(self, shards: list[int]) -> list[LiveList]:
+        return list(await asyncio.gather(*(self._store.live_in_shard(s) for s in shards)))
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ class DataLoaders:
 
     members: MemberLoader
     notifications: NotificationLoader
-    recalls: RecallLoader
+    live: LiveListLoader
 
     @classmethod
     def create(
@@ -218,15 +219,15 @@ class DataLoaders:
         *,
         members: InboxStore,
         notifications: NotificationReader,
-        recalls: RecallStore,
+        live: LiveListStore,
     ) -> DataLoaders:
         return cls(
             members=MemberLoader(members),
             notifications=NotificationLoader(notifications),
-            recalls=RecallLoader(recalls),
+            live=LiveListLoader(live),
         )
 
     def clear(self) -> None:
         self.members.clear()
         self.notifications.clear()
-        self.recalls.clear()
+        self.live.clear()

@@ -128,7 +128,7 @@ class PointclubGraphQL(GraphQL[Context, None]):
         loaders = DataLoaders.create(
             members=container.members,
             notifications=container.notifications,
-            recalls=container.recalls,
+            live=container.live,
         )
         return Context(
             request=request,
@@ -142,7 +142,7 @@ class PointclubGraphQL(GraphQL[Context, None]):
                 container,
                 members=loaders.members,
                 notifications=loaders.notifications,
-                recalls=loaders.recalls,
+                live=loaders.live,
             ),
         )
 

@@ -12,13 +12,17 @@ from datetime import datetime
 
 import strawberry
 
-from core.domain.notification import AudienceKind, NotificationState, Priority
+from core.domain.notification import AudienceKind, AudienceRule, NotificationState, Priority
 from core.domain.segment import SegmentKind
 from core.queries.admin import NotificationPageView, NotificationView
 from schema.public import PageInfo
 
 strawberry.enum(NotificationState)
 strawberry.enum(AudienceKind)
+strawberry.enum(
+    AudienceRule,
+    description="Who a broadcast (a segment of every member or of ranks) reaches.",
+)
 strawberry.enum(SegmentKind)
 
 
@@ -34,14 +38,22 @@ class Audience:
     kind: AudienceKind
     user_id: strawberry.ID | None
     segment: str | None
+    rule: AudienceRule = strawberry.field(
+        description="For a segment of every member or of ranks (a broadcast, stored once): "
+        "MEMBERS_AT_VISIBLE_FROM reaches who held the ranks at visibleFrom, LIVE whoever "
+        "holds them now. A user list is fanned out as imported."
+    )
 
 
 @strawberry.type
 class DeliveryStats:
     targeted: int = strawberry.field(
-        description="Members the fan-out reached, each once: delivered + failed."
+        description="Members the fan-out reached, each once: delivered + failed. A broadcast: "
+        "its audience's size when it was published."
     )
-    delivered: int = strawberry.field(description="Inbox entries written.")
+    delivered: int = strawberry.field(
+        description="Inbox entries written; a broadcast (stored once): targeted, at once."
+    )
     failed: int = strawberry.field(
         description="Members a delivery could not reach (their data refused it); the next "
         "`prepare-notification` of it retries them."
@@ -93,6 +105,7 @@ class Notification:
                 kind=n.audience.kind,
                 user_id=None if n.audience.user_id is None else strawberry.ID(n.audience.user_id),
                 segment=n.audience.segment,
+                rule=n.audience.rule,
             ),
             visible_from=n.visible_from,
             expires_at=n.expires_at,
@@ -165,6 +178,10 @@ class AudienceInput:
     kind: AudienceKind
     user_id: strawberry.ID | None = None
     segment: str | None = None
+    rule: AudienceRule = strawberry.field(
+        default=AudienceRule.MEMBERS_AT_VISIBLE_FROM,
+        description="A broadcast's audience: the members at visibleFrom (campaigns), or LIVE.",
+    )
 
 
 @strawberry.input(

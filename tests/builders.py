@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from core.domain.audience import member_shard
 from core.domain.inbox import InboxEntry
 from core.domain.notification import (
     Audience,
     AudienceKind,
+    AudienceRule,
     LocalizedContent,
     Notification,
     NotificationDraft,
@@ -21,9 +23,10 @@ from core.domain.notification import (
 )
 from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
-from core.infra.dynamodb import codec, keys
+from core.infra.dynamodb import club_codec, codec, keys
 from core.infra.dynamodb.batch import batch_write, chunks
 from core.ports import InboxStore, NotificationStore
+from core.usecases.audience_walk import for_each_member
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -121,11 +124,23 @@ async def add_members(
     limit = asyncio.Semaphore(16)
 
     async def put(group: Sequence[str]) -> None:
-        requests = [{"PutRequest": {"Item": codec.club_to_item(uid, record)}} for uid in group]
+        requests = [{"PutRequest": {"Item": club_codec.club_to_item(uid, record)}} for uid in group]
         async with limit:
             await batch_write(dynamo(container), container.settings.table_name, requests)
 
     await asyncio.gather(*(put(group) for group in chunks(ids, 25)))
+    # The member counts per rank, as the jobs that give ranks keep them.
+    per_shard: dict[int, int] = {}
+    for uid in ids:
+        per_shard[member_shard(uid)] = per_shard.get(member_shard(uid), 0) + 1
+    for shard, count in per_shard.items():
+        await dynamo(container).update_item(
+            TableName=container.settings.table_name,
+            Key={keys.PK: codec.s(keys.rank_count_pk(shard)), keys.SK: codec.s(keys.META_SK)},
+            UpdateExpression="ADD #n :k",
+            ExpressionAttributeNames={"#n": f"n:{rank}"},
+            ExpressionAttributeValues={":k": codec.n(count)},
+        )
     return ids
 
 
@@ -139,10 +154,43 @@ def draft(audience: Audience, now: datetime) -> NotificationDraft:
     )
 
 
+async def user_list(container: Container, name: str, members: Sequence[str]) -> str:
+    """A USER_LIST segment of ``members`` (an audience that is fanned out)."""
+    report = await container.import_user_list().run("op", name, [f"{m}\n" for m in members])
+    assert report.members == len(set(members)) and not report.bad
+    return name
+
+
 async def notification_for_all(container: Container, now: datetime, segment: str = "all") -> str:
-    """A DRAFT notification to a new ALL_MEMBERS segment."""
-    await container.segment_authoring().create("op", segment, SegmentRule(SegmentKind.ALL_MEMBERS))
+    """A DRAFT notification fanned out to every member: to a new USER_LIST segment of all the
+    members the rank index holds (an ALL_MEMBERS segment would make it a broadcast, stored once,
+    with no fan-out to test)."""
+    members: list[str] = []
+
+    async def collect(user_id: str) -> None:
+        members.append(user_id)
+
+    await for_each_member(container.segments, "test.collect", collect)
+    await user_list(container, segment, sorted(members))
     created = await container.authoring().create(
         "op", draft(Audience(AudienceKind.SEGMENT, segment=segment), now)
     )
+    return created.notification_id
+
+
+EVERY_MEMBER = SegmentRule(SegmentKind.ALL_MEMBERS)
+
+
+async def broadcast_for(
+    container: Container,
+    now: datetime,
+    rule: SegmentRule = EVERY_MEMBER,
+    segment: str = "everyone",
+    audience_rule: AudienceRule = AudienceRule.MEMBERS_AT_VISIBLE_FROM,
+) -> str:
+    """A DRAFT notification to a new ALL_MEMBERS (or RANKS) segment: a broadcast."""
+    if await container.segments.get(segment) is None:
+        await container.segment_authoring().create("op", segment, rule)
+    audience = Audience(AudienceKind.SEGMENT, segment=segment, rule=audience_rule)
+    created = await container.authoring().create("op", draft(audience, now))
     return created.notification_id

@@ -2,7 +2,9 @@
 
 The unread count is never stored as a number. Each member's state item holds one marker per
 delivered, unread, unarchived notification; the count is the number of markers that are visible
-now. Time passing, recalls and expiries therefore change the count at once, without a write.
+now, plus the live broadcasts that reach the member, that they have not acted on and that no
+mark-all covers (``core/domain/broadcast.py``). Time passing, recalls and expiries therefore
+change the count at once, without a write.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from core.domain.audience import ID_CHARACTERS
 from core.domain.time import ISO_KEY_PATTERN, iso_key
 from core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from core.domain.broadcast import Visibility
 
 ALL_CATEGORIES = "*"
 # What a notification id may be: a ULID, or a notice's id made of a member id and an entry id.
@@ -47,48 +53,85 @@ def is_visible(
 
 @dataclass(frozen=True, order=True)
 class UnreadMarker:
-    """One unread notification in a member's state: enough to count it without reading the entry."""
+    """One unread notification in a member's state: enough to count it without reading the
+    entry. ``broadcast``: the member's copy of a broadcast, visible while the broadcast reaches
+    them."""
 
     visible_from: datetime
     notification_id: str
     category: str
     expires_at: datetime | None = field(default=None, compare=False)
+    broadcast: bool = field(default=False, compare=False)
 
     @property
     def position(self) -> str:
         return entry_position(self.visible_from, self.notification_id)
 
-    def is_visible(self, now: datetime, recalled: frozenset[str]) -> bool:
+    def is_visible(self, now: datetime, seen: Visibility) -> bool:
         return is_visible(
             visible_from=self.visible_from,
             expires_at=self.expires_at,
             now=now,
-            recalled=self.notification_id in recalled,
+            recalled=seen.hides(self.notification_id, broadcast=self.broadcast),
         )
 
 
 @dataclass(frozen=True)
 class InboxState:
-    """A member's read state: the unread markers and when they last marked everything read."""
+    """A member's read state: the unread markers, when they last marked everything read (per
+    category), and which broadcasts have an entry of their own (they acted on them)."""
 
     unread: Mapping[str, UnreadMarker] = field(default_factory=dict)
     read_all_at: Mapping[str, datetime] = field(default_factory=dict)
+    own_broadcasts: frozenset[str] = frozenset()
 
-    def is_unread(self, notification_id: str) -> bool:
-        return notification_id in self.unread
+    def is_unread(self, entry: InboxEntry, seen: Visibility) -> bool:
+        """Whether a listed item is unread: its marker, or for a broadcast the member has not
+        acted on, that no mark-all since it reached them covers it."""
+        if entry.archived_at is not None:
+            return False
+        if entry.broadcast and entry.notification_id not in self.own_broadcasts:
+            since = seen.since.get(entry.notification_id, entry.visible_from)
+            return not self.covers(entry.category, since)
+        return entry.notification_id in self.unread
+
+    def item_read_at(self, entry: InboxEntry, seen: Visibility) -> datetime | None:
+        """When a read item was read: its own time, else the mark-all that covered it."""
+        since = entry.visible_from
+        if entry.broadcast:
+            since = seen.since.get(entry.notification_id, since)
+        return self.read_at(entry.category, since, entry.read_at)
+
+    def covers(self, category: str, since: datetime) -> bool:
+        """A mark-all of the category (or of all) at or after ``since`` (an item's visibleFrom,
+        or when a broadcast began to reach the member)."""
+        return any(
+            (moment := self.read_all_at.get(key)) is not None and moment >= since
+            for key in (ALL_CATEGORIES, category)
+        )
 
     def visible_unread(
         self,
         now: datetime,
-        recalled: frozenset[str],
+        seen: Visibility,
         categories: Iterable[str] | None = None,
     ) -> list[UnreadMarker]:
-        """Visible unread markers, newest first, optionally only of some categories."""
+        """Visible unread items, newest first, optionally only of some categories: the markers,
+        and the broadcasts the member has not acted on that no mark-all covers."""
         wanted = None if categories is None else frozenset(categories)
         markers = [
             marker
             for marker in self.unread.values()
-            if marker.is_visible(now, recalled) and (wanted is None or marker.category in wanted)
+            if marker.is_visible(now, seen) and (wanted is None or marker.category in wanted)
+        ]
+        markers += [
+            broadcast.marker()
+            for broadcast in seen.broadcasts.values()
+            if broadcast.notification_id not in self.own_broadcasts
+            and broadcast.notification_id not in self.unread
+            and broadcast.is_visible(now)
+            and (wanted is None or broadcast.category in wanted)
+            and not self.covers(broadcast.category, seen.reached_since(broadcast))
         ]
         markers.sort(reverse=True)
         return markers
@@ -96,11 +139,11 @@ class InboxState:
     def unread_count(
         self,
         now: datetime,
-        recalled: frozenset[str],
+        seen: Visibility,
         categories: Iterable[str] | None = None,
     ) -> int:
         """Exact number of visible unread notifications (of ``categories`` when given)."""
-        return len(self.visible_unread(now, recalled, categories))
+        return len(self.visible_unread(now, seen, categories))
 
     def read_at(
         self, category: str, visible_from: datetime, own: datetime | None
@@ -118,7 +161,8 @@ class InboxState:
 
 @dataclass(frozen=True)
 class InboxEntry:
-    """One notification delivered to one member."""
+    """One notification in one member's inbox: delivered to them, or (``broadcast``) a
+    broadcast, either their own copy or, before they acted on it, the live list's."""
 
     notification_id: str
     visible_from: datetime
@@ -127,17 +171,16 @@ class InboxEntry:
     delivered_at: datetime
     read_at: datetime | None = None
     archived_at: datetime | None = None
+    broadcast: bool = False
 
-    def is_visible(
-        self, now: datetime, recalled: frozenset[str], *, include_archived: bool
-    ) -> bool:
+    def is_visible(self, now: datetime, seen: Visibility, *, include_archived: bool) -> bool:
         if self.archived_at is not None and not include_archived:
             return False
         return is_visible(
             visible_from=self.visible_from,
             expires_at=self.expires_at,
             now=now,
-            recalled=self.notification_id in recalled,
+            recalled=seen.hides(self.notification_id, broadcast=self.broadcast),
         )
 
     @property
@@ -150,6 +193,7 @@ class InboxEntry:
             notification_id=self.notification_id,
             category=self.category,
             expires_at=self.expires_at,
+            broadcast=self.broadcast,
         )
 
 

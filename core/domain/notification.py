@@ -16,6 +16,7 @@ from core.domain.notification_draft import (
     UNCHANGED,
     Audience,
     AudienceKind,
+    AudienceRule,
     AuditRecord,
     LocalizedContent,
     NotificationDraft,
@@ -39,6 +40,7 @@ __all__ = [
     "UNCHANGED",
     "Audience",
     "AudienceKind",
+    "AudienceRule",
     "AuditRecord",
     "LocalizedContent",
     "Notification",
@@ -75,6 +77,8 @@ class Notification:
     # Bumped by every save; a save is refused unless the stored version is still the one read
     # (optimistic concurrency: two editors, or an edit and the fan-out, never overwrite each other).
     version: int = field(default=0, compare=False)
+    # A broadcast (stored once, not copied into inboxes): the members it reached when published.
+    broadcast_reach: int | None = None
 
     @classmethod
     def authored(
@@ -145,6 +149,15 @@ class Notification:
         return self._moved(
             AuditRecord(at, actor, "publish", "fan-out finished"),
             state=NotificationState.PUBLISHED,
+        )
+
+    def publish_broadcast(self, reach: int, at: datetime, actor: str) -> Notification:
+        """Published at once as a broadcast: visibleFrom fixed (now, unless scheduled)."""
+        return self._moved(
+            AuditRecord(at, actor, "publish", f"broadcast to {reach} members"),
+            state=NotificationState.PUBLISHED,
+            visible_from=self.visible_from or at,
+            broadcast_reach=reach,
         )
 
     def recall(self, reason: str, at: datetime, actor: str) -> Notification:

@@ -35,6 +35,14 @@ class AudienceKind(StrEnum):
     SEGMENT = "SEGMENT"
 
 
+class AudienceRule(StrEnum):
+    """Who a broadcast (a SEGMENT audience of every member or of ranks) reaches: the members at
+    its visibleFrom (the default, as a campaign list drawn then), or the live audience."""
+
+    MEMBERS_AT_VISIBLE_FROM = "MEMBERS_AT_VISIBLE_FROM"
+    LIVE = "LIVE"
+
+
 @dataclass(frozen=True)
 class LocalizedContent:
     title: str
@@ -46,6 +54,7 @@ class Audience:
     kind: AudienceKind
     user_id: str | None = None
     segment: str | None = None
+    rule: AudienceRule = AudienceRule.MEMBERS_AT_VISIBLE_FROM
 
 
 MAX_TITLE = 120
@@ -146,6 +155,11 @@ def check_draft(
         errors.append(FieldError("audience.userId", "a USER audience names the member"))
     if audience.kind is AudienceKind.SEGMENT and not (audience.segment or "").strip():
         errors.append(FieldError("audience.segment", "a SEGMENT audience names the segment"))
+    if (
+        audience.kind is AudienceKind.USER
+        and audience.rule is not AudienceRule.MEMBERS_AT_VISIBLE_FROM
+    ):
+        errors.append(FieldError("audience.rule", "only a SEGMENT audience takes a rule"))
     if draft.expires_at is not None:
         if draft.visible_from is not None and draft.expires_at <= draft.visible_from:
             errors.append(FieldError("expiresAt", "must be after visibleFrom"))
@@ -168,7 +182,12 @@ def fingerprint(draft: NotificationDraft) -> str:
         "category": draft.category,
         "priority": draft.priority.value,
         "contents": {k: [v.title, v.body] for k, v in sorted(draft.contents.items())},
-        "audience": [draft.audience.kind.value, draft.audience.user_id, draft.audience.segment],
+        "audience": [draft.audience.kind.value, draft.audience.user_id, draft.audience.segment]
+        + (
+            []
+            if draft.audience.rule is AudienceRule.MEMBERS_AT_VISIBLE_FROM
+            else [draft.audience.rule.value]
+        ),
         "url": draft.url,
         "imageUrl": draft.image_url,
         "visibleFrom": None if draft.visible_from is None else iso_key(draft.visible_from),
@@ -206,8 +225,9 @@ def describe(draft: NotificationDraft) -> str:
         if draft.audience.kind is AudienceKind.USER
         else draft.audience.segment
     )
+    live = ", live audience" if draft.audience.rule is AudienceRule.LIVE else ""
     return (
-        f"category {draft.category}, {draft.audience.kind.value.lower()} {audience}, "
+        f"category {draft.category}, {draft.audience.kind.value.lower()} {audience}{live}, "
         f"locales {','.join(sorted(draft.contents))}"
     )
 

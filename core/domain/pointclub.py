@@ -39,6 +39,20 @@ class PointLot:
     expires_at: datetime
 
 
+# Rank changes a club record keeps: two years of monthly evaluations. A broadcast for "members
+# at its visibleFrom" asks which rank a member held then (``ClubRecord.rank_at``).
+RANK_HISTORY = 24
+ALL_ALONG = datetime(1970, 1, 1, tzinfo=UTC)  # the start of a period that was never recorded
+
+
+@dataclass(frozen=True)
+class RankPeriod:
+    """From ``since`` on, the member held ``rank`` (until the next period)."""
+
+    since: datetime
+    rank: str
+
+
 @dataclass(frozen=True)
 class ClubRecord:
     """The point-club read model of one member, as the ledger import keeps it."""
@@ -51,6 +65,41 @@ class ClubRecord:
     previous_rank: str | None = None  # the rank before the evaluation of rank_month
     evaluation_run: str | None = None  # which evaluation run set rank_month (skips revisits)
     applied_until: datetime | None = None  # the latest occurredAt applied (compaction's bound)
+    # Every rank the member held, oldest first, the last one the current rank; empty on records
+    # written before the history was kept (their rank counts as held all along).
+    rank_history: tuple[RankPeriod, ...] = ()
+
+    @classmethod
+    def joined(cls, rank: str, at: datetime) -> ClubRecord:
+        """A new member's record: ``rank`` from ``at`` on."""
+        return cls(rank_code=rank, rank_history=(RankPeriod(at, rank),))
+
+    def with_rank(self, rank: str, at: datetime, **fields: object) -> ClubRecord:
+        """This record holding ``rank`` from ``at`` on (a period starts only on a change). A
+        record from before the history was kept held its rank all along."""
+        history = self.rank_history
+        if not history and self.rank_code is not None:
+            history = (RankPeriod(ALL_ALONG, self.rank_code),)
+        if rank != self.rank_code or not history:
+            history = (*history, RankPeriod(max(at, history[-1].since) if history else at, rank))
+            history = history[-RANK_HISTORY:]
+        return replace(self, rank_code=rank, rank_history=history, **fields)  # type: ignore[arg-type]
+
+    def rank_since(self) -> datetime:
+        """When the member started holding the current rank (all along, if unrecorded)."""
+        return self.rank_history[-1].since if self.rank_history else ALL_ALONG
+
+    def rank_at(self, moment: datetime) -> str | None:
+        """The rank held at ``moment``: None before the member joined (or before the oldest
+        period kept)."""
+        if not self.rank_history:
+            return self.rank_code
+        held = None
+        for period in self.rank_history:
+            if period.since > moment:
+                break
+            held = period.rank
+        return held
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.domain.inbox import UnreadMarker
+from core.domain.inbox import InboxEntry, UnreadMarker
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class ReadChange:
     clear_read: tuple[EntryRef, ...] = ()  # remove readAt (not on archived entries)
     archive: tuple[EntryRef, ...] = ()  # set archivedAt (and readAt unless set)
     read_all: tuple[str, ...] = ()  # categories ("*": all) whose mark-all time is now
+    # Broadcasts the member acts on: the entry updates of these ids create the member's own copy
+    # (these fields) where it is absent, and the state records that the member has one.
+    copies: tuple[InboxEntry, ...] = ()
+    forget: tuple[str, ...] = ()  # own-copy records of broadcasts gone from the live list
 
     @property
     def entry_updates(self) -> int:

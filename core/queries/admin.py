@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.domain.audience import DeliveryFigures
@@ -110,20 +110,34 @@ class AdminQueries:
         ids = [n.notification_id for n in notifications]
         if not ids:
             return []
+        fanned = [n.notification_id for n in notifications if n.broadcast_reach is None]
         reads, totals = await asyncio.gather(
-            self._stats.read_counts(ids), self._totals.delivery_totals(ids)
+            self._stats.read_counts(ids),
+            self._totals.delivery_totals(fanned) if fanned else _no_totals(),
         )
         return [
             NotificationView(
                 notification=n,
                 stats=_stats(
-                    totals.get(n.notification_id, DeliveryFigures()),
+                    _figures(n, totals),
                     reads.get(n.notification_id, 0),
                 ),
                 cursor=encode_cursor(listing_position(n)),
             )
             for n in notifications
         ]
+
+
+async def _no_totals() -> Mapping[str, DeliveryFigures]:
+    return {}
+
+
+def _figures(notification: Notification, totals: Mapping[str, DeliveryFigures]) -> DeliveryFigures:
+    """A broadcast reached its audience when published: as many delivered as targeted."""
+    reach = notification.broadcast_reach
+    if reach is not None:
+        return DeliveryFigures(targeted=reach, delivered=reach, failed=0)
+    return totals.get(notification.notification_id, DeliveryFigures())
 
 
 def _stats(figures: DeliveryFigures, read: int) -> DeliveryStatsView:

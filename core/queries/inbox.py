@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from core.domain.broadcast import Visibility
 from core.domain.inbox import (
     POSITION_PATTERN,
     InboxEntry,
@@ -17,8 +18,9 @@ from core.domain.inbox import (
 )
 from core.domain.notification import Notification
 from core.observability.spans import traced
-from core.ports import EntryRef, InboxScanRequest, MemberReader, NotificationReader, RecallReader
+from core.ports import InboxScanRequest, LiveListReader, MemberReader, NotificationReader
 from core.queries.cursors import check_first, decode_cursor, encode_cursor
+from core.queries.member_items import member_items
 from core.queries.views import InboxItemView, InboxPageView
 
 # Extra entries read per page so that a few hidden ones (archived, expired, scheduled, recalled)
@@ -45,14 +47,14 @@ class InboxQueries:
         *,
         members: MemberReader,
         notifications: NotificationReader,
-        recalls: RecallReader,
+        live: LiveListReader,
         default_locale: str,
         categories: Collection[str],
     ) -> None:
         self._categories = frozenset(categories)
         self._members = members
         self._notifications = notifications
-        self._recalls = recalls
+        self._live = live
         self._default_locale = default_locale
 
     @traced
@@ -62,10 +64,8 @@ class InboxQueries:
         wanted = check_categories(categories, self._categories)
         if wanted is not None and not wanted:
             return 0
-        state, recalled = await asyncio.gather(
-            self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
-        )
-        return state.unread_count(now, recalled, wanted)
+        state, seen = await self._status(user_id)
+        return state.unread_count(now, seen, wanted)
 
     @traced
     async def page(
@@ -85,51 +85,52 @@ class InboxQueries:
             return InboxPageView(items=(), has_next_page=False, end_cursor=None, unread_count=0)
         if spec.unread_only:
             return await self._unread_page(user_id, first, position, spec, locales, now)
-        entries, state, recalled, has_next, read_up_to = await self._visible_entries(
+        entries, state, seen, has_next, read_up_to = await self._visible_entries(
             user_id, first, position, spec, now
         )
-        items = await self._localize(entries, state, locales)
+        items = await self._localize(entries, state, seen, locales)
         end = encode_cursor(read_up_to) if read_up_to is not None else None
         return InboxPageView(
             items=tuple(items),
             has_next_page=has_next,
             end_cursor=end or (items[-1].cursor if items else None),
-            unread_count=state.unread_count(now, recalled, spec.categories),
+            unread_count=state.unread_count(now, seen, spec.categories),
         )
 
     @traced
     async def item(
         self, user_id: str, notification_id: str, locales: tuple[str, ...], now: datetime
     ) -> InboxItemView | None:
-        """The member's own entry for a notification, if it is theirs and visible now."""
+        """The member's item for a notification, if it is theirs and visible now."""
         check_notification_id(notification_id, "id")
-        notification = await self._notifications.get(notification_id)
-        if notification is None or notification.recalled or notification.visible_from is None:
-            return None
-        entry, state, recalled = await asyncio.gather(
-            self._members.inbox_entry(user_id, notification_id, notification.visible_from),
-            self._members.inbox_state(user_id),
-            self._recalls.recalled_for(user_id),
-        )
-        if entry is None or not entry.is_visible(now, recalled, include_archived=True):
-            return None
-        return self._view(entry, notification, state, locales)
+        views = await self.items(user_id, [notification_id], locales, now)
+        return views[0] if views else None
 
     @traced
     async def items(
         self, user_id: str, notification_ids: Sequence[str], locales: tuple[str, ...], now: datetime
     ) -> list[InboxItemView]:
         """The member's own items among ``notification_ids`` (archived too), in the given order."""
-        (found, entries), state, recalled = await asyncio.gather(
-            own_entries(self._members, self._notifications, user_id, notification_ids),
-            self._members.inbox_state(user_id),
-            self._recalls.recalled_for(user_id),
+        (found, entries), (state, seen) = await asyncio.gather(
+            member_items(self._members, self._notifications, self._live, user_id, notification_ids),
+            self._status(user_id),
         )
         return [
-            self._view(entries[nid], found[nid], state, locales)
+            self._view(entries[nid], found[nid], state, seen, locales)
             for nid in dict.fromkeys(notification_ids)
-            if nid in entries and entries[nid].is_visible(now, recalled, include_archived=True)
+            if nid in entries
+            and nid in found
+            and entries[nid].is_visible(now, seen, include_archived=True)
         ]
+
+    async def _status(self, user_id: str) -> tuple[InboxState, Visibility]:
+        """The member's state and what they may see: the live list as it reaches them."""
+        state, club, live = await asyncio.gather(
+            self._members.inbox_state(user_id),
+            self._members.club(user_id),
+            self._live.live_for(user_id),
+        )
+        return state, live.seen_by(club)
 
     async def _visible_entries(
         self,
@@ -138,9 +139,11 @@ class InboxQueries:
         position: str | None,
         spec: InboxFilterSpec,
         now: datetime,
-    ) -> tuple[list[InboxEntry], InboxState, frozenset[str], bool, str | None]:
-        """Up to ``first`` visible entries, the state, the recalled ids, whether more may follow,
-        and, when the page stopped at ``MAX_SCANS`` short of ``first``, the position read up to."""
+    ) -> tuple[list[InboxEntry], InboxState, Visibility, bool, str | None]:
+        """Up to ``first`` visible items, newest first: the member's entries merged with the
+        broadcasts that reach them and that they have no entry for. Then the state, what the
+        member may see, whether more may follow, and, when the page stopped at ``MAX_SCANS``
+        short of ``first``, the position read up to."""
         want = first + 1
         request = InboxScanRequest(
             after=position,
@@ -151,22 +154,34 @@ class InboxQueries:
             with_status=position is None,
         )
         if position is None:
-            scan, recalled = await asyncio.gather(
-                self._members.scan_inbox(user_id, request), self._recalls.recalled_for(user_id)
+            scan, live = await asyncio.gather(
+                self._members.scan_inbox(user_id, request), self._live.live_for(user_id)
             )
-            state = scan.state or InboxState()
+            state, seen = scan.state or InboxState(), live.seen_by(scan.club)
         else:
-            scan, recalled, state = await asyncio.gather(
-                self._members.scan_inbox(user_id, request),
-                self._recalls.recalled_for(user_id),
-                self._members.inbox_state(user_id),
+            scan, (state, seen) = await asyncio.gather(
+                self._members.scan_inbox(user_id, request), self._status(user_id)
             )
-        collected = [entry for entry in scan.entries if entry.notification_id not in recalled]
+        broadcasts = [
+            b.entry(b.visible_from)
+            for b in seen.newest_first()
+            if b.notification_id not in state.own_broadcasts
+            and b.is_visible(now)
+            and (spec.categories is None or b.category in spec.categories)
+            and (position is None or b.position < position)
+        ]
+        collected = [e for e in scan.entries if e.is_visible(now, seen, include_archived=True)]
         resume = scan.resume_after
         calls = 1
-        while len(collected) < want and resume is not None and calls < MAX_SCANS:
+
+        def merged() -> list[InboxEntry]:
+            # Broadcasts below the last entry read wait for the entries above them.
+            above = [b for b in broadcasts if resume is None or b.position > resume]
+            return sorted([*collected, *above], key=lambda e: e.position, reverse=True)
+
+        while len(merged()) < want and resume is not None and calls < MAX_SCANS:
             calls += 1
-            missing = want - len(collected)
+            missing = want - len(merged())
             more = await self._members.scan_inbox(
                 user_id,
                 InboxScanRequest(
@@ -177,11 +192,14 @@ class InboxQueries:
                     categories=spec.categories,
                 ),
             )
-            collected.extend(e for e in more.entries if e.notification_id not in recalled)
+            collected.extend(
+                e for e in more.entries if e.is_visible(now, seen, include_archived=True)
+            )
             resume = more.resume_after
-        if len(collected) < want and resume is not None:
-            return collected, state, recalled, True, resume  # every entry up to resume was read
-        return collected[:first], state, recalled, len(collected) > first, None
+        page = merged()
+        if len(page) < want and resume is not None:
+            return page, state, seen, True, resume  # every entry up to resume was read
+        return page[:first], state, seen, len(page) > first, None
 
     async def _unread_page(
         self,
@@ -192,24 +210,28 @@ class InboxQueries:
         locales: tuple[str, ...],
         now: datetime,
     ) -> InboxPageView:
-        # Unread items are exactly the visible markers: the page needs no entry reads at all.
-        state, recalled = await asyncio.gather(
-            self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
-        )
-        markers = state.visible_unread(now, recalled, spec.categories)
+        # Unread items are exactly the visible markers and the uncovered broadcasts: the page
+        # needs no entry reads at all.
+        state, seen = await self._status(user_id)
+        unread = state.visible_unread(now, seen, spec.categories)
+        markers = unread
         if position is not None:
             markers = [marker for marker in markers if marker.position < position]
         page = [_entry_of(marker) for marker in markers[:first]]
-        items = await self._localize(page, state, locales)
+        items = await self._localize(page, state, seen, locales)
         return InboxPageView(
             items=tuple(items),
             has_next_page=len(markers) > first,
             end_cursor=items[-1].cursor if items else None,
-            unread_count=len(state.visible_unread(now, recalled, spec.categories)),
+            unread_count=len(unread),
         )
 
     async def _localize(
-        self, entries: Sequence[InboxEntry], state: InboxState, locales: tuple[str, ...]
+        self,
+        entries: Sequence[InboxEntry],
+        state: InboxState,
+        seen: Visibility,
+        locales: tuple[str, ...],
     ) -> list[InboxItemView]:
         if not entries:
             return []
@@ -219,7 +241,7 @@ class InboxQueries:
             notification = found.get(entry.notification_id)
             if notification is None or notification.recalled:
                 continue
-            views.append(self._view(entry, notification, state, locales))
+            views.append(self._view(entry, notification, state, seen, locales))
         return views
 
     def _view(
@@ -227,10 +249,11 @@ class InboxQueries:
         entry: InboxEntry,
         notification: Notification,
         state: InboxState,
+        seen: Visibility,
         locales: tuple[str, ...],
     ) -> InboxItemView:
         content = notification.content_for(locales, self._default_locale)
-        unread = state.is_unread(entry.notification_id) and entry.archived_at is None
+        unread = state.is_unread(entry, seen)
         return InboxItemView(
             id=entry.notification_id,
             title=content.title,
@@ -242,9 +265,7 @@ class InboxQueries:
             visible_from=entry.visible_from,
             expires_at=entry.expires_at,
             is_read=not unread,
-            read_at=None
-            if unread
-            else state.read_at(entry.category, entry.visible_from, entry.read_at),
+            read_at=None if unread else state.item_read_at(entry, seen),
             archived_at=entry.archived_at,
             cursor=encode_cursor(entry.position),
         )
@@ -257,22 +278,5 @@ def _entry_of(marker: UnreadMarker) -> InboxEntry:
         category=marker.category,
         expires_at=marker.expires_at,
         delivered_at=marker.visible_from,
+        broadcast=marker.broadcast,
     )
-
-
-async def own_entries(
-    members: MemberReader,
-    notifications: NotificationReader,
-    user_id: str,
-    notification_ids: Sequence[str],
-) -> tuple[Mapping[str, Notification], Mapping[str, InboxEntry]]:
-    """The notifications among the ids and the member's entries for them (an entry's key needs
-    its notification's visibleFrom); recalled and unprepared notifications have no entries."""
-    found = await notifications.get_many(list(notification_ids))
-    refs = [
-        EntryRef(n.notification_id, n.visible_from)
-        for n in found.values()
-        if n.visible_from is not None and not n.recalled
-    ]
-    entries = await members.inbox_entries(user_id, refs) if refs else {}
-    return found, entries

@@ -97,6 +97,8 @@ class FanoutReport:
     partitions_total: int = 0
     dry_run: bool = False
     seconds: float = 0.0
+    broadcast: bool = False  # stored once: ``audience`` is its reach, nothing was walked
+    skipped: bool = False  # published ahead only when a broadcast; a fan-out waits its time
 
     def note_failures(self, failed: Sequence[FailedMember]) -> None:
         self.failed += len(failed)

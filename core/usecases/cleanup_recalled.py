@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.domain.notification import NotificationState
 from core.errors import Conflict, NotFound
 from core.observability.spans import traced
-from core.ports import FanoutStore, NotificationStore, RecallStore
+from core.ports import FanoutStore, LiveListStore, NotificationStore
 from core.usecases.audience_walk import Progress
 
 
@@ -25,11 +25,11 @@ class CleanupRecalled:
         *,
         notifications: NotificationStore,
         fanout: FanoutStore,
-        recalls: RecallStore,
+        live: LiveListStore,
     ) -> None:
         self._notifications = notifications
         self._fanout = fanout
-        self._recalls = recalls
+        self._live = live
 
     @traced
     async def run(self, notification_id: str, progress: Progress | None = None) -> int:
@@ -39,7 +39,7 @@ class CleanupRecalled:
         if notification.state is not NotificationState.RECALLED:
             raise Conflict("only a recalled notification is cleaned up")
         if notification.visible_from is None:  # never prepared: no entries to remove
-            await self._recalls.remove(notification_id)
+            await self._live.remove(notification_id)
             return 0
         # Exactly the members the delivery log names: every delivery wrote one in the same
         # transaction, none can commit after the recall, and the audience may have changed.
@@ -50,10 +50,10 @@ class CleanupRecalled:
                 progress(count, count)
 
         removed = await self._fanout.remove_delivered(notification_id, entry, removed_so_far)
-        await self._recalls.remove(notification_id)
+        await self._live.remove(notification_id)
         return removed
 
     async def pending(self) -> list[str]:
         """Recalled notifications not cleaned up yet: the ids still on the recall list (every
         copy holds all of them), so a notification cleaned once is never walked again."""
-        return sorted(await self._recalls.recalled_in_shard(0))
+        return sorted((await self._live.live_in_shard(0)).recalled)

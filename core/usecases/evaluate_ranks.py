@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.notices import rank_notice
 from core.domain.pointclub import ClubRecord, RankTable, qualifying_for_evaluation
+from core.domain.time import month_start
 from core.errors import Conflict, InvalidInput
 from core.observability.spans import traced
-from core.ports import LedgerStore, SegmentStore
+from core.ports import Clock, LedgerStore, SegmentStore
 from core.usecases.audience_walk import for_each_member
 from core.usecases.notices import NoticeSender
 
@@ -41,7 +42,9 @@ class EvaluateRanks:
         store: LedgerStore,
         ranks: RankTable,
         notices: NoticeSender,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._members = members
         self._store = store
         self._ranks = ranks
@@ -67,7 +70,10 @@ class EvaluateRanks:
     ) -> None:
         for _ in range(MAX_RETRIES):
             record, version = await self._store.club_for_update(user_id)
-            current = record or ClubRecord(rank_code=self._ranks.base.code)
+            # A rank holds from the start of its month, or from now when evaluated late: a
+            # rank history is never rewritten backwards (broadcasts ask who held a rank when).
+            since = max(month_start(month), self._clock.now())
+            current = record or ClubRecord.joined(self._ranks.base.code, since)
             if current.rank_month is not None and current.rank_month >= month:
                 if current.evaluation_run == run_id:
                     return  # moved into a partition walked later in this run: seen already
@@ -78,15 +84,17 @@ class EvaluateRanks:
                 break
             before = current.rank_code or self._ranks.base.code
             new_rank = self._ranks.for_points(qualifying_for_evaluation(current, month)).code
-            evaluated = replace(
-                current,
-                rank_code=new_rank,
+            evaluated = current.with_rank(
+                new_rank,
+                since,
                 rank_month=month,
                 previous_rank=before,
                 evaluation_run=run_id,
             )
             try:
-                await self._store.save_club(user_id, evaluated, version)
+                await self._store.save_club(
+                    user_id, evaluated, version, rank_was=record.rank_code if record else None
+                )
             except Conflict:
                 continue
             report.evaluated += 1

@@ -204,13 +204,18 @@ class ImportLedger:
             if not lines:
                 return
             record, version = await self._store.club_for_update(user_id)
-            updated = record or ClubRecord(rank_code=self._ranks.base.code)
+            updated = record or ClubRecord.joined(self._ranks.base.code, self._clock.now())
             for line in lines:
                 updated = apply_entry(updated, line.entry)
             updated = compact(updated, self._clock.now())
             try:
                 claimed = await self._store.save(
-                    user_id, [line.entry for line in lines], updated, version, run_id
+                    user_id,
+                    [line.entry for line in lines],
+                    updated,
+                    version,
+                    run_id,
+                    rank_was=record.rank_code if record else None,
                 )
             except Conflict:
                 continue  # the club item moved: read it again

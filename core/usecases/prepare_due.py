@@ -1,9 +1,12 @@
-"""``prepare-due``: every scheduled notification whose time has come, and interrupted ones."""
+"""``prepare-due``: every scheduled notification whose time has come, and interrupted ones.
+A scheduled broadcast is published up to the broadcast lead ahead, so it shows at its
+visibleFrom whenever the job runs in that window."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 
@@ -21,19 +24,27 @@ class PrepareDue:
     """Prepare every scheduled notification whose time has come, and resume interrupted ones."""
 
     def __init__(
-        self, *, queue: NotificationStore, prepare: PrepareNotification, clock: Clock
+        self,
+        *,
+        queue: NotificationStore,
+        prepare: PrepareNotification,
+        clock: Clock,
+        broadcast_lead: timedelta = timedelta(0),
     ) -> None:
+        self._lead = broadcast_lead
         self._queue = queue
         self._prepare = prepare
         self._clock = clock
 
     async def due(self) -> list[Notification]:
-        now = self._clock.now()
+        """Interrupted fan-outs, and scheduled notifications due within the broadcast lead (a
+        fan-out among them waits for its visibleFrom)."""
+        horizon = self._clock.now() + self._lead
         preparing = [n async for n in self._queue.all_in_state(NotificationState.PREPARING)]
         scheduled = [
             n
             async for n in self._queue.all_in_state(NotificationState.SCHEDULED)
-            if n.visible_from is not None and n.visible_from <= now
+            if n.visible_from is not None and n.visible_from <= horizon
         ]
         return preparing + scheduled
 
@@ -43,12 +54,17 @@ class PrepareDue:
         segment gone) is reported and the rest go on. A store that is down stops the run."""
         report = DueReport()
         for notification in await self.due():
+            early = notification.visible_from is not None and (
+                notification.visible_from > self._clock.now()
+            )
             try:
-                report.prepared.append(
-                    await self._prepare.run(
-                        notification.notification_id, progress=progress_for(notification)
-                    )
+                done = await self._prepare.run(
+                    notification.notification_id,
+                    progress=progress_for(notification),
+                    early=early,
                 )
+                if not done.skipped:
+                    report.prepared.append(done)
             except Unavailable:
                 raise
             except PointclubError as error:

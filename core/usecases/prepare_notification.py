@@ -1,5 +1,8 @@
 """``prepare-notification``: a notification into every inbox of its audience, exactly once.
 
+A broadcast (every member, or ranks) is published instead: stored once, no inbox written
+(``core/usecases/publish_broadcast.py``). A USER or USER_LIST audience is fanned out:
+
 Members recorded as failed by earlier runs are retried first; then this worker's partitions are
 walked (``core/usecases/audience_walk.py``). ``--shard I/N`` gives worker I the member shards s
 with s % N == I; whichever worker finishes the last partition publishes the notification.
@@ -25,6 +28,7 @@ from core.usecases.audience_walk import (
     Progress,
     ShardSpec,
 )
+from core.usecases.publish_broadcast import PublishBroadcast, is_broadcast
 
 log = structlog.get_logger("pointclub.fanout")
 
@@ -41,10 +45,12 @@ class PrepareNotification:
         notifications: NotificationStore,
         audience: SegmentStore,
         fanout: FanoutStore,
+        publish: PublishBroadcast,
         clock: Clock,
         concurrency: int = 16,
     ) -> None:
         self._notifications = notifications
+        self._publish = publish
         self._walker = AudienceWalker(audience)
         self._fanout = fanout
         self._clock = clock
@@ -59,7 +65,9 @@ class PrepareNotification:
         shard: ShardSpec | None = None,
         dry_run: bool = False,
         progress: Progress | None = None,
+        early: bool = False,
     ) -> FanoutReport:
+        """``early``: before its visibleFrom, which only a broadcast may be (it shows then)."""
         started = time.monotonic()
         notification = await self._get(notification_id)
         if notification.state is NotificationState.RECALLED:
@@ -68,6 +76,14 @@ class PrepareNotification:
         report = FanoutReport(
             notification_id, notification.state, partitions_total=len(audience.partitions)
         )
+        # A fan-out already under way (PREPARING) finishes as a fan-out.
+        if is_broadcast(audience.rule) and notification.state is not NotificationState.PREPARING:
+            await self._broadcast(notification, audience, report, only_user, dry_run)
+            report.seconds = time.monotonic() - started
+            return report
+        if early:
+            report.skipped = True
+            return report
         if dry_run:
             report.dry_run = True
             report.audience = await self._walker.size(audience)
@@ -85,6 +101,30 @@ class PrepareNotification:
         report.seconds = time.monotonic() - started
         _log_finished(report)
         return report
+
+    async def _broadcast(
+        self,
+        notification: Notification,
+        audience: Audience,
+        report: FanoutReport,
+        only_user: str | None,
+        dry_run: bool,
+    ) -> None:
+        assert audience.rule is not None
+        report.broadcast = True
+        report.partitions_total = 0
+        if only_user is not None:
+            raise Conflict(
+                "a broadcast is stored once and reaches every member of its audience: "
+                "there is nothing to deliver by hand"
+            )
+        if dry_run:
+            report.dry_run = True
+            report.audience = await self._publish.audience_size(audience.rule)
+            return
+        published = await self._publish.run(notification, audience.rule, BATCH_ACTOR)
+        report.state = published.state
+        report.audience = published.broadcast_reach or 0
 
     async def _walk(
         self,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
+from core.domain.broadcast import LiveList, Visibility
 from core.domain.inbox import (
     ALL_CATEGORIES,
     InboxEntry,
+    InboxState,
     UnreadMarker,
     check_categories,
     check_notification_id,
@@ -25,12 +28,12 @@ from core.ports import (
     Clock,
     EntryRef,
     InboxStore,
+    LiveListReader,
     MemberReader,
     NotificationReader,
     ReadChange,
-    RecallReader,
 )
-from core.queries.inbox import own_entries
+from core.queries.member_items import member_items
 
 T = TypeVar("T")
 MAX_IDS = 100
@@ -50,14 +53,19 @@ def _ref(marker: UnreadMarker) -> EntryRef:
 
 
 class ReadStateCommands:
-    """The four read-state commands; each returns the ids it applied to (the member's own)."""
+    """The four read-state commands; each returns the ids it applied to (the member's own).
+
+    A broadcast the member acts on (reads, unreads, archives) gets an entry of their own in the
+    same write: from then on it behaves as a delivered notification. A mark-all covers the other
+    broadcasts by its time alone, and queues the ones it read to be counted.
+    """
 
     def __init__(
         self,
         *,
         members: MemberReader,
         notifications: NotificationReader,
-        recalls: RecallReader,
+        live: LiveListReader,
         writer: InboxStore,
         clock: Clock,
         categories: Collection[str],
@@ -65,7 +73,7 @@ class ReadStateCommands:
         self._categories = frozenset(categories)
         self._members = members
         self._notifications = notifications
-        self._recalls = recalls
+        self._live = live
         self._writer = writer
         self._clock = clock
 
@@ -73,16 +81,27 @@ class ReadStateCommands:
     async def mark_read(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()
-        state, recalled = await asyncio.gather(
-            self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
-        )
-        markers = [
-            state.unread[nid]
-            for nid in wanted
-            if nid in state.unread and state.unread[nid].is_visible(now, recalled)
-        ]
-        for chunk in _chunks(markers):
-            change = ReadChange(read=tuple(chunk), stamp_read=tuple(_ref(m) for m in chunk))
+        state, _, seen = await self._status(user_id)
+        reads: list[tuple[UnreadMarker, InboxEntry | None]] = []
+        for nid in wanted:
+            marker = state.unread.get(nid)
+            broadcast = seen.broadcasts.get(nid)
+            if marker is not None:
+                if marker.is_visible(now, seen):
+                    reads.append((marker, None))
+            elif (
+                broadcast is not None
+                and nid not in state.own_broadcasts
+                and broadcast.is_visible(now)
+                and not state.covers(broadcast.category, seen.reached_since(broadcast))
+            ):
+                reads.append((broadcast.marker(), broadcast.entry(now)))
+        for chunk in _chunks(reads):
+            change = ReadChange(
+                read=tuple(marker for marker, _ in chunk),
+                stamp_read=tuple(_ref(marker) for marker, _ in chunk),
+                copies=tuple(copy for _, copy in chunk if copy is not None),
+            )
             await self._writer.apply(user_id, change, now)
         return wanted
 
@@ -90,55 +109,69 @@ class ReadStateCommands:
     async def mark_unread(self, user_id: str, notification_id: str) -> list[str]:
         check_notification_id(notification_id, "id")
         now = self._clock.now()
-        entries, state, recalled = await asyncio.gather(
-            self._visible_entries(user_id, [notification_id], now),
-            self._members.inbox_state(user_id),
-            self._recalls.recalled_for(user_id),
+        (_, entries), (state, _, seen) = await asyncio.gather(
+            member_items(
+                self._members, self._notifications, self._live, user_id, [notification_id]
+            ),
+            self._status(user_id),
         )
-        entry = entries[0] if entries else None
-        if entry is None or entry.archived_at is not None or state.is_unread(notification_id):
+        entry = entries.get(notification_id)
+        if entry is None or entry.archived_at is not None or state.is_unread(entry, seen):
             return [notification_id]
-        if not entry.is_visible(now, recalled, include_archived=False):
+        if not entry.is_visible(now, seen, include_archived=False):
             return [notification_id]
         change = ReadChange(
             unread=(entry.marker(),),
             clear_read=(EntryRef(entry.notification_id, entry.visible_from),),
+            copies=_copies(state, [entry], now),
         )
         await self._writer.apply(user_id, change, now)
         return [notification_id]
 
     @traced
     async def mark_all_read(self, user_id: str, categories: Sequence[str] | None) -> None:
-        """One write whatever the inbox size: the markers leave the set, the time is recorded."""
+        """One write whatever the inbox size: the markers leave the set, the time is recorded
+        (and covers the broadcasts), the reads are queued to be counted."""
         wanted = check_categories(categories, self._categories)
         if wanted is not None and not wanted:
             return  # no category: nothing to mark
         now = self._clock.now()
-        state, recalled = await asyncio.gather(
-            self._members.inbox_state(user_id), self._recalls.recalled_for(user_id)
-        )
+        state, live, seen = await self._status(user_id)
         covered = [
             marker
             for marker in state.unread.values()
             if marker.visible_from <= now and (wanted is None or marker.category in wanted)
         ]
-        # Markers of expired or recalled notifications are invisible: they leave uncounted.
-        read = tuple(m for m in covered if m.is_visible(now, recalled))
-        drop = tuple(m for m in covered if not m.is_visible(now, recalled))
+        listed = {b.notification_id for b in live.broadcasts}
+        # Markers of expired or recalled notifications (and of broadcasts gone from the live
+        # list) can never be seen again: they leave uncounted. A broadcast copy that does not
+        # reach the member now (a live audience) keeps its marker for when it does again.
+        read = [m for m in covered if m.is_visible(now, seen)]
+        drop = tuple(m for m in covered if _gone(m, now, live.recalled, listed))
+        read += [
+            marker
+            for marker in state.visible_unread(now, seen, wanted)
+            if marker.broadcast and marker.notification_id not in state.unread
+        ]
+        forget = tuple(sorted(nid for nid in state.own_broadcasts if nid not in listed))
         scope = (ALL_CATEGORIES,) if wanted is None else tuple(sorted(wanted))
-        await self._writer.apply(user_id, ReadChange(read=read, drop=drop, read_all=scope), now)
+        change = ReadChange(read=tuple(read), drop=drop, read_all=scope, forget=forget)
+        await self._writer.apply(user_id, change, now)
 
     @traced
     async def archive(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()
-        entries, recalled = await asyncio.gather(
-            self._visible_entries(user_id, wanted, now), self._recalls.recalled_for(user_id)
+        (_, entries), (state, _, seen) = await asyncio.gather(
+            member_items(self._members, self._notifications, self._live, user_id, wanted),
+            self._status(user_id),
         )
         targets = [
-            entry
-            for entry in entries
-            if entry.archived_at is None and entry.is_visible(now, recalled, include_archived=False)
+            entries[nid]
+            for nid in wanted
+            if nid in entries
+            and entries[nid].archived_at is None
+            and entries[nid].is_visible(now, seen, include_archived=False)
         ]
         for chunk in _chunks(targets):
             # Each entry's own marker goes, whatever the state holds now: reading it first would
@@ -147,15 +180,37 @@ class ReadStateCommands:
             change = ReadChange(
                 drop=tuple(e.marker() for e in chunk),
                 archive=tuple(EntryRef(e.notification_id, e.visible_from) for e in chunk),
+                copies=_copies(state, chunk, now),
             )
             await self._writer.apply(user_id, change, now)
         return wanted
 
-    async def _visible_entries(
-        self, user_id: str, ids: Sequence[str], now: datetime
-    ) -> list[InboxEntry]:
-        _, entries = await own_entries(self._members, self._notifications, user_id, ids)
-        return [entries[nid] for nid in ids if nid in entries]
+    async def _status(self, user_id: str) -> tuple[InboxState, LiveList, Visibility]:
+        state, club, live = await asyncio.gather(
+            self._members.inbox_state(user_id),
+            self._members.club(user_id),
+            self._live.live_for(user_id),
+        )
+        return state, live, live.seen_by(club)
+
+
+def _gone(marker: UnreadMarker, now: datetime, recalled: frozenset[str], listed: set[str]) -> bool:
+    if marker.expires_at is not None and marker.expires_at <= now:
+        return True
+    if marker.notification_id in recalled:
+        return True
+    return marker.broadcast and marker.notification_id not in listed
+
+
+def _copies(
+    state: InboxState, entries: Iterable[InboxEntry], at: datetime
+) -> tuple[InboxEntry, ...]:
+    """The member's own copies of the broadcasts among ``entries`` they have none of yet."""
+    return tuple(
+        replace(entry, delivered_at=at)
+        for entry in entries
+        if entry.broadcast and entry.notification_id not in state.own_broadcasts
+    )
 
 
 def _chunks(items: Iterable[T]) -> list[list[T]]:

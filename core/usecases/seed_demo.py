@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.domain.notification import (
@@ -209,8 +209,11 @@ class SeedDemo:
                 "有効期限切れ",
             )
         )
-        record = ClubRecord(
-            lots=tuple(lots), used_by_month=used, rank_code=member.rank, rank_month=month
+        record = replace(
+            ClubRecord.joined(member.rank, anchor - timedelta(days=365)),
+            lots=tuple(lots),
+            used_by_month=used,
+            rank_month=month,
         )
         await self._club.put_club(member.user_id, record, only_if_absent=True)
         await self._club.put_ledger(member.user_id, ledger)

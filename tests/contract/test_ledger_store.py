@@ -25,11 +25,12 @@ async def test_entries_are_written_once_with_the_club_record_at_its_version(
     assert await ledger.club_for_update("alice") == (None, 0)
     record = ClubRecord(rank_code="GOLD", unexpiring_balance=5)
     entries = [earned("e1", clock), earned("e2", clock)]
-    assert await ledger.save("alice", entries, record, 0, "run-1") == {}
+    assert await ledger.save("alice", entries, record, 0, "run-1", rank_was=None) == {}
     stored, version = await ledger.club_for_update("alice")
     assert (stored, version) == (record, 1)
 
-    replay = await ledger.save("alice", [earned("e2", clock), earned("e3", clock)], record, 1, "r2")
+    more = [earned("e2", clock), earned("e3", clock)]
+    replay = await ledger.save("alice", more, record, 1, "r2", rank_was="GOLD")
     assert set(replay) == {"e2"} and replay["e2"].run_id == "run-1"
     assert replay["e2"].fingerprint == earned("e2", clock).fingerprint("alice")
     assert await ledger.club_for_update("alice") == (record, 1)  # nothing written
@@ -37,11 +38,13 @@ async def test_entries_are_written_once_with_the_club_record_at_its_version(
     assert sorted(e.entry_id for e in page.entries) == ["e1", "e2"]
 
     with pytest.raises(Conflict):  # read at an older version
-        await ledger.save("alice", [earned("e3", clock)], record, 0, "run-3")
+        await ledger.save("alice", [earned("e3", clock)], record, 0, "run-3", rank_was=None)
     with pytest.raises(Conflict):
-        await ledger.save_club("alice", record, 0)
-    await ledger.save_club("alice", ClubRecord(rank_code="SILVER"), 1)
+        await ledger.save_club("alice", record, 0, rank_was=None)
+    assert await ledger.rank_counts() == {"GOLD": 1}
+    await ledger.save_club("alice", ClubRecord(rank_code="SILVER"), 1, rank_was="GOLD")
     assert await ledger.club_for_update("alice") == (ClubRecord(rank_code="SILVER"), 2)
+    assert {k: v for k, v in (await ledger.rank_counts()).items() if v} == {"SILVER": 1}
 
 
 async def test_a_plain_club_write_keeps_or_replaces(backend: Backend) -> None:
@@ -49,6 +52,23 @@ async def test_a_plain_club_write_keeps_or_replaces(backend: Backend) -> None:
     assert await ledger.put_club("bob", ClubRecord(rank_code="GOLD")) is True
     assert await ledger.put_club("bob", ClubRecord(), only_if_absent=True) is False
     assert (await backend.container.members.club("bob")) == ClubRecord(rank_code="GOLD")
+    assert await ledger.put_club("bob", ClubRecord(rank_code="SILVER")) is True
+    assert await ledger.put_club("carol", ClubRecord(rank_code="SILVER")) is True
+    assert await ledger.put_club("dave", ClubRecord()) is True  # no rank: counted nowhere
+    counts = {rank: n for rank, n in (await ledger.rank_counts()).items() if n}
+    assert counts == {"SILVER": 2}
+
+
+async def test_a_club_record_keeps_the_ranks_it_held(backend: Backend, clock: FakeClock) -> None:
+    ledger = backend.container.ledger
+    joined = clock.now() - timedelta(days=60)
+    record = ClubRecord.joined("REGULAR", joined).with_rank("GOLD", clock.now())
+    await ledger.put_club("erin", record)
+    stored = await backend.container.members.club("erin")
+    assert stored == record
+    assert stored.rank_at(joined - timedelta(seconds=1)) is None  # before joining
+    assert stored.rank_at(joined) == "REGULAR"
+    assert stored.rank_at(clock.now()) == "GOLD"
 
 
 async def test_reads_are_counted_once_per_member_and_notification(

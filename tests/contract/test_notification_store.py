@@ -1,4 +1,4 @@
-"""``NotificationStore`` and ``RecallStore``: idempotent creates, conditional saves, listings and
+"""``NotificationStore`` and ``LiveListStore``: idempotent creates, conditional saves, listings and
 the recall list, the same on both backends."""
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ async def test_a_recall_reaches_every_member_at_once_and_can_be_forgotten(
     stored = await c.notifications.get("n1")
     assert stored is not None and stored.state is NotificationState.RECALLED
     for member in ("alice", "bob", "carol", "dave", "erin"):
-        assert "n1" in await c.recalls.recalled_for(member)
-        assert "n1" in await c.recalls.recalled_in_shard(c.recalls.shard_of(member))
+        assert "n1" in (await c.live.live_for(member)).recalled
+        assert "n1" in (await c.live.live_in_shard(c.live.shard_of(member))).recalled
     with pytest.raises(Conflict):
         await c.notifications.recall(
             recalled,
@@ -99,7 +99,7 @@ async def test_a_recall_reaches_every_member_at_once_and_can_be_forgotten(
             audit=audit(clock, "recall"),
             shards=c.settings.recall_shards,
         )
-    await c.recalls.remove("n1")
-    assert "n1" not in await c.recalls.recalled_for("alice")
-    await c.recalls.add("n2")
-    assert "n2" in await c.recalls.recalled_for("bob")
+    await c.live.remove("n1")
+    assert "n1" not in (await c.live.live_for("alice")).recalled
+    await c.live.add("n2")
+    assert "n2" in (await c.live.live_for("bob")).recalled

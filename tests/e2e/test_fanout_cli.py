@@ -19,9 +19,15 @@ from core.bootstrap import Container
 from core.domain.audience import DeliveryFigures
 from core.domain.notification import Audience, AudienceKind
 from core.domain.pointclub import ClubRecord
-from core.domain.segment import SegmentKind, SegmentRule
 from core.settings import Settings
-from tests.builders import add_members, draft, dynamo, fill_state_item, notification_for_all
+from tests.builders import (
+    add_members,
+    draft,
+    dynamo,
+    fill_state_item,
+    notification_for_all,
+    user_list,
+)
 from tests.e2e.gql import gql
 from tests.e2e.test_cli import POINTCLUB, cli_env, run_cli
 from tests.engines import ROOT
@@ -108,7 +114,7 @@ async def test_a_killed_fanout_resumes_with_every_member_once_and_reads_kept(
 
     assert await entries_per_member(container, nid) == Counter(dict.fromkeys(members, 1))
     for reader in readers:
-        assert not (await container.members.inbox_state(reader)).is_unread(nid)
+        assert nid not in (await container.members.inbox_state(reader)).unread
     figures = (await container.fanout.delivery_totals([nid]))[nid]
     assert figures == DeliveryFigures(len(members), len(members))
 
@@ -252,9 +258,7 @@ async def test_prepare_due_goes_on_past_a_failing_notification_and_names_it(
 ) -> None:
     """The job runs on the real clock: one notification expires before it is due."""
     members = await add_members(container, 20, "GOLD")
-    await container.segment_authoring().create(
-        "op", "gold", SegmentRule(SegmentKind.RANKS, ("GOLD",))
-    )
+    await user_list(container, "gold", members)
     authoring = container.authoring()
     now = datetime.now(UTC)
     audience = Audience(AudienceKind.SEGMENT, segment="gold")

@@ -181,7 +181,7 @@ async def test_cop_no_tracing_or_debug_leakage(
         raise KeyError("boom in /srv/pointclub/core/infra/secret.py, table pointclub-prod")
 
     # An unexpected exception deep in a read: masked, coded, nothing of it in the answer.
-    monkeypatch.setattr(container.recalls, "recalled_in_shard", bug)
+    monkeypatch.setattr(container.live, "recalled_in_shard", bug)
     broken = await gql(api, "{ viewer { unreadCount } }", token=tokens.issue("alice"))
     assert broken["errors"][0]["message"] == "Internal server error"
     assert codes(broken) == ["INTERNAL_SERVER_ERROR"]

@@ -13,7 +13,7 @@ from tests.fakes.clock import FakeClock, SequentialIds
 from tests.fakes.fanout import FakeFanout
 from tests.fakes.ledger import FakeLedger, FakeReadStats, FakeSystem
 from tests.fakes.members import FakeMembers
-from tests.fakes.notifications import FakeNotifications, FakeRecalls
+from tests.fakes.notifications import FakeLiveList, FakeNotifications
 from tests.fakes.segments import FakeSegments
 from tests.fakes.world import World
 
@@ -21,10 +21,10 @@ __all__ = [
     "FakeClock",
     "FakeFanout",
     "FakeLedger",
+    "FakeLiveList",
     "FakeMembers",
     "FakeNotifications",
     "FakeReadStats",
-    "FakeRecalls",
     "FakeSegments",
     "FakeSystem",
     "SequentialIds",
@@ -51,7 +51,7 @@ def fake_container(
         ranks=ranks,
         members=FakeMembers(world),
         notifications=FakeNotifications(world),
-        recalls=FakeRecalls(world, settings.recall_shards),
+        live=FakeLiveList(world, settings.recall_shards),
         system=FakeSystem(world),
         read_stats=read_stats,
         segments=FakeSegments(world, [rank.code for rank in ranks.ranks]),

@@ -31,6 +31,8 @@ class FakeLedger:
         record: ClubRecord,
         version: int,
         run_id: str,
+        *,
+        rank_was: str | None,
     ) -> Mapping[str, EntryClaim]:
         """All or nothing, as the transaction: ids claimed already (or entries present from
         before claims) come back and nothing is written; a moved club record is a Conflict."""
@@ -44,16 +46,18 @@ class FakeLedger:
                 held[entry.entry_id] = EntryClaim(entry.fingerprint(user_id), "")
         if held:
             return held
-        self._check_version(user_id, version)
+        self._check_version(user_id, version, rank_was)
         for entry in entries:
             self.world.claims[entry.entry_id] = EntryClaim(entry.fingerprint(user_id), run_id)
             self.world.ledgers.setdefault(user_id, {})[entry.position] = entry
         self._set_club(user_id, record, version + 1)
         return {}
 
-    async def save_club(self, user_id: str, record: ClubRecord, version: int) -> None:
+    async def save_club(
+        self, user_id: str, record: ClubRecord, version: int, *, rank_was: str | None
+    ) -> None:
         self.world.check()
-        self._check_version(user_id, version)
+        self._check_version(user_id, version, rank_was)
         self._set_club(user_id, record, version + 1)
 
     async def put_club(
@@ -70,9 +74,22 @@ class FakeLedger:
         ledger = self.world.ledgers.setdefault(user_id, {})
         ledger.update({entry.position: entry for entry in entries})
 
-    def _check_version(self, user_id: str, version: int) -> None:
+    async def rank_counts(self) -> Mapping[str, int]:
+        """What the store's counters must equal: the members holding each rank now."""
+        self.world.check()
+        counts: dict[str, int] = {}
+        for record in self.world.clubs.values():
+            if record.rank_code is not None:
+                counts[record.rank_code] = counts.get(record.rank_code, 0) + 1
+        return counts
+
+    def _check_version(self, user_id: str, version: int, rank_was: str | None) -> None:
         if self.world.club_versions.get(user_id, 0) != version:
             raise Conflict("the point-club status changed meanwhile")
+        held = self.world.clubs.get(user_id)
+        # The store moves its counts from rank_was: a caller that passes another rank than the
+        # one it read would make them drift.
+        assert rank_was == (held.rank_code if held else None), "rank_was is not the rank read"
 
     def _set_club(self, user_id: str, record: ClubRecord, version: int) -> None:
         self.world.clubs[user_id] = record
@@ -91,7 +108,9 @@ class FakeReadStats:
         counted = 0
         for nid, marker in sorted(queue.items()):
             entry = self.world.entries.get(user_id, {}).get(nid)
-            if entry is None or entry.visible_from != marker.visible_from:
+            # A broadcast's read is claimed on its own: the member may have no entry for it.
+            gone = entry is None or entry.visible_from != marker.visible_from
+            if gone and not marker.broadcast:
                 continue  # gone (expired, recalled): nothing to count
             if (user_id, nid) in self.world.counted:
                 continue

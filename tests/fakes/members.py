@@ -108,6 +108,9 @@ class FakeMembers:
         if change.unread and (change.read or change.drop):
             raise ValueError("a change either adds markers or removes them")
         inbox = self.world.inbox(user_id)
+        # The entry updates of a broadcast's id create the member's copy where it is absent.
+        for copy in change.copies:
+            inbox.setdefault(copy.notification_id, copy)
         failed = {
             ref.notification_id
             for ref in change.clear_read
@@ -133,6 +136,11 @@ class FakeMembers:
             if marker.notification_id not in failed:
                 unread[marker.notification_id] = marker
         read_all = {**state.read_all_at, **dict.fromkeys(change.read_all, at)}
-        self.world.states[user_id] = InboxState(unread=unread, read_all_at=read_all)
+        own = (state.own_broadcasts | {copy.notification_id for copy in change.copies}) - set(
+            change.forget
+        )
+        self.world.states[user_id] = InboxState(
+            unread=unread, read_all_at=read_all, own_broadcasts=own
+        )
         queue = self.world.pending.setdefault(user_id, {})
         queue.update({m.notification_id: m for m in change.read})

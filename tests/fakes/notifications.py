@@ -1,5 +1,5 @@
-"""Notifications, idempotency claims and the recall list in memory: ``NotificationStore`` and
-``RecallStore``, with the DynamoDB adapters' conditions (state and version on save, a claim once
+"""Notifications, idempotency claims and the live list in memory: ``NotificationStore`` and
+``LiveListStore``, with the DynamoDB adapters' conditions (state and version on save, a claim once
 per key)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 
+from core.domain.broadcast import Broadcast, LiveList
 from core.domain.notification import AuditRecord, Notification, NotificationState, listing_position
 from core.errors import Conflict
 from core.ports import IdempotencyClaim
@@ -75,6 +76,23 @@ class FakeNotifications:
         self.world.check()
         self._save(notification, expected, audit)
         self.world.recalled.add(notification.notification_id)
+        self.world.broadcasts.pop(notification.notification_id, None)
+
+    async def publish_broadcast(
+        self,
+        notification: Notification,
+        *,
+        expected: NotificationState,
+        audit: AuditRecord,
+        broadcast: Broadcast,
+        drop: Sequence[str],
+        shards: int,
+    ) -> None:
+        self.world.check()
+        self._save(notification, expected, audit)
+        for nid in drop:
+            self.world.broadcasts.pop(nid, None)
+        self.world.broadcasts[broadcast.notification_id] = broadcast
 
     def _save(
         self, notification: Notification, expected: NotificationState, audit: AuditRecord
@@ -97,6 +115,7 @@ class FakeNotifications:
             expires_at=notification.expires_at,
             audit=(*stored.audit, audit),
             version=stored.version + 1,
+            broadcast_reach=notification.broadcast_reach,
         )
 
     async def page_by_state(
@@ -117,7 +136,7 @@ class FakeNotifications:
             yield notification
 
 
-class FakeRecalls:
+class FakeLiveList:
     def __init__(self, world: World | None = None, shards: int = 4) -> None:
         self.world = world or World()
         self.shards = shards
@@ -126,15 +145,18 @@ class FakeRecalls:
     def ids(self) -> set[str]:
         return self.world.recalled
 
-    async def recalled_for(self, user_id: str) -> frozenset[str]:
-        return await self.recalled_in_shard(self.shard_of(user_id))
+    async def live_for(self, user_id: str) -> LiveList:
+        return await self.live_in_shard(self.shard_of(user_id))
 
     def shard_of(self, user_id: str) -> int:
         return sum(user_id.encode()) % self.shards
 
-    async def recalled_in_shard(self, shard: int) -> frozenset[str]:
+    async def live_in_shard(self, shard: int) -> LiveList:
         self.world.check()
-        return frozenset(self.world.recalled)
+        return LiveList(
+            recalled=frozenset(self.world.recalled),
+            broadcasts=tuple(self.world.broadcasts.values()),
+        )
 
     async def add(self, notification_id: str) -> None:
         self.world.check()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.domain.broadcast import Broadcast
 from core.domain.inbox import InboxEntry, InboxState, UnreadMarker
 from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
@@ -37,6 +38,7 @@ class World:
     notifications: dict[str, Notification] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     recalled: set[str] = field(default_factory=set)
+    broadcasts: dict[str, Broadcast] = field(default_factory=dict)  # the live list's
     read_counts: dict[str, int] = field(default_factory=dict)
     counted: set[tuple[str, str]] = field(default_factory=set)  # (uid, nid) counted once
     preps: dict[str, dict[str, Prep]] = field(default_factory=dict)  # nid → partition → figures

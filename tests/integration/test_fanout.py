@@ -19,7 +19,7 @@ from core.domain.notification import (
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
 from core.usecases.audience_walk import ShardSpec
-from tests.builders import add_members, draft, dynamo
+from tests.builders import add_members, draft, dynamo, user_list
 from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.integration
@@ -40,20 +40,21 @@ async def entries_per_member(container: Container, notification_id: str) -> Coun
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-async def segment_notification(container: Container, clock: FakeClock, rule: SegmentRule) -> str:
-    await container.segment_authoring().create("op", "target", rule)
+async def list_notification(container: Container, clock: FakeClock, members: list[str]) -> str:
+    """A notification to a user list (a fan-out audience; ranks and everyone are broadcasts)."""
+    await user_list(container, "target", members)
     created = await container.authoring().create(
         "op", draft(Audience(AudienceKind.SEGMENT, segment="target"), clock.now())
     )
     return created.notification_id
 
 
-async def test_a_rank_segment_gets_it_exactly_once_and_a_rerun_changes_nothing(
+async def test_a_user_list_gets_it_exactly_once_and_a_rerun_changes_nothing(
     container: Container, clock: FakeClock
 ) -> None:
     gold = await add_members(container, 230, "GOLD", "g")
     await add_members(container, 40, "SILVER", "s")
-    nid = await segment_notification(container, clock, SegmentRule(SegmentKind.RANKS, ("GOLD",)))
+    nid = await list_notification(container, clock, gold)
     prepare = container.prepare_notification()
 
     dry = await prepare.run(nid, dry_run=True)
@@ -72,7 +73,7 @@ async def test_a_rank_segment_gets_it_exactly_once_and_a_rerun_changes_nothing(
     await container.read_state_commands().mark_read("g00007", [nid])
     again = await prepare.run(nid)
     assert (again.delivered, again.state) == (0, NotificationState.PUBLISHED)
-    assert not (await container.members.inbox_state("g00007")).is_unread(nid)
+    assert nid not in (await container.members.inbox_state("g00007")).unread
     stored = (await container.notifications.get_many([nid]))[nid]
     assert (await container.fanout.delivery_totals([nid]))[nid] == DeliveryFigures(230, 230)
 
@@ -81,7 +82,7 @@ async def test_shards_split_the_audience_and_the_last_one_publishes(
     container: Container, clock: FakeClock
 ) -> None:
     members = await add_members(container, 150, "REGULAR")
-    nid = await segment_notification(container, clock, SegmentRule(SegmentKind.ALL_MEMBERS))
+    nid = await list_notification(container, clock, members)
     prepare = container.prepare_notification()
     states = []
     for index in range(3):
@@ -98,11 +99,9 @@ async def test_shards_split_the_audience_and_the_last_one_publishes(
 async def test_prepare_due_takes_only_what_is_due_and_recall_cleanup_empties_inboxes(
     container: Container, clock: FakeClock
 ) -> None:
-    await add_members(container, 60, "BRONZE")
+    bronze = await add_members(container, 60, "BRONZE")
     authoring = container.authoring()
-    await container.segment_authoring().create(
-        "op", "bronze", SegmentRule(SegmentKind.RANKS, ("BRONZE",))
-    )
+    await user_list(container, "bronze", bronze)
     audience = Audience(AudienceKind.SEGMENT, segment="bronze")
     due = await authoring.create("op", draft(audience, clock.now()))
     later = await authoring.create("op", draft(audience, clock.now()))
@@ -117,14 +116,14 @@ async def test_prepare_due_takes_only_what_is_due_and_recall_cleanup_empties_inb
     assert await entries_per_member(container, later.notification_id) == Counter()
 
     await authoring.recall("op", due.notification_id, "sent by mistake")
-    assert due.notification_id in await container.recalls.recalled_for("m00001")
+    assert due.notification_id in (await container.live.live_for("m00001")).recalled
     cleanup = container.cleanup_recalled()
     assert await cleanup.pending() == [due.notification_id]
     assert await cleanup.run(due.notification_id) == 60
     assert await cleanup.pending() == [], "a cleaned notification is not walked again"
     assert await entries_per_member(container, due.notification_id) == Counter()
     assert not (await container.members.inbox_state("m00001")).unread
-    assert due.notification_id not in await container.recalls.recalled_for("m00001")
+    assert due.notification_id not in (await container.live.live_for("m00001")).recalled
     with pytest.raises(Conflict):
         await container.prepare_notification().run(due.notification_id)
 

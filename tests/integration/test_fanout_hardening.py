@@ -15,10 +15,9 @@ from core.bootstrap import Container
 from core.domain.audience import DeliveryFigures, NotificationRecalled
 from core.domain.notification import Audience, AudienceKind, NotificationState
 from core.domain.pointclub import ClubRecord
-from core.domain.segment import SegmentKind, SegmentRule
 from core.infra.dynamodb import codec, keys
 from core.queries.inbox import InboxFilterSpec
-from tests.builders import add_members, draft, dynamo, fill_state_item
+from tests.builders import add_members, draft, dynamo, fill_state_item, user_list
 from tests.fakes import FakeClock
 from tests.integration.test_fanout import entries_per_member
 
@@ -66,10 +65,7 @@ async def test_one_member_whose_data_refuses_the_write_fails_alone_and_is_retrie
 async def test_prepare_due_goes_on_past_a_failing_notification(
     container: Container, clock: FakeClock
 ) -> None:
-    await add_members(container, 20, "GOLD")
-    await container.segment_authoring().create(
-        "op", "gold", SegmentRule(SegmentKind.RANKS, ("GOLD",))
-    )
+    await user_list(container, "gold", await add_members(container, 20, "GOLD"))
     authoring = container.authoring()
     audience = Audience(AudienceKind.SEGMENT, segment="gold")
     expiring = replace(draft(audience, clock.now()), expires_at=clock.now() + timedelta(minutes=8))
@@ -112,9 +108,7 @@ async def test_recall_cleanup_removes_exactly_what_was_delivered(
     container: Container, clock: FakeClock
 ) -> None:
     gold = await add_members(container, 100, "GOLD", "g")
-    await container.segment_authoring().create(
-        "op", "gold", SegmentRule(SegmentKind.RANKS, ("GOLD",))
-    )
+    await user_list(container, "gold", gold)
     created = await container.authoring().create(
         "op", draft(Audience(AudienceKind.SEGMENT, segment="gold"), clock.now())
     )

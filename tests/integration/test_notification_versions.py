@@ -104,6 +104,7 @@ async def test_an_amend_racing_the_fanout_start_is_kept(
         notifications=StaleOnce(container.notifications, operator_amends),
         audience=container.segments,
         fanout=container.fanout,
+        publish=container.publish_broadcast(),
         clock=container.clock,
     )
     report = await prepare.run(nid)

@@ -194,7 +194,7 @@ class InboxMachine(RuleBasedStateMachine):
             return
         stored = self.rt.run(self.c.notifications.get_many([nid]))[nid]
         self.rt.run(self.c.notifications.put(replace(stored, state=NotificationState.RECALLED)))
-        self.rt.run(self.c.recalls.add(nid))
+        self.rt.run(self.c.live.add(nid))
         self.model[nid].recalled = True
 
     @invariant()

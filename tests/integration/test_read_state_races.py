@@ -42,7 +42,7 @@ def commands_with(container: Container, members: Any) -> ReadStateCommands:
     return ReadStateCommands(
         members=members,
         notifications=container.notifications,
-        recalls=container.recalls,
+        live=container.live,
         writer=container.members,
         clock=container.clock,
         categories=container.settings.categories,

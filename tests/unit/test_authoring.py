@@ -119,7 +119,7 @@ async def test_schedule_and_recall_move_the_state_once(
         await c.authoring().recall("op", nid, "  ")
     await c.authoring().recall("op", nid, "wrong audience")
     assert world.notifications[nid].state is NotificationState.RECALLED
-    assert nid in await c.recalls.recalled_for("anyone")
+    assert nid in (await c.live.live_for("anyone")).recalled
     with pytest.raises(Conflict):
         await c.authoring().recall("op", nid, "again")
     with pytest.raises(Conflict):

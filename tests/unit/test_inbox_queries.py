@@ -15,7 +15,7 @@ from core.queries.inbox import InboxFilterSpec, InboxQueries
 from core.queries.views import InboxPageView
 from core.settings import Settings
 from tests.builders import notification, publish
-from tests.fakes import FakeClock, FakeMembers, FakeNotifications, FakeRecalls
+from tests.fakes import FakeClock, FakeLiveList, FakeMembers, FakeNotifications
 
 
 @pytest.fixture
@@ -29,23 +29,23 @@ def notes() -> FakeNotifications:
 
 
 @pytest.fixture
-def recalls() -> FakeRecalls:
-    return FakeRecalls()
+def recalls() -> FakeLiveList:
+    return FakeLiveList()
 
 
 @pytest.fixture
-def queries(members: FakeMembers, notes: FakeNotifications, recalls: FakeRecalls) -> InboxQueries:
+def queries(members: FakeMembers, notes: FakeNotifications, recalls: FakeLiveList) -> InboxQueries:
     return InboxQueries(
         members=members,
         notifications=notes,
-        recalls=recalls,
+        live=recalls,
         default_locale="ja",
         categories=Settings().categories,
     )
 
 
 async def test_hidden_items_are_in_no_list_and_no_count(
-    queries: InboxQueries, members: FakeMembers, notes: FakeNotifications, recalls: FakeRecalls
+    queries: InboxQueries, members: FakeMembers, notes: FakeNotifications, recalls: FakeLiveList
 ) -> None:
     clock = FakeClock()
     now = clock.now()
@@ -156,7 +156,7 @@ async def test_content_follows_the_viewer_locale_with_japanese_fallback(
 
 
 async def test_hidden_entries_beyond_the_first_read_cost_more_reads_not_short_pages(
-    queries: InboxQueries, members: FakeMembers, notes: FakeNotifications, recalls: FakeRecalls
+    queries: InboxQueries, members: FakeMembers, notes: FakeNotifications, recalls: FakeLiveList
 ) -> None:
     now = FakeClock().now()
     for index in range(40):
@@ -173,7 +173,7 @@ async def test_hidden_entries_beyond_the_first_read_cost_more_reads_not_short_pa
 
 
 async def test_item_returns_only_my_visible_notification(
-    queries: InboxQueries, members: FakeMembers, notes: FakeNotifications, recalls: FakeRecalls
+    queries: InboxQueries, members: FakeMembers, notes: FakeNotifications, recalls: FakeLiveList
 ) -> None:
     now = FakeClock().now()
     mine = notification("mine", visible_from=now - timedelta(hours=1))

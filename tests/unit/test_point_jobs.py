@@ -112,11 +112,13 @@ class MovedOnce(FakeLedger):
         record: ClubRecord,
         version: int,
         run_id: str,
+        *,
+        rank_was: str | None,
     ) -> Mapping[str, EntryClaim]:
         if not self.moved:
             self.moved = True
-            await self.save_club(user_id, ClubRecord(unexpiring_balance=7), 0)
-        return await super().save(user_id, entries, record, version, run_id)
+            await self.save_club(user_id, ClubRecord(unexpiring_balance=7), 0, rank_was=None)
+        return await super().save(user_id, entries, record, version, run_id, rank_was=rank_was)
 
 
 async def test_an_import_retries_a_club_record_that_moved_under_it(

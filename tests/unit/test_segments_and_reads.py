@@ -108,7 +108,7 @@ async def test_a_recalled_notification_leaves_the_count_at_once(
     item = notification("n1", visible_from=now - timedelta(hours=1))
     await publish(c.notifications, c.members, item, ["alice"], now)
     assert await c.inbox_queries().unread_count("alice", None, now) == 1
-    await c.recalls.add("n1")
+    await c.live.add("n1")
     assert await c.inbox_queries().unread_count("alice", None, now) == 0
     await c.read_state_commands().mark_unread("alice", "n1")
     assert await c.inbox_queries().unread_count("alice", None, now) == 0

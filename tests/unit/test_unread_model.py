@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain.broadcast import Visibility
 from core.domain.inbox import InboxState, UnreadMarker
 
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -44,7 +45,7 @@ def test_unread_count_equals_the_visible_unread_items(
         and m.notification_id not in recalled
         and (categories is None or m.category in categories)
     )
-    assert state.unread_count(now, frozenset(recalled), categories) == expected
-    listed = state.visible_unread(now, frozenset(recalled), categories)
+    assert state.unread_count(now, Visibility(recalled=frozenset(recalled)), categories) == expected
+    listed = state.visible_unread(now, Visibility(recalled=frozenset(recalled)), categories)
     assert len(listed) == expected
     assert [m.position for m in listed] == sorted((m.position for m in listed), reverse=True)

@@ -6,18 +6,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.domain.audience import member_shard
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import (
     Audience,
     AudienceKind,
+    AudienceRule,
     AuditRecord,
     LocalizedContent,
     Notification,
     NotificationState,
     Priority,
 )
-from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind, PointLot
 from core.domain.segment import Segment, SegmentKind, SegmentRule
 from core.domain.time import iso_key, parse_iso
 from core.infra.dynamodb import keys
@@ -28,6 +27,8 @@ TTL_GRACE = timedelta(days=7)
 # One top-level attribute per category (``rAll:*`` for all): concurrent mark-alls of different
 # categories never overwrite each other.
 READ_ALL_PREFIX = "rAll:"
+# Broadcasts the member has an entry of their own for (they read, unread or archived one).
+OWN_BROADCASTS = "bx"
 
 
 def s(value: str) -> dict[str, str]:
@@ -38,7 +39,7 @@ def n(value: int | float) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def _opt_time(item: Mapping[str, Any], name: str) -> datetime | None:
+def opt_time(item: Mapping[str, Any], name: str) -> datetime | None:
     value = item.get(name)
     return None if value is None else parse_iso(value["S"])
 
@@ -59,7 +60,24 @@ def entry_to_item(user_id: str, entry: InboxEntry) -> Item:
         item["rAt"] = s(iso_key(entry.read_at))
     if entry.archived_at is not None:
         item["aAt"] = s(iso_key(entry.archived_at))
+    if entry.broadcast:
+        item["bc"] = {"BOOL": True}
     return item
+
+
+def upsert_entry(entry: InboxEntry) -> tuple[list[str], Item, dict[str, str]]:
+    """``SET`` clauses (with their values and names) that write an entry's fields where they
+    are absent: an update that creates the entry, or leaves an existing one's fields alone."""
+    item = entry_to_item("-", entry)
+    clauses: list[str] = []
+    values: Item = {}
+    names: dict[str, str] = {}
+    for name in ("nid", "vf", "cat", "dAt", "exp", "ttl", "bc"):
+        if name in item:
+            clauses.append(f"#e_{name} = if_not_exists(#e_{name}, :e_{name})")
+            values[f":e_{name}"] = item[name]
+            names[f"#e_{name}"] = name
+    return clauses, values, names
 
 
 def entry_from_item(item: Mapping[str, Any]) -> InboxEntry:
@@ -67,10 +85,11 @@ def entry_from_item(item: Mapping[str, Any]) -> InboxEntry:
         notification_id=item["nid"]["S"],
         visible_from=parse_iso(item["vf"]["S"]),
         category=item["cat"]["S"],
-        expires_at=_opt_time(item, "exp"),
+        expires_at=opt_time(item, "exp"),
         delivered_at=parse_iso(item["dAt"]["S"]),
-        read_at=_opt_time(item, "rAt"),
-        archived_at=_opt_time(item, "aAt"),
+        read_at=opt_time(item, "rAt"),
+        archived_at=opt_time(item, "aAt"),
+        broadcast="bc" in item,
     )
 
 
@@ -84,93 +103,9 @@ def state_from_item(item: Mapping[str, Any] | None) -> InboxState:
         if name.startswith(READ_ALL_PREFIX)
     }
     return InboxState(
-        unread={marker.notification_id: marker for marker in markers}, read_all_at=read_all
-    )
-
-
-def club_to_item(user_id: str, record: ClubRecord) -> Item:
-    item: Item = {
-        keys.PK: s(keys.user_pk(user_id)),
-        keys.SK: s(keys.CLUB_SK),
-        "lots": {
-            "L": [
-                {
-                    "M": {
-                        "id": s(lot.lot_id),
-                        "amt": n(lot.amount),
-                        "exp": s(iso_key(lot.expires_at)),
-                    }
-                }
-                for lot in record.lots
-            ]
-        },
-        "used": {"M": {month: n(amount) for month, amount in record.used_by_month.items()}},
-        "adj": n(record.unexpiring_balance),
-    }
-    if record.applied_until is not None:
-        item["upto"] = s(iso_key(record.applied_until))
-    if record.rank_code is not None:
-        item["rank"] = s(record.rank_code)
-        # Members by rank (segments, fan-out): sharded so no index key takes every member.
-        item["GSI1PK"] = s(keys.rank_index_pk(record.rank_code, member_shard(user_id)))
-        item["GSI1SK"] = s(user_id)
-    if record.rank_month is not None:
-        item["rankMonth"] = s(record.rank_month)
-    if record.previous_rank is not None:
-        item["prevRank"] = s(record.previous_rank)
-    if record.evaluation_run is not None:
-        item["evalRun"] = s(record.evaluation_run)
-    return item
-
-
-def club_from_item(item: Mapping[str, Any] | None) -> ClubRecord | None:
-    if item is None:
-        return None
-    lots = tuple(
-        PointLot(
-            lot_id=lot["M"]["id"]["S"],
-            amount=int(lot["M"]["amt"]["N"]),
-            expires_at=parse_iso(lot["M"]["exp"]["S"]),
-        )
-        for lot in item.get("lots", {}).get("L", [])
-    )
-    used = {month: int(value["N"]) for month, value in item.get("used", {}).get("M", {}).items()}
-    return ClubRecord(
-        lots=lots,
-        used_by_month=used,
-        rank_code=item["rank"]["S"] if "rank" in item else None,
-        rank_month=item["rankMonth"]["S"] if "rankMonth" in item else None,
-        unexpiring_balance=int(item.get("adj", {"N": "0"})["N"]),
-        previous_rank=item["prevRank"]["S"] if "prevRank" in item else None,
-        evaluation_run=item["evalRun"]["S"] if "evalRun" in item else None,
-        applied_until=_opt_time(item, "upto"),
-    )
-
-
-def ledger_to_item(user_id: str, entry: LedgerEntry) -> Item:
-    item: Item = {
-        keys.PK: s(keys.user_pk(user_id)),
-        keys.SK: s(keys.ledger_sk(entry.occurred_at, entry.entry_id)),
-        "eid": s(entry.entry_id),
-        "kind": s(entry.kind.value),
-        "amt": n(entry.amount),
-        "at": s(iso_key(entry.occurred_at)),
-    }
-    if entry.description is not None:
-        item["desc"] = s(entry.description)
-    if entry.expires_at is not None:
-        item["exp"] = s(iso_key(entry.expires_at))
-    return item
-
-
-def ledger_from_item(item: Mapping[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        entry_id=item["eid"]["S"],
-        kind=PointEntryKind(item["kind"]["S"]),
-        amount=int(item["amt"]["N"]),
-        occurred_at=parse_iso(item["at"]["S"]),
-        description=item["desc"]["S"] if "desc" in item else None,
-        expires_at=_opt_time(item, "exp"),
+        unread={marker.notification_id: marker for marker in markers},
+        read_all_at=read_all,
+        own_broadcasts=frozenset(item.get(OWN_BROADCASTS, {}).get("SS", [])),
     )
 
 
@@ -198,6 +133,8 @@ def notification_to_item(notification: Notification) -> Item:
         "exp": None if notification.expires_at is None else iso_key(notification.expires_at),
     }
     item.update({name: s(value) for name, value in optional.items() if value is not None})
+    if notification.broadcast_reach is not None:
+        item["reach"] = n(notification.broadcast_reach)
     return item
 
 
@@ -216,15 +153,19 @@ def notification_from_item(item: Mapping[str, Any]) -> Notification:
             kind=AudienceKind(audience["kind"]["S"]),
             user_id=audience["userId"]["S"] if "userId" in audience else None,
             segment=audience["segment"]["S"] if "segment" in audience else None,
+            rule=AudienceRule(audience["rule"]["S"])
+            if "rule" in audience
+            else AudienceRule.MEMBERS_AT_VISIBLE_FROM,
         ),
         created_at=parse_iso(item["cAt"]["S"]),
         created_by=item["cBy"]["S"],
         url=item["url"]["S"] if "url" in item else None,
         image_url=item["img"]["S"] if "img" in item else None,
-        visible_from=_opt_time(item, "vf"),
-        expires_at=_opt_time(item, "exp"),
+        visible_from=opt_time(item, "vf"),
+        expires_at=opt_time(item, "exp"),
         audit=tuple(audit_from_value(value) for value in item.get("audit", {}).get("L", [])),
         version=int(item.get("ver", {"N": "0"})["N"]),
+        broadcast_reach=int(item["reach"]["N"]) if "reach" in item else None,
     )
 
 
@@ -264,6 +205,8 @@ def audience_value(audience: Audience) -> dict[str, Any]:
         value["userId"] = s(audience.user_id)
     if audience.segment is not None:
         value["segment"] = s(audience.segment)
+    if audience.rule is not AudienceRule.MEMBERS_AT_VISIBLE_FROM:
+        value["rule"] = s(audience.rule.value)
     return {"M": value}
 
 

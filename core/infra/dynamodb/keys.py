@@ -36,6 +36,11 @@ def entry_sk(visible_from: datetime, notification_id: str) -> str:
     return f"{ENTRY_PREFIX}{iso_key(visible_from)}#{notification_id}"
 
 
+def read_claim_sk(notification_id: str) -> str:
+    """A member's claim of having read a broadcast, counted once (below the inbox's range)."""
+    return f"CNT#{notification_id}"
+
+
 def ledger_sk(occurred_at: datetime, entry_id: str) -> str:
     return f"{LEDGER_PREFIX}{iso_key(occurred_at)}#{entry_id}"
 
@@ -55,6 +60,11 @@ def rank_index_pk(rank: str, shard: int) -> str:
     return f"RANK#{rank}#{shard:02d}"
 
 
+def rank_count_pk(shard: int) -> str:
+    """Members per rank, one of 16 count shards (a member counts in their own shard)."""
+    return f"RANKCOUNT#{shard:02d}"
+
+
 def state_index_pk(state: str) -> str:
     return f"NSTATE#{state}"
 
@@ -72,18 +82,29 @@ def recall_shard(user_id: str, shards: int) -> int:
 
 
 def encode_marker(marker: UnreadMarker) -> str:
-    """A compact string-set element: ``nid|category|visibleFromMs|expiresAtMs``."""
+    """A compact string-set element: ``nid|category|visibleFromMs|expiresAtMs``, and ``|b`` for
+    a member's copy of a broadcast."""
     expires = "" if marker.expires_at is None else str(to_epoch_ms(marker.expires_at))
-    return "|".join(
-        (marker.notification_id, marker.category, str(to_epoch_ms(marker.visible_from)), expires)
-    )
+    fields = [
+        marker.notification_id,
+        marker.category,
+        str(to_epoch_ms(marker.visible_from)),
+        expires,
+    ]
+    if marker.broadcast:
+        fields.append(BROADCAST_FLAG)
+    return "|".join(fields)
+
+
+BROADCAST_FLAG = "b"
 
 
 def decode_marker(element: str) -> UnreadMarker:
-    notification_id, category, visible_ms, expires_ms = element.split("|")
+    notification_id, category, visible_ms, expires_ms, *flags = element.split("|")
     return UnreadMarker(
         visible_from=from_epoch_ms(int(visible_ms)),
         notification_id=notification_id,
         category=category,
         expires_at=from_epoch_ms(int(expires_ms)) if expires_ms else None,
+        broadcast=BROADCAST_FLAG in flags,
     )

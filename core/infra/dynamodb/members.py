@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.pointclub import ClubRecord
 from core.domain.time import iso_key
-from core.infra.dynamodb import codec, keys
+from core.infra.dynamodb import club_codec, codec, keys
 from core.infra.dynamodb.batch import batch_get
 from core.infra.dynamodb.client import cancellation_reasons, translated_errors
 from core.infra.dynamodb.read_state import ReadStateWriter
@@ -51,7 +51,7 @@ class DynamoMemberStore:
         return {
             uid: (
                 codec.state_from_item(found.get((keys.user_pk(uid), keys.STATE_SK))),
-                codec.club_from_item(found.get((keys.user_pk(uid), keys.CLUB_SK))),
+                club_codec.club_from_item(found.get((keys.user_pk(uid), keys.CLUB_SK))),
             )
             for uid in user_ids
         }
@@ -111,7 +111,7 @@ class DynamoMemberStore:
             entries=entries,
             resume_after=None if last is None else _position(last[keys.SK]["S"]),
             state=codec.state_from_item(state_item) if with_status else None,
-            club=codec.club_from_item(club_item) if with_status else None,
+            club=club_codec.club_from_item(club_item) if with_status else None,
         )
 
     async def inbox_entry(
@@ -167,7 +167,7 @@ class DynamoMemberStore:
             response = await self._client.query(**params)
         last = response.get("LastEvaluatedKey")
         return LedgerPage(
-            entries=[codec.ledger_from_item(item) for item in response.get("Items", [])],
+            entries=[club_codec.ledger_from_item(item) for item in response.get("Items", [])],
             resume_after=None
             if last is None
             else last[keys.SK]["S"].removeprefix(keys.LEDGER_PREFIX),

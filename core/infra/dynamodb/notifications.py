@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from core.domain.broadcast import Broadcast
 from core.domain.notification import (
     AuditRecord,
     Notification,
@@ -18,7 +19,7 @@ from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get, contended
 from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
-from core.infra.dynamodb.recalls import recall_list_updates
+from core.infra.dynamodb.live_list import broadcast_updates, recall_list_updates
 from core.infra.dynamodb.table import GSI1
 from core.ports import IdempotencyClaim
 
@@ -146,6 +147,26 @@ class DynamoNotificationStore:
         except self._client.exceptions.TransactionCanceledException as error:
             raise Conflict("the notification changed meanwhile; reload and retry") from error
 
+    async def publish_broadcast(
+        self,
+        notification: Notification,
+        *,
+        expected: NotificationState,
+        audit: AuditRecord,
+        broadcast: Broadcast,
+        drop: Sequence[str],
+        shards: int,
+    ) -> None:
+        """State PUBLISHED and the broadcast in every live-list copy, in one transaction: as
+        many writes for ten members as for ten million."""
+        items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
+        items += broadcast_updates(self._table, shards, broadcast, drop)
+        try:
+            publish = partial(self._client.transact_write_items, TransactItems=items)
+            await contended("publish a broadcast", publish)
+        except self._client.exceptions.TransactionCanceledException as error:
+            raise Conflict("the notification changed meanwhile; reload and retry") from error
+
     def _save_update(
         self, notification: Notification, expected: NotificationState, audit: AuditRecord
     ) -> dict[str, Any]:
@@ -190,6 +211,9 @@ class DynamoNotificationStore:
             else:
                 sets.append(f"#{name} = :{name}")
                 values[f":{name}"] = codec.s(value)
+        if notification.broadcast_reach is not None:
+            sets.append("reach = :reach")
+            values[":reach"] = codec.n(notification.broadcast_reach)
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)

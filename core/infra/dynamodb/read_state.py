@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from core.domain.inbox import InboxEntry
 from core.domain.time import iso_key
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
@@ -77,15 +78,22 @@ class ReadStateWriter:
     def _items(self, user_id: str, change: ReadChange, at: datetime) -> list[Any]:
         pk = codec.s(keys.user_pk(user_id))
         stamp = codec.s(iso_key(at))
+        copies = {entry.notification_id: entry for entry in change.copies}
         items: list[Any] = []
         for ref in change.stamp_read:
-            items.append(self._entry_update(pk, ref, "SET rAt = if_not_exists(rAt, :at)", stamp))
+            update = self._entry_update(pk, ref, "SET rAt = if_not_exists(rAt, :at)", stamp)
+            items.append(_creating(update, copies.get(ref.notification_id)))
         for ref in change.archive:
             expression = "SET aAt = if_not_exists(aAt, :at), rAt = if_not_exists(rAt, :at)"
-            items.append(self._entry_update(pk, ref, expression, stamp))
+            update = self._entry_update(pk, ref, expression, stamp)
+            items.append(_creating(update, copies.get(ref.notification_id)))
         for ref in change.clear_read:
-            update = self._entry_update(pk, ref, "REMOVE rAt", None)
-            update["Update"]["ConditionExpression"] += " AND attribute_not_exists(aAt)"
+            update = _creating(
+                self._entry_update(pk, ref, "REMOVE rAt", None), copies.get(ref.notification_id)
+            )
+            clause = update["Update"].get("ConditionExpression")
+            guard = "attribute_not_exists(aAt)"
+            update["Update"]["ConditionExpression"] = f"{clause} AND {guard}" if clause else guard
             items.append(update)
         state = self._state_update(user_id, change, stamp)
         if state is not None:
@@ -129,6 +137,12 @@ class ReadStateWriter:
         if change.unread:
             adds.append("unread :ur")
             values[":ur"] = {"SS": [keys.encode_marker(m) for m in change.unread]}
+        if change.copies:
+            adds.append(f"{codec.OWN_BROADCASTS} :own")
+            values[":own"] = {"SS": sorted({e.notification_id for e in change.copies})}
+        if change.forget:
+            deletes.append(f"{codec.OWN_BROADCASTS} :gone")
+            values[":gone"] = {"SS": sorted(set(change.forget))}
         for index, category in enumerate(change.read_all):
             names[f"#ra{index}"] = codec.READ_ALL_PREFIX + category
             sets.append(f"#ra{index} = :at")
@@ -151,6 +165,25 @@ class ReadStateWriter:
         if names:
             update["ExpressionAttributeNames"] = names
         return {"Update": update}
+
+
+def _creating(update: dict[str, Any], copy: InboxEntry | None) -> dict[str, Any]:
+    """The entry update, made to create the member's own copy of a broadcast if it is absent:
+    every field of the copy is set unless there, and the update no longer needs the item."""
+    if copy is None:
+        return update
+    body = update["Update"]
+    sets, values, names = codec.upsert_entry(copy)
+    expression: str = body["UpdateExpression"]
+    if expression.startswith("SET "):
+        expression = "SET " + ", ".join(sets) + ", " + expression.removeprefix("SET ")
+    else:
+        expression = "SET " + ", ".join(sets) + " " + expression
+    body["UpdateExpression"] = expression
+    body["ExpressionAttributeValues"] = {**body.get("ExpressionAttributeValues", {}), **values}
+    body["ExpressionAttributeNames"] = {**body.get("ExpressionAttributeNames", {}), **names}
+    del body["ConditionExpression"]
+    return update
 
 
 def _failed_entries(change: ReadChange, reasons: Sequence[str]) -> set[str]:

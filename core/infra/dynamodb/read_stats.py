@@ -2,9 +2,11 @@
 
 A read enters the member's ``pend`` set in the same write that removes its unread marker. Counting
 moves it from there to a counter shard in one transaction that also stamps ``cnt`` on the member's
-entry under the condition that it has none, so a read is counted at most once, whatever retries,
-re-reads or concurrent counters happen. Counter items are ``NOTIF#<nid>`` / ``READS#<k>`` with a
-random ``k``: a million members reading one notification in an hour spread over the shards.
+entry under the condition that it has none (for a broadcast: puts the member's claim of having
+read it, ``USER#<uid>`` / ``CNT#<nid>``, under the condition that it is absent), so a read is
+counted at most once, whatever retries, re-reads or concurrent counters happen. Counter items
+are ``NOTIF#<nid>`` / ``READS#<k>`` with a random ``k``: a million members reading one
+notification in an hour spread over the shards.
 """
 
 from __future__ import annotations
@@ -136,18 +138,33 @@ class DynamoReadStats:
         return {keys.PK: codec.s(keys.user_pk(user_id)), keys.SK: codec.s(keys.STATE_SK)}
 
     def _stamp_counted(self, user_id: str, marker: UnreadMarker, now: datetime) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self._table,
-                "Key": {
-                    keys.PK: codec.s(keys.user_pk(user_id)),
-                    keys.SK: codec.s(keys.entry_sk(marker.visible_from, marker.notification_id)),
-                },
-                "UpdateExpression": "SET cnt = :now",
-                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(cnt)",
-                "ExpressionAttributeValues": {":now": codec.s(iso_key(now))},
-            }
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {
+                keys.PK: codec.s(keys.user_pk(user_id)),
+                keys.SK: codec.s(keys.entry_sk(marker.visible_from, marker.notification_id)),
+            },
+            "UpdateExpression": "SET cnt = :now",
+            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(cnt)",
+            "ExpressionAttributeValues": {":now": codec.s(iso_key(now))},
         }
+        if marker.broadcast:
+            # A broadcast's read is claimed by an item of its own (``CNT#<nid>``, outside the
+            # inbox's key range): the member may have no entry for it (a mark-all read it).
+            claim: dict[str, Any] = {
+                "TableName": self._table,
+                "Item": {
+                    keys.PK: codec.s(keys.user_pk(user_id)),
+                    keys.SK: codec.s(keys.read_claim_sk(marker.notification_id)),
+                    "at": codec.s(iso_key(now)),
+                },
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+            if marker.expires_at is not None:
+                expiry = marker.expires_at + codec.TTL_GRACE
+                claim["Item"]["ttl"] = codec.n(int(expiry.timestamp()))
+            return {"Put": claim}
+        return {"Update": update}
 
     def _increment(self, notification_id: str) -> dict[str, Any]:
         shard = random.randrange(READ_COUNTER_SHARDS)  # spreads load; not a secret

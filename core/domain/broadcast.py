@@ -1,0 +1,137 @@
+"""Broadcasts: a notification to every member, or to members of some ranks, stored once.
+
+A broadcast is not copied into inboxes. Publishing it writes one descriptor into the live list
+(every copy of it), which each inbox read already fetches; each member's inbox is the merge of
+their own entries and the live broadcasts that reach them. A member's own state of a broadcast is
+written only when they act on it: reading, unreading or archiving one turns it into an entry of
+their own (flagged as a broadcast copy), and mark-all covers the others by time.
+
+Who a broadcast reaches is fixed by its ``AudienceRule``:
+
+- ``MEMBERS_AT_VISIBLE_FROM`` (the default): the members who held one of its ranks (or any rank,
+  for every member) at its ``visibleFrom``, as a campaign list drawn at that moment would be.
+  A member who joins or reaches the rank later does not see it; one who loses the rank later
+  keeps it.
+- ``LIVE``: whoever holds one of its ranks now; a member who reaches the rank later sees it, one
+  who loses it stops seeing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain.inbox import InboxEntry, UnreadMarker, entry_position
+from core.domain.notification_draft import AudienceRule
+from core.domain.pointclub import ClubRecord
+
+__all__ = ["AudienceRule", "Broadcast", "LiveList", "Visibility"]
+
+# Live broadcasts one list holds: each is about 90 bytes of the list item every inbox read
+# fetches (100 of them are 9 KB, 3 read units strongly consistent); DynamoDB's item limit
+# (400 KB) would allow about 4,000.
+DEFAULT_MAX_LIVE = 100
+MAX_LIVE_LIMIT = 2_000
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """A published broadcast as the live list holds it: what an inbox read needs, no content."""
+
+    notification_id: str
+    visible_from: datetime
+    category: str
+    expires_at: datetime | None = None
+    ranks: frozenset[str] | None = None  # None: every member (any rank)
+    rule: AudienceRule = AudienceRule.MEMBERS_AT_VISIBLE_FROM
+
+    @property
+    def position(self) -> str:
+        return entry_position(self.visible_from, self.notification_id)
+
+    def is_visible(self, now: datetime) -> bool:
+        return self.visible_from <= now and (self.expires_at is None or now < self.expires_at)
+
+    def has_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def reached_since(self, club: ClubRecord | None) -> datetime | None:
+        """Since when the member with this club record is in the audience under the rule (None:
+        they are not): its visibleFrom, or for a live audience, when they got their rank if that
+        is later. A mark-all before that time does not cover the broadcast for them."""
+        if club is None:
+            return None
+        if self.rule is AudienceRule.LIVE:
+            rank = club.rank_code
+            if rank is None or (self.ranks is not None and rank not in self.ranks):
+                return None
+            return max(self.visible_from, club.rank_since())
+        rank = club.rank_at(self.visible_from)
+        if rank is None or (self.ranks is not None and rank not in self.ranks):
+            return None
+        return self.visible_from
+
+    def reaches(self, club: ClubRecord | None) -> bool:
+        return self.reached_since(club) is not None
+
+    def entry(self, at: datetime) -> InboxEntry:
+        """The member's own copy, written when they act on it."""
+        return InboxEntry(
+            notification_id=self.notification_id,
+            visible_from=self.visible_from,
+            category=self.category,
+            expires_at=self.expires_at,
+            delivered_at=at,
+            broadcast=True,
+        )
+
+    def marker(self) -> UnreadMarker:
+        return UnreadMarker(
+            visible_from=self.visible_from,
+            notification_id=self.notification_id,
+            category=self.category,
+            expires_at=self.expires_at,
+            broadcast=True,
+        )
+
+
+@dataclass(frozen=True)
+class LiveList:
+    """What every inbox read fetches besides the member's own items: the recalled ids (their
+    entries may still be in inboxes) and the live broadcasts."""
+
+    recalled: frozenset[str] = frozenset()
+    broadcasts: tuple[Broadcast, ...] = ()
+
+    def seen_by(self, club: ClubRecord | None) -> Visibility:
+        reached = {b.notification_id: (b, b.reached_since(club)) for b in self.broadcasts}
+        return Visibility(
+            recalled=self.recalled,
+            broadcasts={nid: b for nid, (b, since) in reached.items() if since is not None},
+            since={nid: since for nid, (_, since) in reached.items() if since is not None},
+        )
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one member may see beyond the time rules: nothing recalled, and of the broadcasts
+    only the live ones that reach them (their own copies of other broadcasts are hidden)."""
+
+    recalled: frozenset[str] = frozenset()
+    broadcasts: Mapping[str, Broadcast] = field(default_factory=dict)
+    since: Mapping[str, datetime] = field(default_factory=dict)  # when each began to reach them
+
+    def reached_since(self, broadcast: Broadcast) -> datetime:
+        return self.since.get(broadcast.notification_id, broadcast.visible_from)
+
+    def hides(self, notification_id: str, *, broadcast: bool) -> bool:
+        if notification_id in self.recalled:
+            return True
+        return broadcast and notification_id not in self.broadcasts
+
+    def newest_first(self) -> list[Broadcast]:
+        return sorted(self.broadcasts.values(), key=lambda b: b.position, reverse=True)
+
+
+NOTHING_HIDDEN = Visibility()
