@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container, build_container
+from core.domain.broadcast import LiveList
 from core.settings import Settings
 from tests.e2e.gql import HOME, app_client, codes, gql
 from tests.fakes import FakeClock, SequentialIds
@@ -177,11 +178,11 @@ async def test_cop_no_tracing_or_debug_leakage(
     body = await gql(api, "query cop { __typename }")
     assert body == {"data": {"__typename": "Query"}}  # no extensions.tracing, no timings
 
-    async def bug(*_: object) -> frozenset[str]:
+    async def bug(*_: object) -> LiveList:
         raise KeyError("boom in /srv/pointclub/core/infra/secret.py, table pointclub-prod")
 
     # An unexpected exception deep in a read: masked, coded, nothing of it in the answer.
-    monkeypatch.setattr(container.live, "recalled_in_shard", bug)
+    monkeypatch.setattr(container.live, "live_in_shard", bug)
     broken = await gql(api, "{ viewer { unreadCount } }", token=tokens.issue("alice"))
     assert broken["errors"][0]["message"] == "Internal server error"
     assert codes(broken) == ["INTERNAL_SERVER_ERROR"]

@@ -1,7 +1,8 @@
 """Random sequences of deliveries, reads, mark-alls, archives, time passing and recalls, checked
 after every step against a simple model: every count equals the number of visible unread items.
 The second machine does it for several members at once, through the real fan-out (overlapping
-runs, deliveries by hand, ranks changing after delivery, recall clean-up, racing archives).
+runs, deliveries by hand, recall clean-up, racing archives) and broadcasts (stored once, both
+audience rules, ranks changing and members joining after them, amends).
 
 Runs on the session's DynamoDB engine (DynamoDB Local in CI) with its own event loop and client,
 because hypothesis drives state machines synchronously.
@@ -23,7 +24,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from core.bootstrap import Container, build_container
-from core.domain.notification import Audience, AudienceKind, Notification, NotificationState
+from core.domain.notification import (
+    Audience,
+    AudienceKind,
+    AudienceRule,
+    LocalizedContent,
+    Notification,
+    NotificationPatch,
+    NotificationState,
+)
 from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
@@ -31,7 +40,7 @@ from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.table import delete_table
 from core.queries.inbox import InboxFilterSpec
 from core.settings import Settings
-from tests.builders import draft, entry_for, notification
+from tests.builders import draft, entry_for, notification, user_list
 from tests.engines import Engine
 from tests.fakes import FakeClock, SequentialIds
 from tests.integration.test_read_state_races import AfterReading, commands_with
@@ -244,16 +253,34 @@ def test_every_count_matches_the_model(engine: Engine) -> None:
         RUNTIME = None
 
 
-RANK_SEGMENTS = {"gold": "GOLD", "silver": "SILVER"}
+# Broadcast segments (stored once, merged on read) and the user list that is fanned out.
+BROADCASTS = {"gold": frozenset({"GOLD"}), "silver": frozenset({"SILVER"}), "everyone": None}
+LISTED = ("ma", "mb", "me")
+
+
+@dataclass
+class Broadcast:
+    """What the model knows of a broadcast: its audience rule and its life."""
+
+    ranks: frozenset[str] | None
+    rule: AudienceRule
+    category: str
+    visible_from: datetime
+    expires_at: datetime | None
+    recalled: bool = False
 
 
 class AudienceMachine(RuleBasedStateMachine):
-    """Several members, broadcasts to rank segments through the real fan-out (sometimes two
-    runs at once), deliveries by hand (``--user``), ranks that change after delivery, recalls
-    and their clean-up, and an archive racing a mark-unread: after every step, for every member,
-    ``unreadCount`` = the listed items with ``isRead: false`` = the model's count."""
+    """Several members; notifications fanned out to a user list (sometimes two runs at once, and
+    deliveries by hand) and broadcasts to ranks or to everyone (members at visibleFrom, or the
+    live audience), mixed; reads, unreads, archives (one racing a mark-unread) and mark-alls with
+    and without categories; ranks that change and members who join after a broadcast; recalls
+    with and without their clean-up, expiry, amends and time passing. After every step, for
+    every member, ``unreadCount`` = the listed items with ``isRead: false`` = the model's count,
+    and the listed items are the model's visible ones."""
 
     MEMBERS = ("ma", "mb", "mc", "md")
+    JOINERS = ("me", "mf")
 
     def __init__(self) -> None:
         super().__init__()
@@ -266,20 +293,25 @@ class AudienceMachine(RuleBasedStateMachine):
             self.settings, RUNTIME.client, clock=RUNTIME.clock, ids=SequentialIds("n")
         )
         self.rt.run(self.c.create_table())
-        self.rank = {
-            member: "GOLD" if index % 2 else "SILVER" for index, member in enumerate(self.MEMBERS)
-        }
-        for member, rank in self.rank.items():
-            self.rt.run(
-                self.c.ledger.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-11"))
+        joined = self.now - timedelta(days=1)
+        self.history: dict[str, list[tuple[datetime, str]]] = {}
+        for index, member in enumerate(self.MEMBERS):
+            rank = "GOLD" if index % 2 else "SILVER"
+            self.rt.run(self.c.ledger.put_club(member, ClubRecord.joined(rank, joined)))
+            self.history[member] = [(joined, rank)]
+        for name, ranks in BROADCASTS.items():
+            rule = (
+                SegmentRule(SegmentKind.ALL_MEMBERS)
+                if ranks is None
+                else SegmentRule(SegmentKind.RANKS, tuple(ranks))
             )
-        for name, rank in RANK_SEGMENTS.items():
-            self.rt.run(
-                self.c.segment_authoring().create(
-                    "op", name, SegmentRule(SegmentKind.RANKS, (rank,))
-                )
-            )
-        self.model: dict[str, dict[str, Item]] = {member: {} for member in self.MEMBERS}
+            self.rt.run(self.c.segment_authoring().create("op", name, rule))
+        self.rt.run(user_list(self.c, "listed", LISTED))
+        everyone = (*self.MEMBERS, *self.JOINERS)
+        self.model: dict[str, dict[str, Item]] = {member: {} for member in everyone}
+        self.broadcasts: dict[str, Broadcast] = {}
+        self.acted: dict[str, dict[str, Item]] = {member: {} for member in everyone}
+        self.marked: dict[str, dict[str, datetime]] = {member: {} for member in everyone}
         self.sent: dict[str, Notification] = {}
         self.commands = self.c.read_state_commands()
         self.queries = self.c.inbox_queries()
@@ -295,38 +327,129 @@ class AudienceMachine(RuleBasedStateMachine):
         return st.sampled_from(sorted(self.sent) or ["none"])
 
     def member_ids(self, member: str) -> st.SearchStrategy[str]:
-        return st.sampled_from(sorted(self.model[member]) or ["none"])
+        return st.sampled_from(sorted({*self.model[member], *self.broadcasts}) or ["none"])
+
+    # -- the model's rules -----------------------------------------------------------------
+
+    def rank_at(self, member: str, moment: datetime) -> str | None:
+        held = None
+        for since, rank in self.history.get(member, []):
+            if since <= moment:
+                held = rank
+        return held
+
+    def reached_since(self, member: str, broadcast: Broadcast) -> datetime | None:
+        history = self.history.get(member)
+        if not history:
+            return None
+        rank: str | None
+        if broadcast.rule is AudienceRule.LIVE:
+            since, rank = history[-1]
+            start = max(broadcast.visible_from, since)
+        else:
+            rank, start = self.rank_at(member, broadcast.visible_from), broadcast.visible_from
+        if rank is None or (broadcast.ranks is not None and rank not in broadcast.ranks):
+            return None
+        return start
+
+    def covered(self, member: str, nid: str) -> bool:
+        broadcast = self.broadcasts[nid]
+        since = self.reached_since(member, broadcast)
+        marks = [self.marked[member].get(key) for key in ("*", broadcast.category)]
+        return since is not None and any(m is not None and m >= since for m in marks)
+
+    def broadcast_visible(self, member: str, nid: str, now: datetime) -> bool:
+        broadcast = self.broadcasts[nid]
+        alive = broadcast.expires_at is None or now < broadcast.expires_at
+        if broadcast.recalled or broadcast.visible_from > now or not alive:
+            return False
+        acted = self.acted[member].get(nid)
+        archived = acted is not None and acted.archived
+        return not archived and self.reached_since(member, broadcast) is not None
+
+    def broadcast_visible_to(self, member: str, nid: str) -> bool:
+        return nid in self.broadcasts and self.broadcast_visible(member, nid, self.now)
+
+    def visible(self, member: str, now: datetime) -> dict[str, bool]:
+        """Each visible item of the member: whether it is read."""
+        shown = {nid: item.read for nid, item in self.model[member].items() if item.visible(now)}
+        for nid in self.broadcasts:
+            if self.broadcast_visible(member, nid, now):
+                acted = self.acted[member].get(nid)
+                shown[nid] = acted.read if acted is not None else self.covered(member, nid)
+        return shown
+
+    def act(self, member: str, nid: str) -> Item:
+        """The member's own copy of a broadcast, made when they act on it."""
+        broadcast = self.broadcasts[nid]
+        return self.acted[member].setdefault(
+            nid,
+            Item(
+                broadcast.category,
+                broadcast.visible_from,
+                broadcast.expires_at,
+                read=self.covered(member, nid),
+            ),
+        )
+
+    # -- rules -------------------------------------------------------------------------------
+
+    def _create(
+        self, segment: str, category: str, offset: int, lifetime: int | None, **kw: Any
+    ) -> str:
+        visible_from = self.now + timedelta(minutes=offset)
+        expires = None if lifetime is None else visible_from + timedelta(minutes=lifetime)
+        request = replace(
+            draft(Audience(AudienceKind.SEGMENT, segment=segment, **kw), self.now),
+            category=category,
+            visible_from=visible_from,
+            expires_at=expires,
+        )
+        return self.rt.run(self.c.authoring().create("op", request)).notification_id
+
+    async def _prepare(self, nid: str, runs: int) -> None:
+        runners = [self.c.prepare_notification(concurrency=4) for _ in range(runs)]
+        await asyncio.gather(*(runner.run(nid) for runner in runners))
 
     @rule(
-        segment=st.sampled_from(sorted(RANK_SEGMENTS)),
         category=st.sampled_from(CATEGORIES),
         offset=st.one_of(st.just(0), st.integers(1, 60)),  # visible at once, or later
         lifetime=st.one_of(st.none(), st.integers(1, 240)),
         runs=st.integers(1, 2),
     )
-    def broadcast(
-        self, segment: str, category: str, offset: int, lifetime: int | None, runs: int
-    ) -> None:
-        visible_from = self.now + timedelta(minutes=offset)
-        expires = None if lifetime is None else visible_from + timedelta(minutes=lifetime)
-        request = replace(
-            draft(Audience(AudienceKind.SEGMENT, segment=segment), self.now),
-            category=category,
-            visible_from=visible_from,
-            expires_at=expires,
-        )
-        created = self.rt.run(self.c.authoring().create("op", request))
-        nid = created.notification_id
-
-        async def fan_out() -> None:
-            runners = [self.c.prepare_notification(concurrency=4) for _ in range(runs)]
-            await asyncio.gather(*(runner.run(nid) for runner in runners))
-
-        self.rt.run(fan_out())
+    def fan_out(self, category: str, offset: int, lifetime: int | None, runs: int) -> None:
+        nid = self._create("listed", category, offset, lifetime)
+        self.rt.run(self._prepare(nid, runs))
         self.sent[nid] = self.rt.run(self.c.notifications.get_many([nid]))[nid]
-        for member, rank in self.rank.items():
-            if rank == RANK_SEGMENTS[segment]:
-                self.model[member][nid] = Item(category, visible_from, expires)
+        sent = self.sent[nid]
+        for member in LISTED:
+            self.model[member][nid] = Item(category, sent.visible_from or self.now, sent.expires_at)
+
+    @rule(
+        segment=st.sampled_from(sorted(BROADCASTS)),
+        audience_rule=st.sampled_from(list(AudienceRule)),
+        category=st.sampled_from(CATEGORIES),
+        offset=st.one_of(st.just(0), st.integers(1, 60)),
+        lifetime=st.one_of(st.none(), st.integers(1, 240)),
+        runs=st.integers(1, 2),
+    )
+    def broadcast(
+        self,
+        segment: str,
+        audience_rule: AudienceRule,
+        category: str,
+        offset: int,
+        lifetime: int | None,
+        runs: int,
+    ) -> None:
+        nid = self._create(segment, category, offset, lifetime, rule=audience_rule)
+        self.rt.run(self._prepare(nid, runs))
+        sent = self.rt.run(self.c.notifications.get_many([nid]))[nid]
+        assert sent.state is NotificationState.PUBLISHED and sent.visible_from is not None
+        self.sent[nid] = sent
+        self.broadcasts[nid] = Broadcast(
+            BROADCASTS[segment], audience_rule, category, sent.visible_from, sent.expires_at
+        )
 
     @rule(member=st.sampled_from(MEMBERS), data=st.data())
     def deliver_by_hand(self, member: str, data: st.DataObject) -> None:
@@ -336,18 +459,27 @@ class AudienceMachine(RuleBasedStateMachine):
         try:
             self.rt.run(self.c.prepare_notification().run(nid, only_user=member))
         except Conflict:
-            assert self.sent[nid].state is NotificationState.RECALLED
+            assert self.sent[nid].state is NotificationState.RECALLED or nid in self.broadcasts
             return
+        assert nid not in self.broadcasts, "a broadcast is never delivered by hand"
         sent = self.sent[nid]
         assert sent.visible_from is not None
         self.model[member].setdefault(nid, Item(sent.category, sent.visible_from, sent.expires_at))
 
     @rule(member=st.sampled_from(MEMBERS), rank=st.sampled_from(["GOLD", "SILVER", "REGULAR"]))
     def change_rank(self, member: str, rank: str) -> None:
-        self.rt.run(
-            self.c.ledger.put_club(member, ClubRecord(rank_code=rank, rank_month="2026-12"))
-        )
-        self.rank[member] = rank
+        record = self.rt.run(self.c.members.club(member))
+        assert record is not None
+        self.rt.run(self.c.ledger.put_club(member, record.with_rank(rank, self.now)))
+        if rank != self.history[member][-1][1]:
+            self.history[member].append((self.now, rank))
+
+    @rule(member=st.sampled_from(JOINERS), rank=st.sampled_from(["GOLD", "SILVER"]))
+    def join(self, member: str, rank: str) -> None:
+        if member in self.history:
+            return
+        self.rt.run(self.c.ledger.put_club(member, ClubRecord.joined(rank, self.now)))
+        self.history[member] = [(self.now, rank)]
 
     @rule(data=st.data(), clean_up=st.booleans())
     def recall(self, data: st.DataObject, clean_up: bool) -> None:
@@ -359,8 +491,28 @@ class AudienceMachine(RuleBasedStateMachine):
         for items in self.model.values():
             if nid in items:
                 items[nid].recalled = True
+        if nid in self.broadcasts:
+            self.broadcasts[nid].recalled = True
         if clean_up:
             self.recall_cleanup()
+
+    @rule(data=st.data())
+    def amend(self, data: st.DataObject) -> None:
+        nid = data.draw(self.sent_ids())
+        if nid not in self.sent or self.sent[nid].state is NotificationState.RECALLED:
+            return
+        contents = {"ja": LocalizedContent("改訂", f"{self.now.isoformat()}")}
+        self.rt.run(self.c.authoring().update("op", nid, NotificationPatch(contents=contents)))
+        item = self.rt.run(self.queries.items(self._a_viewer(nid), [nid], ("ja",), self.now))
+        assert all(view.title == "改訂" for view in item)
+
+    def _a_viewer(self, nid: str) -> str:
+        for member in self.model:
+            if nid in self.model[member] or (
+                nid in self.broadcasts and self.broadcast_visible(member, nid, self.now)
+            ):
+                return member
+        return "nobody"
 
     @rule()
     def recall_cleanup(self) -> None:
@@ -368,7 +520,7 @@ class AudienceMachine(RuleBasedStateMachine):
         for nid in self.rt.run(cleanup.pending()):
             self.rt.run(cleanup.run(nid))
 
-    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    @rule(member=st.sampled_from((*MEMBERS, *JOINERS)), data=st.data())
     def read(self, member: str, data: st.DataObject) -> None:
         ids = data.draw(st.lists(self.member_ids(member), max_size=3))
         self.rt.run(self.commands.mark_read(member, [i for i in ids if i != "none"]))
@@ -376,27 +528,43 @@ class AudienceMachine(RuleBasedStateMachine):
             item = self.model[member].get(nid)
             if item is not None and item.visible(self.now):
                 item.read = True
+            elif self.broadcast_visible_to(member, nid) and (
+                nid in self.acted[member] or not self.covered(member, nid)
+            ):
+                self.act(member, nid).read = True
 
-    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    @rule(member=st.sampled_from((*MEMBERS, *JOINERS)), data=st.data())
     def unread(self, member: str, data: st.DataObject) -> None:
         nid = data.draw(self.member_ids(member))
         self.rt.run(self.commands.mark_unread(member, nid))
         item = self.model[member].get(nid)
         if item is not None and item.visible(self.now):
             item.read = False
+        elif self.broadcast_visible_to(member, nid) and (
+            nid in self.acted[member] or self.covered(member, nid)
+        ):
+            self.act(member, nid).read = False
 
     @rule(
-        member=st.sampled_from(MEMBERS),
+        member=st.sampled_from((*MEMBERS, *JOINERS)),
         categories=st.one_of(st.none(), st.sets(st.sampled_from(CATEGORIES), max_size=2)),
     )
     def mark_all(self, member: str, categories: set[str] | None) -> None:
         chosen = None if categories is None else sorted(categories)
         self.rt.run(self.commands.mark_all_read(member, chosen))
         for item in self.model[member].values():
-            if item.visible_from <= self.now and (chosen is None or item.category in chosen):
+            if item.visible(self.now) and (chosen is None or item.category in chosen):
                 item.read = True
+        for nid, acted in self.acted[member].items():
+            in_scope = chosen is None or acted.category in chosen
+            if in_scope and self.broadcast_visible(member, nid, self.now):
+                acted.read = True
+        if chosen is not None and not chosen:
+            return
+        for key in chosen or ["*"]:
+            self.marked[member][key] = self.now
 
-    @rule(member=st.sampled_from(MEMBERS), data=st.data())
+    @rule(member=st.sampled_from((*MEMBERS, *JOINERS)), data=st.data())
     def archive_racing_unread(self, member: str, data: st.DataObject) -> None:
         """An archive whose reads are done when a mark-unread of the same item commits."""
         nid = data.draw(self.member_ids(member))
@@ -406,6 +574,9 @@ class AudienceMachine(RuleBasedStateMachine):
         item = self.model[member].get(nid)
         if item is not None and item.visible(self.now):
             item.archived = item.read = True
+        elif nid in self.broadcasts and self.broadcast_visible(member, nid, self.now):
+            acted = self.act(member, nid)
+            acted.archived = acted.read = True
 
     @rule(minutes=st.integers(1, 90))
     def advance(self, minutes: int) -> None:
@@ -414,9 +585,9 @@ class AudienceMachine(RuleBasedStateMachine):
     @invariant()
     def every_member_counts_what_they_see(self) -> None:
         now = self.now
-        for member, items in self.model.items():
-            visible = {nid: item for nid, item in items.items() if item.visible(now)}
-            expected = {nid for nid, item in visible.items() if not item.read}
+        for member in self.model:
+            shown = self.visible(member, now)
+            expected = {nid for nid, read in shown.items() if not read}
             count = self.rt.run(self.queries.unread_count(member, None, now))
             page = self.rt.run(
                 self.queries.page(
@@ -425,7 +596,7 @@ class AudienceMachine(RuleBasedStateMachine):
             )
             listed_unread = {item.id for item in page.items if not item.is_read}
             assert count == len(listed_unread) == len(expected), (member, count, expected)
-            assert {item.id for item in page.items} == set(visible), member
+            assert {item.id for item in page.items} == set(shown), member
             assert listed_unread == expected, member
 
 

@@ -165,7 +165,7 @@ async def test_reads_of_a_broadcast_count_once_per_member(
     for member in ("m0", "m1"):
         await c.read_stats.count_pending_reads(member)
     assert (await c.read_stats.read_counts([nid]))[nid] == 2
-    assert "m1" not in world.entries, "counting a mark-all's read writes no inbox entry"
+    assert not world.entries.get("m1"), "counting a mark-all's read writes no inbox entry"
     assert (await count(c, "m1"), await listed(c, "m1")) == (0, [(nid, True)])
     stats = (await c.admin_queries().notification(nid)).stats  # type: ignore[union-attr]
     assert (stats.targeted, stats.delivered, stats.read) == (6, 6, 2)
@@ -268,3 +268,33 @@ async def test_pages_merge_own_entries_and_broadcasts_newest_first(
             break
         after = page.end_cursor
     assert seen == expected
+
+
+async def test_a_live_audience_member_who_gets_the_rank_after_a_mark_all_sees_it_unread(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    commands = c.read_state_commands()
+    nid = await broadcast_for(c, clock.now(), GOLD_ONLY, "gold", AudienceRule.LIVE)
+    await c.prepare_notification().run(nid)
+    await commands.mark_read("m0", [nid])
+    await commands.mark_unread("m0", nid)  # m0 has a copy of their own, unread
+    assert world.states["m0"].own_broadcasts == {nid} and nid in world.states["m0"].unread
+    world.clubs["m0"] = world.clubs["m0"].with_rank("SILVER", clock.now())
+    clock.advance(timedelta(minutes=1))
+    for member in ("m0", "m3"):
+        await commands.mark_all_read(member, None)  # neither is reached now
+    clock.advance(timedelta(minutes=1))
+    for member in ("m0", "m3"):
+        world.clubs[member] = world.clubs[member].with_rank("GOLD", clock.now())
+    assert await listed(c, "m3") == [(nid, False)], "reached after the mark-all"
+    assert await listed(c, "m0") == [(nid, False)], "the hidden copy kept its marker"
+    assert [await count(c, m) for m in ("m0", "m3")] == [1, 1]
+
+
+def test_a_record_from_before_rank_history_held_its_rank_all_along(clock: FakeClock) -> None:
+    legacy = ClubRecord(rank_code="GOLD")
+    assert legacy.rank_at(clock.now() - timedelta(days=3650)) == "GOLD"
+    moved = legacy.with_rank("SILVER", clock.now())
+    assert moved.rank_at(clock.now() - timedelta(days=1)) == "GOLD"
+    assert moved.rank_at(clock.now()) == "SILVER" and moved.rank_since() == clock.now()
+    assert moved.with_rank("SILVER", clock.now() + timedelta(days=1)) == moved  # no change
