@@ -10,7 +10,8 @@ import pytest
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
-from tests.builders import notification, publish
+from core.domain.pointclub import ClubRecord
+from tests.builders import broadcast_for, notification, publish
 from tests.conftest import CallRecorder
 from tests.e2e.gql import HOME, codes, gql
 from tests.fakes import FakeClock
@@ -28,6 +29,15 @@ async def _fill_inbox(container: Container, clock: FakeClock, user: str, count: 
     return ids
 
 
+async def _broadcast(container: Container, clock: FakeClock) -> str:
+    """A notification to every member, published (stored once)."""
+    nid = await broadcast_for(container, clock.now())
+    report = await container.prepare_notification().run(nid)
+    assert report.broadcast
+    return nid
+
+
+@pytest.mark.parametrize("broadcasts", [0, 10, 100])
 @pytest.mark.parametrize("first", [1, 20, 100])
 async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     api: httpx.AsyncClient,
@@ -36,8 +46,12 @@ async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     tokens: DevTokenIssuer,
     dynamo_calls: CallRecorder,
     first: int,
+    broadcasts: int,
 ) -> None:
+    await container.ledger.put_club("alice", ClubRecord.joined("GOLD", clock.now()))
     await _fill_inbox(container, clock, "alice", 130)
+    for _ in range(broadcasts):
+        await _broadcast(container, clock)
     token = tokens.issue("alice")
     dynamo_calls.reset()
 
@@ -46,7 +60,7 @@ async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     assert "errors" not in body, body
     edges = body["data"]["viewer"]["inbox"]["edges"]
     assert len(edges) == first
-    assert body["data"]["viewer"]["unreadCount"] == 130
+    assert body["data"]["viewer"]["unreadCount"] == 130 + broadcasts
     assert len(dynamo_calls.calls) <= 3, dynamo_calls.operations
     assert dynamo_calls.sequential_rounds() <= 2, dynamo_calls.operations
     assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
@@ -195,3 +209,51 @@ async def test_expected_errors_are_not_logged_as_failures(
         body = await gql(api, "{ viewer { userId } }")
     assert codes(body) == ["UNAUTHENTICATED"]
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_paging_while_broadcasts_and_own_notifications_arrive_sees_each_earlier_once(
+    api: httpx.AsyncClient, container: Container, clock: FakeClock, tokens: DevTokenIssuer
+) -> None:
+    """The inbox is the merge of the member's own entries and the broadcasts: a cursor is a
+    position in both, so nothing earlier is skipped or repeated while either kind arrives, and
+    acting on a broadcast (which writes the member's own copy at the same position) moves
+    nothing either."""
+    await container.ledger.put_club("alice", ClubRecord.joined("GOLD", clock.now()))
+    earlier: list[str] = []
+    for index in range(24):
+        clock.advance(timedelta(seconds=1))
+        if index % 3 == 0:
+            earlier.append(await _broadcast(container, clock))
+        else:
+            nid = f"own{index:02d}"
+            item = notification(nid, visible_from=clock.now())
+            await publish(container.notifications, container.members, item, ["alice"], clock.now())
+            earlier.append(nid)
+    token = tokens.issue("alice")
+    query = """
+    query Page($after: String) {
+      viewer { unreadCount inbox(first: 5, after: $after) {
+        edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }
+    }"""
+    read = """mutation Read($ids: [ID!]!) { markNotificationsRead(ids: $ids) { unreadCount } }"""
+    seen: list[str] = []
+    after = None
+    for page in range(20):
+        body = await gql(api, query, {"after": after}, token=token)
+        assert "errors" not in body, body
+        connection = body["data"]["viewer"]["inbox"]
+        ids = [edge["node"]["id"] for edge in connection["edges"]]
+        seen += ids
+        # Between pages: the member reads what they saw, and one of each kind arrives above.
+        done = await gql(api, read, {"ids": ids}, token=token)
+        assert "errors" not in done, done
+        clock.advance(timedelta(seconds=1))
+        await _broadcast(container, clock)
+        fresh = notification(f"fresh{page:02d}", visible_from=clock.now())
+        await publish(container.notifications, container.members, fresh, ["alice"], clock.now())
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    older = [nid for nid in seen if nid in set(earlier)]
+    assert older == sorted(earlier, key=earlier.index, reverse=True), "newest first, each once"
+    assert [nid for nid in seen if nid not in set(earlier)] == []

@@ -298,3 +298,31 @@ def test_a_record_from_before_rank_history_held_its_rank_all_along(clock: FakeCl
     assert moved.rank_at(clock.now() - timedelta(days=1)) == "GOLD"
     assert moved.rank_at(clock.now()) == "SILVER" and moved.rank_since() == clock.now()
     assert moved.with_rank("SILVER", clock.now() + timedelta(days=1)) == moved  # no change
+
+
+async def test_a_page_cut_short_by_hidden_entries_keeps_older_broadcasts_for_the_next(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    """Past 4 reads of archived entries a page ends early with a cursor at the last entry read;
+    a broadcast older than that must wait for the next page, not show twice."""
+    nid = await broadcast_for(c, clock.now())
+    await c.prepare_notification().run(nid)
+    archived = []
+    for n in range(60):
+        clock.advance(timedelta(seconds=1))
+        item = notification(f"old{n:02d}", visible_from=clock.now())
+        await publish(c.notifications, c.members, item, ["m0"], clock.now())
+        archived.append(item.notification_id)
+    for start in range(0, 60, 30):
+        await c.read_state_commands().archive("m0", archived[start : start + 30])
+    seen: list[str] = []
+    after = None
+    for _ in range(10):
+        page = await c.inbox_queries().page(
+            "m0", first=5, after=after, spec=_spec(), locales=("ja",), now=clock.now()
+        )
+        seen += [item.id for item in page.items]
+        if not page.has_next_page:
+            break
+        after = page.end_cursor
+    assert seen == [nid]
