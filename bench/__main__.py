@@ -1,5 +1,7 @@
 """Benchmarks (not tests): `uv run python -m bench <name>`; each prints a Markdown table.
 
+broadcast publish-to-visible and write calls at 10,000 / 100,000 / 1,000,000 members; the
+         home screen with 0 / 10 / 100 live broadcasts
 counts   unreadCount and markAllNotificationsRead for a member with 5,000 entries, 1,000 unread
 embedded the embedded store of `serve`: import-list and prepare-notification of 10,000 and
          50,000 members
@@ -15,10 +17,11 @@ import argparse
 import asyncio
 import logging
 
-from bench import counts, embedded, fanout, home, profile, shapes
+from bench import broadcast, counts, embedded, fanout, home, profile, shapes
 from core.observability.logging import configure_logging
 
 BENCHMARKS = {
+    "broadcast": broadcast.main,
     "counts": counts.main,
     "embedded": embedded.main,
     "fanout": fanout.main,

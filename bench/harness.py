@@ -39,6 +39,7 @@ async def container_on(engine: Engine, **overrides: Any) -> AsyncIterator[Contai
         settings.table_name,
         max_pool_connections=64,
         static_credentials=True,
+        timeout_seconds=settings.dynamodb_timeout_seconds,
     )
     async with open_client(config) as client:
         container = build_container(settings, client)

@@ -28,9 +28,9 @@ from core.domain.pointclub import ClubRecord
 
 __all__ = ["AudienceRule", "Broadcast", "LiveList", "Visibility"]
 
-# Live broadcasts one list holds: each is about 90 bytes of the list item every inbox read
-# fetches (100 of them are 9 KB, 3 read units strongly consistent); DynamoDB's item limit
-# (400 KB) would allow about 4,000.
+# Live broadcasts one list holds: each is about 67 bytes of the list item every inbox read
+# fetches (100 of them are 6.7 KB, 2 read units strongly consistent); DynamoDB's item limit
+# (400 KB) would allow about 6,000.
 DEFAULT_MAX_LIVE = 100
 MAX_LIVE_LIMIT = 2_000
 

@@ -83,7 +83,8 @@ class InboxState:
 
     unread: Mapping[str, UnreadMarker] = field(default_factory=dict)
     read_all_at: Mapping[str, datetime] = field(default_factory=dict)
-    own_broadcasts: frozenset[str] = frozenset()
+    # Broadcasts the member has a copy of (they acted on them), with the broadcast's expiry.
+    own_broadcasts: Mapping[str, datetime | None] = field(default_factory=dict)
 
     def is_unread(self, entry: InboxEntry, seen: Visibility) -> bool:
         """Whether a listed item is unread: its marker, or for a broadcast the member has not

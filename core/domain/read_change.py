@@ -34,7 +34,8 @@ class ReadChange:
     # Broadcasts the member acts on: the entry updates of these ids create the member's own copy
     # (these fields) where it is absent, and the state records that the member has one.
     copies: tuple[InboxEntry, ...] = ()
-    forget: tuple[str, ...] = ()  # own-copy records of broadcasts gone from the live list
+    # Records of copies of broadcasts gone for good (recalled, expired): (id, expiry).
+    forget: tuple[tuple[str, datetime | None], ...] = ()
 
     @property
     def entry_updates(self) -> int:

@@ -81,7 +81,7 @@ class ReadStateCommands:
     async def mark_read(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()
-        state, _, seen = await self._status(user_id)
+        state, live, seen = await self._status(user_id)
         reads: list[tuple[UnreadMarker, InboxEntry | None]] = []
         for nid in wanted:
             marker = state.unread.get(nid)
@@ -96,20 +96,23 @@ class ReadStateCommands:
                 and not state.covers(broadcast.category, seen.reached_since(broadcast))
             ):
                 reads.append((broadcast.marker(), broadcast.entry(now)))
+        forget = _forgotten(state, live, now)
         for chunk in _chunks(reads):
             change = ReadChange(
                 read=tuple(marker for marker, _ in chunk),
                 stamp_read=tuple(_ref(marker) for marker, _ in chunk),
                 copies=tuple(copy for _, copy in chunk if copy is not None),
+                forget=forget,
             )
             await self._writer.apply(user_id, change, now)
+            forget = ()
         return wanted
 
     @traced
     async def mark_unread(self, user_id: str, notification_id: str) -> list[str]:
         check_notification_id(notification_id, "id")
         now = self._clock.now()
-        (_, entries), (state, _, seen) = await asyncio.gather(
+        (_, entries), (state, live, seen) = await asyncio.gather(
             member_items(
                 self._members, self._notifications, self._live, user_id, [notification_id]
             ),
@@ -124,6 +127,7 @@ class ReadStateCommands:
             unread=(entry.marker(),),
             clear_read=(EntryRef(entry.notification_id, entry.visible_from),),
             copies=_copies(state, [entry], now),
+            forget=_forgotten(state, live, now),
         )
         await self._writer.apply(user_id, change, now)
         return [notification_id]
@@ -142,18 +146,17 @@ class ReadStateCommands:
             for marker in state.unread.values()
             if marker.visible_from <= now and (wanted is None or marker.category in wanted)
         ]
-        listed = {b.notification_id for b in live.broadcasts}
-        # Markers of expired or recalled notifications (and of broadcasts gone from the live
-        # list) can never be seen again: they leave uncounted. A broadcast copy that does not
-        # reach the member now (a live audience) keeps its marker for when it does again.
+        # Markers of expired or recalled notifications can never be seen again: they leave
+        # uncounted. A broadcast copy that does not reach the member now (a live audience)
+        # keeps its marker for when it does again.
         read = [m for m in covered if m.is_visible(now, seen)]
-        drop = tuple(m for m in covered if _gone(m, now, live.recalled, listed))
+        drop = tuple(m for m in covered if _gone(m, now, live.recalled))
         read += [
             marker
             for marker in state.visible_unread(now, seen, wanted)
             if marker.broadcast and marker.notification_id not in state.unread
         ]
-        forget = tuple(sorted(nid for nid in state.own_broadcasts if nid not in listed))
+        forget = _forgotten(state, live, now)
         scope = (ALL_CATEGORIES,) if wanted is None else tuple(sorted(wanted))
         change = ReadChange(read=tuple(read), drop=drop, read_all=scope, forget=forget)
         await self._writer.apply(user_id, change, now)
@@ -162,7 +165,7 @@ class ReadStateCommands:
     async def archive(self, user_id: str, ids: Sequence[str]) -> list[str]:
         wanted = check_ids(ids)
         now = self._clock.now()
-        (_, entries), (state, _, seen) = await asyncio.gather(
+        (_, entries), (state, live, seen) = await asyncio.gather(
             member_items(self._members, self._notifications, self._live, user_id, wanted),
             self._status(user_id),
         )
@@ -173,6 +176,7 @@ class ReadStateCommands:
             and entries[nid].archived_at is None
             and entries[nid].is_visible(now, seen, include_archived=False)
         ]
+        forget = _forgotten(state, live, now)
         for chunk in _chunks(targets):
             # Each entry's own marker goes, whatever the state holds now: reading it first would
             # miss a mark-unread committed in between, leaving a counted marker on an archived
@@ -181,8 +185,10 @@ class ReadStateCommands:
                 drop=tuple(e.marker() for e in chunk),
                 archive=tuple(EntryRef(e.notification_id, e.visible_from) for e in chunk),
                 copies=_copies(state, chunk, now),
+                forget=forget,
             )
             await self._writer.apply(user_id, change, now)
+            forget = ()
         return wanted
 
     async def _status(self, user_id: str) -> tuple[InboxState, LiveList, Visibility]:
@@ -194,12 +200,25 @@ class ReadStateCommands:
         return state, live, live.seen_by(club)
 
 
-def _gone(marker: UnreadMarker, now: datetime, recalled: frozenset[str], listed: set[str]) -> bool:
-    if marker.expires_at is not None and marker.expires_at <= now:
-        return True
-    if marker.notification_id in recalled:
-        return True
-    return marker.broadcast and marker.notification_id not in listed
+def _forgotten(
+    state: InboxState, live: LiveList, now: datetime
+) -> tuple[tuple[str, datetime | None], ...]:
+    """Copies' records of broadcasts gone for good (recalled, or expired): they leave ``bx``.
+    Only what can never come back: a broadcast missing from a live list read a moment ago may
+    have been published since."""
+    return tuple(
+        sorted(
+            (nid, expires)
+            for nid, expires in state.own_broadcasts.items()
+            if nid in live.recalled or (expires is not None and expires <= now)
+        )
+    )
+
+
+def _gone(marker: UnreadMarker, now: datetime, recalled: frozenset[str]) -> bool:
+    """Never visible again: expired or recalled (only these take a broadcast off the list)."""
+    expired = marker.expires_at is not None and marker.expires_at <= now
+    return expired or marker.notification_id in recalled
 
 
 def _copies(

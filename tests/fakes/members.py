@@ -136,9 +136,9 @@ class FakeMembers:
             if marker.notification_id not in failed:
                 unread[marker.notification_id] = marker
         read_all = {**state.read_all_at, **dict.fromkeys(change.read_all, at)}
-        own = (state.own_broadcasts | {copy.notification_id for copy in change.copies}) - set(
-            change.forget
-        )
+        own = {**state.own_broadcasts, **{c.notification_id: c.expires_at for c in change.copies}}
+        for gone, _ in change.forget:
+            own.pop(gone, None)
         self.world.states[user_id] = InboxState(
             unread=unread, read_all_at=read_all, own_broadcasts=own
         )

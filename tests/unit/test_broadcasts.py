@@ -120,7 +120,7 @@ async def test_read_state_is_written_only_where_a_member_acts(
     await c.prepare_notification().run(nid)
     await commands.mark_read("m0", [nid])
     await commands.mark_read("m0", [nid])  # again: nothing more
-    assert set(world.entries) == {"m0"} and world.states["m0"].own_broadcasts == {nid}
+    assert set(world.entries) == {"m0"} and set(world.states["m0"].own_broadcasts) == {nid}
     assert (await count(c, "m0"), await listed(c, "m0")) == (0, [(nid, True)])
     await commands.mark_unread("m0", [nid][0])
     assert (await count(c, "m0"), await listed(c, "m0")) == (1, [(nid, False)])
@@ -278,7 +278,7 @@ async def test_a_live_audience_member_who_gets_the_rank_after_a_mark_all_sees_it
     await c.prepare_notification().run(nid)
     await commands.mark_read("m0", [nid])
     await commands.mark_unread("m0", nid)  # m0 has a copy of their own, unread
-    assert world.states["m0"].own_broadcasts == {nid} and nid in world.states["m0"].unread
+    assert set(world.states["m0"].own_broadcasts) == {nid} and nid in world.states["m0"].unread
     world.clubs["m0"] = world.clubs["m0"].with_rank("SILVER", clock.now())
     clock.advance(timedelta(minutes=1))
     for member in ("m0", "m3"):
@@ -326,3 +326,20 @@ async def test_a_page_cut_short_by_hidden_entries_keeps_older_broadcasts_for_the
             break
         after = page.end_cursor
     assert seen == [nid]
+
+
+async def test_records_of_copies_of_broadcasts_gone_for_good_leave_the_state(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    commands = c.read_state_commands()
+    recalled = await broadcast_for(c, clock.now())
+    kept = await broadcast_for(c, clock.now())
+    for nid in (recalled, kept):
+        await c.prepare_notification().run(nid)
+        await commands.mark_read("m0", [nid])
+    await c.authoring().recall("op", recalled, "over")
+    await commands.mark_unread("m0", kept)  # any write of the member's state
+    assert set(world.states["m0"].own_broadcasts) == {kept}
+    clock.advance(timedelta(days=31))  # kept has expired
+    await commands.mark_all_read("m0", None)
+    assert dict(world.states["m0"].own_broadcasts) == {}

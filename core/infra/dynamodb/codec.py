@@ -18,7 +18,7 @@ from core.domain.notification import (
     Priority,
 )
 from core.domain.segment import Segment, SegmentKind, SegmentRule
-from core.domain.time import iso_key, parse_iso
+from core.domain.time import from_epoch_ms, iso_key, parse_iso, to_epoch_ms
 from core.infra.dynamodb import keys
 
 Item = dict[str, Any]
@@ -93,6 +93,17 @@ def entry_from_item(item: Mapping[str, Any]) -> InboxEntry:
     )
 
 
+def encode_own(notification_id: str, expires_at: datetime | None) -> str:
+    """An element of ``bx``: ``nid|expiresAtMs`` (empty: no expiry)."""
+    expires = "" if expires_at is None else str(to_epoch_ms(expires_at))
+    return f"{notification_id}|{expires}"
+
+
+def decode_own(element: str) -> tuple[str, datetime | None]:
+    notification_id, _, expires = element.partition("|")
+    return notification_id, from_epoch_ms(int(expires)) if expires else None
+
+
 def state_from_item(item: Mapping[str, Any] | None) -> InboxState:
     if item is None:
         return InboxState()
@@ -105,7 +116,9 @@ def state_from_item(item: Mapping[str, Any] | None) -> InboxState:
     return InboxState(
         unread={marker.notification_id: marker for marker in markers},
         read_all_at=read_all,
-        own_broadcasts=frozenset(item.get(OWN_BROADCASTS, {}).get("SS", [])),
+        own_broadcasts=dict(
+            decode_own(element) for element in item.get(OWN_BROADCASTS, {}).get("SS", [])
+        ),
     )
 
 

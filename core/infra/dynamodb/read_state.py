@@ -139,10 +139,14 @@ class ReadStateWriter:
             values[":ur"] = {"SS": [keys.encode_marker(m) for m in change.unread]}
         if change.copies:
             adds.append(f"{codec.OWN_BROADCASTS} :own")
-            values[":own"] = {"SS": sorted({e.notification_id for e in change.copies})}
+            values[":own"] = {
+                "SS": sorted(
+                    {codec.encode_own(e.notification_id, e.expires_at) for e in change.copies}
+                )
+            }
         if change.forget:
             deletes.append(f"{codec.OWN_BROADCASTS} :gone")
-            values[":gone"] = {"SS": sorted(set(change.forget))}
+            values[":gone"] = {"SS": sorted({codec.encode_own(*gone) for gone in change.forget})}
         for index, category in enumerate(change.read_all):
             names[f"#ra{index}"] = codec.READ_ALL_PREFIX + category
             sets.append(f"#ra{index} = :at")
