@@ -69,7 +69,7 @@ async def home(request: Request) -> Response:
             {
                 "id": e.notification_id,
                 "title": found[e.notification_id].content_for((), "ja").title,
-                "isRead": not state.is_unread(e, seen),
+                "isRead": not state.is_unread(e),
             }
             for e in entries
             if e.notification_id in found

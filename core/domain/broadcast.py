@@ -4,7 +4,8 @@ A broadcast is not copied into inboxes. Publishing it writes one descriptor into
 (every copy of it), which each inbox read already fetches; each member's inbox is the merge of
 their own entries and the live broadcasts that reach them. A member's own state of a broadcast is
 written only when they act on it: reading, unreading or archiving one turns it into an entry of
-their own (flagged as a broadcast copy), and mark-all covers the others by time.
+their own (flagged as a broadcast copy); a mark-all records the broadcasts it read (those the member
+saw then), which a later one reaching them (a new rank, a scheduled one) is not.
 
 Who a broadcast reaches is fixed by its ``AudienceRule``:
 
@@ -56,24 +57,13 @@ class Broadcast:
     def has_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
-    def reached_since(self, club: ClubRecord | None) -> datetime | None:
-        """Since when the member with this club record is in the audience under the rule (None:
-        they are not): its visibleFrom, or for a live audience, when they got their rank if that
-        is later. A mark-all before that time does not cover the broadcast for them."""
-        if club is None:
-            return None
-        if self.rule is AudienceRule.LIVE:
-            rank = club.rank_code
-            if rank is None or (self.ranks is not None and rank not in self.ranks):
-                return None
-            return max(self.visible_from, club.rank_since())
-        rank = club.rank_at(self.visible_from)
-        if rank is None or (self.ranks is not None and rank not in self.ranks):
-            return None
-        return self.visible_from
-
     def reaches(self, club: ClubRecord | None) -> bool:
-        return self.reached_since(club) is not None
+        """Whether the member with this club record is in the audience, under the rule."""
+        if club is None:
+            return False
+        live = self.rule is AudienceRule.LIVE
+        rank = club.rank_code if live else club.rank_at(self.visible_from)
+        return rank is not None and (self.ranks is None or rank in self.ranks)
 
     def entry(self, at: datetime) -> InboxEntry:
         """The member's own copy, written when they act on it."""
@@ -105,11 +95,9 @@ class LiveList:
     broadcasts: tuple[Broadcast, ...] = ()
 
     def seen_by(self, club: ClubRecord | None) -> Visibility:
-        reached = {b.notification_id: (b, b.reached_since(club)) for b in self.broadcasts}
         return Visibility(
             recalled=self.recalled,
-            broadcasts={nid: b for nid, (b, since) in reached.items() if since is not None},
-            since={nid: since for nid, (_, since) in reached.items() if since is not None},
+            broadcasts={b.notification_id: b for b in self.broadcasts if b.reaches(club)},
         )
 
 
@@ -120,10 +108,6 @@ class Visibility:
 
     recalled: frozenset[str] = frozenset()
     broadcasts: Mapping[str, Broadcast] = field(default_factory=dict)
-    since: Mapping[str, datetime] = field(default_factory=dict)  # when each began to reach them
-
-    def reached_since(self, broadcast: Broadcast) -> datetime:
-        return self.since.get(broadcast.notification_id, broadcast.visible_from)
 
     def hides(self, notification_id: str, *, broadcast: bool) -> bool:
         if notification_id in self.recalled:

@@ -3,7 +3,7 @@
 The unread count is never stored as a number. Each member's state item holds one marker per
 delivered, unread, unarchived notification; the count is the number of markers that are visible
 now, plus the live broadcasts that reach the member, that they have not acted on and that no
-mark-all covers (``core/domain/broadcast.py``). Time passing, recalls and expiries therefore
+mark-all read (``core/domain/broadcast.py``). Time passing, recalls and expiries therefore
 change the count at once, without a write.
 """
 
@@ -77,6 +77,14 @@ class UnreadMarker:
 
 
 @dataclass(frozen=True)
+class BroadcastRead:
+    """A broadcast a mark-all read, when, and when it expires (its record can go then)."""
+
+    at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class InboxState:
     """A member's read state: the unread markers, when they last marked everything read (per
     category), and which broadcasts have an entry of their own (they acted on them)."""
@@ -85,31 +93,24 @@ class InboxState:
     read_all_at: Mapping[str, datetime] = field(default_factory=dict)
     # Broadcasts the member has a copy of (they acted on them), with the broadcast's expiry.
     own_broadcasts: Mapping[str, datetime | None] = field(default_factory=dict)
+    # Broadcasts a mark-all read (the ones the member saw then) that they have no copy of.
+    read_broadcasts: Mapping[str, BroadcastRead] = field(default_factory=dict)
 
-    def is_unread(self, entry: InboxEntry, seen: Visibility) -> bool:
-        """Whether a listed item is unread: its marker, or for a broadcast the member has not
-        acted on, that no mark-all since it reached them covers it."""
+    def is_unread(self, entry: InboxEntry) -> bool:
+        """Whether a listed item is unread: its marker, or for a broadcast the member has no
+        copy of, that no mark-all read it."""
         if entry.archived_at is not None:
             return False
         if entry.broadcast and entry.notification_id not in self.own_broadcasts:
-            since = seen.since.get(entry.notification_id, entry.visible_from)
-            return not self.covers(entry.category, since)
+            return entry.notification_id not in self.read_broadcasts
         return entry.notification_id in self.unread
 
-    def item_read_at(self, entry: InboxEntry, seen: Visibility) -> datetime | None:
+    def item_read_at(self, entry: InboxEntry) -> datetime | None:
         """When a read item was read: its own time, else the mark-all that covered it."""
-        since = entry.visible_from
-        if entry.broadcast:
-            since = seen.since.get(entry.notification_id, since)
-        return self.read_at(entry.category, since, entry.read_at)
-
-    def covers(self, category: str, since: datetime) -> bool:
-        """A mark-all of the category (or of all) at or after ``since`` (an item's visibleFrom,
-        or when a broadcast began to reach the member)."""
-        return any(
-            (moment := self.read_all_at.get(key)) is not None and moment >= since
-            for key in (ALL_CATEGORIES, category)
-        )
+        if entry.broadcast and entry.notification_id not in self.own_broadcasts:
+            read = self.read_broadcasts.get(entry.notification_id)
+            return None if read is None else read.at
+        return self.read_at(entry.category, entry.visible_from, entry.read_at)
 
     def visible_unread(
         self,
@@ -118,7 +119,7 @@ class InboxState:
         categories: Iterable[str] | None = None,
     ) -> list[UnreadMarker]:
         """Visible unread items, newest first, optionally only of some categories: the markers,
-        and the broadcasts the member has not acted on that no mark-all covers."""
+        and the broadcasts the member has no copy of that no mark-all read."""
         wanted = None if categories is None else frozenset(categories)
         markers = [
             marker
@@ -132,7 +133,7 @@ class InboxState:
             and broadcast.notification_id not in self.unread
             and broadcast.is_visible(now)
             and (wanted is None or broadcast.category in wanted)
-            and not self.covers(broadcast.category, seen.reached_since(broadcast))
+            and broadcast.notification_id not in self.read_broadcasts
         ]
         markers.sort(reverse=True)
         return markers

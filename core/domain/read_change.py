@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.domain.inbox import InboxEntry, UnreadMarker
+from core.domain.inbox import BroadcastRead, InboxEntry, UnreadMarker
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,19 @@ class ReadChange:
     # Broadcasts the member acts on: the entry updates of these ids create the member's own copy
     # (these fields) where it is absent, and the state records that the member has one.
     copies: tuple[InboxEntry, ...] = ()
-    # Records of copies of broadcasts gone for good (recalled, expired): (id, expiry).
+    # Records of copies of broadcasts gone for good (recalled, expired): (id, expiry). Never in
+    # the change that adds copies: one update cannot both add to and delete from a set.
     forget: tuple[tuple[str, datetime | None], ...] = ()
+    # Broadcasts a mark-all reads now (the member has no copy of them), and records of such
+    # reads that can go (gone for good, or the member has a copy now); never both at once.
+    cover: tuple[tuple[str, BroadcastRead], ...] = ()
+    uncover: tuple[tuple[str, BroadcastRead], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.copies and self.forget:
+            raise ValueError("a change adds copies or forgets them, not both")
+        if self.cover and self.uncover:
+            raise ValueError("a change records broadcasts read or forgets them, not both")
 
     @property
     def entry_updates(self) -> int:

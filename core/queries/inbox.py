@@ -253,7 +253,7 @@ class InboxQueries:
         locales: tuple[str, ...],
     ) -> InboxItemView:
         content = notification.content_for(locales, self._default_locale)
-        unread = state.is_unread(entry, seen)
+        unread = state.is_unread(entry)
         return InboxItemView(
             id=entry.notification_id,
             title=content.title,
@@ -265,7 +265,7 @@ class InboxQueries:
             visible_from=entry.visible_from,
             expires_at=entry.expires_at,
             is_read=not unread,
-            read_at=None if unread else state.item_read_at(entry, seen),
+            read_at=None if unread else state.item_read_at(entry),
             archived_at=entry.archived_at,
             cursor=encode_cursor(entry.position),
         )

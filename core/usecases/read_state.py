@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core.domain.broadcast import LiveList, Visibility
 from core.domain.inbox import (
     ALL_CATEGORIES,
+    BroadcastRead,
     InboxEntry,
     InboxState,
     UnreadMarker,
@@ -93,19 +94,20 @@ class ReadStateCommands:
                 broadcast is not None
                 and nid not in state.own_broadcasts
                 and broadcast.is_visible(now)
-                and not state.covers(broadcast.category, seen.reached_since(broadcast))
+                and nid not in state.read_broadcasts
             ):
                 reads.append((broadcast.marker(), broadcast.entry(now)))
-        forget = _forgotten(state, live, now)
+        tidy = _tidy(state, live, now)
         for chunk in _chunks(reads):
+            copies = tuple(copy for _, copy in chunk if copy is not None)
             change = ReadChange(
                 read=tuple(marker for marker, _ in chunk),
                 stamp_read=tuple(_ref(marker) for marker, _ in chunk),
-                copies=tuple(copy for _, copy in chunk if copy is not None),
-                forget=forget,
+                copies=copies,
+                **tidy.without_copies(copies),
             )
             await self._writer.apply(user_id, change, now)
-            forget = ()
+            tidy = Tidy()
         return wanted
 
     @traced
@@ -119,7 +121,7 @@ class ReadStateCommands:
             self._status(user_id),
         )
         entry = entries.get(notification_id)
-        if entry is None or entry.archived_at is not None or state.is_unread(entry, seen):
+        if entry is None or entry.archived_at is not None or state.is_unread(entry):
             return [notification_id]
         if not entry.is_visible(now, seen, include_archived=False):
             return [notification_id]
@@ -127,7 +129,9 @@ class ReadStateCommands:
             unread=(entry.marker(),),
             clear_read=(EntryRef(entry.notification_id, entry.visible_from),),
             copies=_copies(state, [entry], now),
-            forget=_forgotten(state, live, now),
+            **_tidy(state, live, now, entry.notification_id).without_copies(
+                _copies(state, [entry], now)
+            ),
         )
         await self._writer.apply(user_id, change, now)
         return [notification_id]
@@ -151,14 +155,26 @@ class ReadStateCommands:
         # keeps its marker for when it does again.
         read = [m for m in covered if m.is_visible(now, seen)]
         drop = tuple(m for m in covered if _gone(m, now, live.recalled))
-        read += [
+        # Broadcasts without a copy are read by name: exactly the ones the member sees now, so
+        # one published, scheduled or reaching them only later stays unread.
+        fresh = [
             marker
             for marker in state.visible_unread(now, seen, wanted)
             if marker.broadcast and marker.notification_id not in state.unread
         ]
-        forget = _forgotten(state, live, now)
+        cover = tuple(
+            (m.notification_id, BroadcastRead(at=now, expires_at=m.expires_at)) for m in fresh
+        )
+        tidy = _tidy(state, live, now)
         scope = (ALL_CATEGORIES,) if wanted is None else tuple(sorted(wanted))
-        change = ReadChange(read=tuple(read), drop=drop, read_all=scope, forget=forget)
+        change = ReadChange(
+            read=(*read, *fresh),
+            drop=drop,
+            read_all=scope,
+            forget=tidy.forget,
+            cover=cover,
+            uncover=() if cover else tidy.uncover,
+        )
         await self._writer.apply(user_id, change, now)
 
     @traced
@@ -176,8 +192,9 @@ class ReadStateCommands:
             and entries[nid].archived_at is None
             and entries[nid].is_visible(now, seen, include_archived=False)
         ]
-        forget = _forgotten(state, live, now)
+        tidy = _tidy(state, live, now)
         for chunk in _chunks(targets):
+            copied = _tidy(state, live, now, *(e.notification_id for e in chunk)).uncover
             # Each entry's own marker goes, whatever the state holds now: reading it first would
             # miss a mark-unread committed in between, leaving a counted marker on an archived
             # entry (removing an absent marker changes nothing).
@@ -185,10 +202,11 @@ class ReadStateCommands:
                 drop=tuple(e.marker() for e in chunk),
                 archive=tuple(EntryRef(e.notification_id, e.visible_from) for e in chunk),
                 copies=_copies(state, chunk, now),
-                forget=forget,
+                forget=() if _copies(state, chunk, now) else tidy.forget,
+                uncover=tuple(dict.fromkeys((*tidy.uncover, *copied))),
             )
             await self._writer.apply(user_id, change, now)
-            forget = ()
+            tidy = Tidy()
         return wanted
 
     async def _status(self, user_id: str) -> tuple[InboxState, LiveList, Visibility]:
@@ -200,18 +218,37 @@ class ReadStateCommands:
         return state, live, live.seen_by(club)
 
 
-def _forgotten(
-    state: InboxState, live: LiveList, now: datetime
-) -> tuple[tuple[str, datetime | None], ...]:
-    """Copies' records of broadcasts gone for good (recalled, or expired): they leave ``bx``.
-    Only what can never come back: a broadcast missing from a live list read a moment ago may
-    have been published since."""
-    return tuple(
-        sorted(
-            (nid, expires)
-            for nid, expires in state.own_broadcasts.items()
-            if nid in live.recalled or (expires is not None and expires <= now)
-        )
+@dataclass(frozen=True)
+class Tidy:
+    """Records in the member's state that can go: copies' records of broadcasts gone for good
+    (recalled, or expired) and records of mark-all reads of them, or of broadcasts the member
+    now has a copy of. Only what can never come back: a broadcast missing from a live list read
+    a moment ago may have been published since."""
+
+    forget: tuple[tuple[str, datetime | None], ...] = ()
+    uncover: tuple[tuple[str, BroadcastRead], ...] = ()
+
+    def without_copies(self, copies: tuple[InboxEntry, ...]) -> dict[str, Any]:
+        """The fields of a change: one update cannot both add to a set and delete from it."""
+        return {"forget": () if copies else self.forget, "uncover": self.uncover}
+
+
+def _tidy(state: InboxState, live: LiveList, now: datetime, *copied: str) -> Tidy:
+    def gone(nid: str, expires: datetime | None) -> bool:
+        return nid in live.recalled or (expires is not None and expires <= now)
+
+    return Tidy(
+        forget=tuple(sorted((n, e) for n, e in state.own_broadcasts.items() if gone(n, e))),
+        uncover=tuple(
+            sorted(
+                (
+                    (nid, read)
+                    for nid, read in state.read_broadcasts.items()
+                    if gone(nid, read.expires_at) or nid in copied
+                ),
+                key=lambda pair: pair[0],
+            )
+        ),
     )
 
 

@@ -139,8 +139,12 @@ class FakeMembers:
         own = {**state.own_broadcasts, **{c.notification_id: c.expires_at for c in change.copies}}
         for gone, _ in change.forget:
             own.pop(gone, None)
+        covered = {**state.read_broadcasts, **dict(change.cover)}
+        for nid, read in change.uncover:
+            if covered.get(nid) == read:
+                covered.pop(nid)
         self.world.states[user_id] = InboxState(
-            unread=unread, read_all_at=read_all, own_broadcasts=own
+            unread=unread, read_all_at=read_all, own_broadcasts=own, read_broadcasts=covered
         )
         queue = self.world.pending.setdefault(user_id, {})
         queue.update({m.notification_id: m for m in change.read})

@@ -343,3 +343,40 @@ async def test_records_of_copies_of_broadcasts_gone_for_good_leave_the_state(
     clock.advance(timedelta(days=31))  # kept has expired
     await commands.mark_all_read("m0", None)
     assert dict(world.states["m0"].own_broadcasts) == {}
+
+
+async def test_a_mark_all_reads_only_the_broadcasts_the_member_saw(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    """A broadcast published late (its visibleFrom before a mark-all the member made while it
+    was not yet in the list) stays unread: a mark-all reads by name, not by time."""
+    late = await broadcast_for(c, clock.now())
+    await c.authoring().schedule("op", late, clock.now() + timedelta(minutes=5))
+    clock.advance(timedelta(minutes=30))
+    await c.read_state_commands().mark_all_read("m0", None)  # prepare-due has not run yet
+    await c.prepare_due().run(lambda _: None)
+    assert await listed(c, "m0") == [(late, False)] and await count(c, "m0") == 1
+
+
+async def test_a_rank_change_inside_a_live_audience_keeps_what_was_read(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    silver_or_gold = SegmentRule(SegmentKind.RANKS, ("GOLD", "SILVER"))
+    nid = await broadcast_for(c, clock.now(), silver_or_gold, "both", AudienceRule.LIVE)
+    await c.prepare_notification().run(nid)
+    await c.read_state_commands().mark_all_read("m0", None)
+    clock.advance(timedelta(minutes=1))
+    world.clubs["m0"] = world.clubs["m0"].with_rank("SILVER", clock.now())
+    assert await listed(c, "m0") == [(nid, True)] and await count(c, "m0") == 0
+
+
+def test_one_change_never_adds_to_and_deletes_from_the_same_set(clock: FakeClock) -> None:
+    from core.domain.inbox import BroadcastRead, InboxEntry
+    from core.ports import ReadChange
+
+    copy = InboxEntry("b", clock.now(), "news", None, clock.now(), broadcast=True)
+    with pytest.raises(ValueError):
+        ReadChange(copies=(copy,), forget=(("a", None),))
+    read = BroadcastRead(at=clock.now())
+    with pytest.raises(ValueError):
+        ReadChange(cover=(("a", read),), uncover=(("b", read),))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.domain.inbox import InboxEntry, InboxState
+from core.domain.inbox import BroadcastRead, InboxEntry, InboxState
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -29,6 +29,8 @@ TTL_GRACE = timedelta(days=7)
 READ_ALL_PREFIX = "rAll:"
 # Broadcasts the member has an entry of their own for (they read, unread or archived one).
 OWN_BROADCASTS = "bx"
+# Broadcasts a mark-all read, the member having no copy of them.
+READ_BROADCASTS = "brd"
 
 
 def s(value: str) -> dict[str, str]:
@@ -104,6 +106,18 @@ def decode_own(element: str) -> tuple[str, datetime | None]:
     return notification_id, from_epoch_ms(int(expires)) if expires else None
 
 
+def encode_read(notification_id: str, read: BroadcastRead) -> str:
+    """An element of ``brd``: ``nid|expiresAtMs|readAtMs``."""
+    expires = "" if read.expires_at is None else str(to_epoch_ms(read.expires_at))
+    return f"{notification_id}|{expires}|{to_epoch_ms(read.at)}"
+
+
+def decode_read(element: str) -> tuple[str, BroadcastRead]:
+    notification_id, expires, at = element.split("|")
+    expiry = from_epoch_ms(int(expires)) if expires else None
+    return notification_id, BroadcastRead(at=from_epoch_ms(int(at)), expires_at=expiry)
+
+
 def state_from_item(item: Mapping[str, Any] | None) -> InboxState:
     if item is None:
         return InboxState()
@@ -118,6 +132,9 @@ def state_from_item(item: Mapping[str, Any] | None) -> InboxState:
         read_all_at=read_all,
         own_broadcasts=dict(
             decode_own(element) for element in item.get(OWN_BROADCASTS, {}).get("SS", [])
+        ),
+        read_broadcasts=dict(
+            decode_read(element) for element in item.get(READ_BROADCASTS, {}).get("SS", [])
         ),
     )
 

@@ -144,6 +144,12 @@ class ReadStateWriter:
                     {codec.encode_own(e.notification_id, e.expires_at) for e in change.copies}
                 )
             }
+        if change.cover:
+            adds.append(f"{codec.READ_BROADCASTS} :cover")
+            values[":cover"] = {"SS": sorted({codec.encode_read(*c) for c in change.cover})}
+        if change.uncover:
+            deletes.append(f"{codec.READ_BROADCASTS} :uncover")
+            values[":uncover"] = {"SS": sorted({codec.encode_read(*c) for c in change.uncover})}
         if change.forget:
             deletes.append(f"{codec.OWN_BROADCASTS} :gone")
             values[":gone"] = {"SS": sorted({codec.encode_own(*gone) for gone in change.forget})}
