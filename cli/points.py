@@ -97,3 +97,18 @@ def evaluate(
         f"{report.month}: evaluated {report.evaluated} members ({report.already} already), "
         f"{report.changed} changed rank, {report.notified} notified"
     )
+
+
+@ranks.command("recount")
+def recount() -> None:
+    """Rebuild the member counts per rank (a broadcast's audience size) from the rank index; run
+    it once on a table that holds members from before the counts, with no rank job running."""
+    settings = load_settings()
+
+    async def job(container: Container) -> dict[str, int]:
+        with JobProgress("recount ranks") as progress:
+            return await container.recount_ranks().run(progress.update)
+
+    totals = run_with_container(settings, job)
+    shown = ", ".join(f"{rank} {count}" for rank, count in sorted(totals.items()))
+    typer.echo(f"members per rank: {shown or 'none'}")

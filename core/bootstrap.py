@@ -57,6 +57,7 @@ from core.usecases.prepare_notification import PrepareNotification
 from core.usecases.publish_broadcast import PublishBroadcast
 from core.usecases.read_counting import ReadCounting
 from core.usecases.read_state import ReadStateCommands
+from core.usecases.recount_ranks import RecountRanks
 from core.usecases.seed_demo import SeedDemo, SeedReport
 from core.usecases.segments import ImportUserList, SegmentAuthoring
 
@@ -168,6 +169,9 @@ class Container:
             concurrency=concurrency,
         )
 
+    def recount_ranks(self) -> RecountRanks:
+        return RecountRanks(segments=self.segments, ledger=self.ledger)
+
     def publish_broadcast(self) -> PublishBroadcast:
         return PublishBroadcast(
             notifications=self.notifications,
@@ -189,9 +193,7 @@ class Container:
 
     def cleanup_recalled(self) -> CleanupRecalled:
         return CleanupRecalled(
-            notifications=self.notifications,
-            fanout=self.fanout,
-            live=self.live,
+            notifications=self.notifications, fanout=self.fanout, live=self.live, clock=self.clock
         )
 
     def import_user_list(self) -> ImportUserList:

@@ -191,6 +191,10 @@ class SegmentStore(Protocol):
 
     async def size(self, rule: SegmentRule, name: str | None = None) -> int: ...
 
+    async def partition_size(self, partition: AudiencePartition) -> int:
+        """Members in one partition now (a COUNT of its index)."""
+        ...
+
     def partitions(self, rule: SegmentRule, name: str | None) -> list[AudiencePartition]: ...
 
     def member_pages(
@@ -285,6 +289,10 @@ class LedgerStore(Protocol):
 
     async def rank_counts(self) -> Mapping[str, int]:
         """Members per rank, as every write above has kept them."""
+        ...
+
+    async def set_rank_counts(self, shard: int, counts: Mapping[str, int]) -> None:
+        """Replace one shard's counts (``ranks recount``, with no rank job running)."""
         ...
 
     async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None: ...

@@ -6,11 +6,20 @@ any time, any number of times.
 
 from __future__ import annotations
 
-from core.domain.notification import NotificationState
+from datetime import datetime, timedelta
+
+from core.domain.notification import Notification, NotificationState
 from core.errors import Conflict, NotFound
 from core.observability.spans import traced
-from core.ports import FanoutStore, LiveListStore, NotificationStore
+from core.ports import Clock, FanoutStore, LiveListStore, NotificationStore
 from core.usecases.audience_walk import Progress
+
+RECALLED_BROADCAST_KEPT = timedelta(days=30)
+
+
+def _recalled_at(notification: Notification) -> datetime:
+    recalls = [record.at for record in notification.audit if record.action == "recall"]
+    return recalls[-1] if recalls else notification.created_at
 
 
 class CleanupRecalled:
@@ -26,7 +35,9 @@ class CleanupRecalled:
         notifications: NotificationStore,
         fanout: FanoutStore,
         live: LiveListStore,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._notifications = notifications
         self._fanout = fanout
         self._live = live
@@ -38,6 +49,12 @@ class CleanupRecalled:
             raise NotFound(f"no notification {notification_id}")
         if notification.state is not NotificationState.RECALLED:
             raise Conflict("only a recalled notification is cleaned up")
+        if notification.broadcast_reach is not None:
+            # A broadcast has no deliveries to remove; its id stays among the recalled for a
+            # while, so members' next writes shed their records of it (docs/ARCHITECTURE.md).
+            if self._clock.now() - _recalled_at(notification) >= RECALLED_BROADCAST_KEPT:
+                await self._live.remove(notification_id)
+            return 0
         if notification.visible_from is None:  # never prepared: no entries to remove
             await self._live.remove(notification_id)
             return 0

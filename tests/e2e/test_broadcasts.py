@@ -86,3 +86,11 @@ async def test_a_broadcast_from_authoring_to_recall(
     for member in ("alice", "carol"):
         body = await gql(api, HOME, token=tokens.issue(member))
         assert body["data"]["viewer"] == {"unreadCount": 0, "inbox": {"edges": []}}, member
+
+
+async def test_ranks_recount_from_the_cli(container: Container, settings: Settings) -> None:
+    for member, rank in (("alice", "GOLD"), ("bob", "SILVER"), ("carol", "GOLD")):
+        await container.ledger.put_club(member, ClubRecord(rank_code=rank))
+    done = await asyncio.to_thread(run_cli, "ranks", "recount", env=env_for(settings))
+    assert done.returncode == 0, done.stderr
+    assert "members per rank: GOLD 2, SILVER 1" in done.stdout

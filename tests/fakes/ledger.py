@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from core.domain.audience import member_shard
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.errors import Conflict
 from tests.fakes.world import World
@@ -82,6 +83,16 @@ class FakeLedger:
             if record.rank_code is not None:
                 counts[record.rank_code] = counts.get(record.rank_code, 0) + 1
         return counts
+
+    async def set_rank_counts(self, shard: int, counts: Mapping[str, int]) -> None:
+        """The fake's counts are always the members' ranks themselves: a recount writes what
+        it would read, which the fake checks."""
+        self.world.check()
+        truth: dict[str, int] = {}
+        for user_id, record in self.world.clubs.items():
+            if record.rank_code is not None and member_shard(user_id) == shard:
+                truth[record.rank_code] = truth.get(record.rank_code, 0) + 1
+        assert {r: n for r, n in counts.items() if n} == truth, (shard, counts, truth)
 
     def _check_version(self, user_id: str, version: int, rank_was: str | None) -> None:
         if self.world.club_versions.get(user_id, 0) != version:

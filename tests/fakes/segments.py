@@ -41,6 +41,10 @@ class FakeSegments:
         self.world.check()
         return sum(len(self._members(p)) for p in self.partitions(rule, name))
 
+    async def partition_size(self, partition: AudiencePartition) -> int:
+        self.world.check()
+        return len(self._members(partition))
+
     def partitions(self, rule: SegmentRule, name: str | None) -> list[AudiencePartition]:
         return audience_partitions(rule, name, self.rank_codes)
 

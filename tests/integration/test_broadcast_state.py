@@ -51,3 +51,20 @@ async def test_acting_on_broadcasts_while_older_ones_expire_and_are_recalled(
     state = await container.members.inbox_state("m0")
     assert recalled not in state.read_broadcasts
     assert await queries.unread_count("m0", None, clock.now()) == 0
+
+
+async def test_ranks_recount_counts_members_written_before_the_counts(
+    container: Container, clock: FakeClock
+) -> None:
+    from core.infra.dynamodb import club_codec
+    from tests.builders import dynamo
+
+    for index in range(40):  # club items as an older version wrote them: no counts moved
+        record = ClubRecord(rank_code="GOLD" if index % 4 else "SILVER")
+        item = club_codec.club_to_item(f"old{index:02d}", record)
+        await dynamo(container).put_item(TableName=container.settings.table_name, Item=item)
+    assert await container.ledger.rank_counts() == {}
+    assert await container.recount_ranks().run() == {"GOLD": 30, "SILVER": 10}
+    assert await container.ledger.rank_counts() == {"GOLD": 30, "SILVER": 10}
+    nid = await broadcast_for(container, clock.now())
+    assert (await container.prepare_notification().run(nid, dry_run=True)).audience == 40

@@ -380,3 +380,19 @@ def test_one_change_never_adds_to_and_deletes_from_the_same_set(clock: FakeClock
     read = BroadcastRead(at=clock.now())
     with pytest.raises(ValueError):
         ReadChange(cover=(("a", read),), uncover=(("b", read),))
+
+
+async def test_ranks_recount_rebuilds_the_counts_from_the_index(c: Container, world: World) -> None:
+    assert await c.recount_ranks().run() == {"GOLD": 3, "SILVER": 3}
+
+
+async def test_a_recalled_broadcast_stays_among_the_recalled_for_a_while(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    nid = await broadcast_for(c, clock.now())
+    await c.prepare_notification().run(nid)
+    await c.authoring().recall("op", nid, "over")
+    cleanup = c.cleanup_recalled()
+    assert await cleanup.run(nid) == 0 and await cleanup.pending() == [nid]
+    clock.advance(timedelta(days=31))
+    assert await cleanup.run(nid) == 0 and await cleanup.pending() == []

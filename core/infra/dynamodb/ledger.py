@@ -11,7 +11,7 @@ same transaction: a broadcast's audience size is then a read of 16 small items, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,12 @@ class DynamoLedgerStore:
                 raise StaleClub("the point-club status changed meanwhile") from error
             raise
 
+    async def set_rank_counts(self, shard: int, counts: Mapping[str, int]) -> None:
+        item = {**_rank_count_key(shard)}
+        item.update({RANK_COUNT_PREFIX + rank: codec.n(n) for rank, n in counts.items()})
+        with translated_errors("write the member counts per rank"):
+            await self._client.put_item(TableName=self._table, Item=item)
+
     async def rank_counts(self) -> dict[str, int]:
         """Members per rank: the sum of the 16 count shards (one BatchGetItem)."""
         wanted = [_rank_count_key(shard) for shard in range(MEMBER_SHARDS)]
@@ -216,7 +222,7 @@ class DynamoLedgerStore:
                 if name.startswith(RANK_COUNT_PREFIX):
                     rank = name.removeprefix(RANK_COUNT_PREFIX)
                     totals[rank] = totals.get(rank, 0) + int(value["N"])
-        return totals
+        return {rank: count for rank, count in totals.items() if count}
 
 
 RANK_COUNT_PREFIX = "n:"

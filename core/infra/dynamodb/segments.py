@@ -159,6 +159,9 @@ class DynamoSegmentStore:
         with translated_errors("write a segment"):
             await self._client.put_item(TableName=self._table, Item=codec.segment_to_item(segment))
 
+    async def partition_size(self, partition: AudiencePartition) -> int:
+        return await self._count(partition)
+
     async def _count(self, partition: AudiencePartition) -> int:
         params = self._partition_query(partition)
         params.pop("ProjectionExpression")
