@@ -1,0 +1,127 @@
+"""What one request builds: every object constructed while the server answers a request, by
+class, against the list of what that request uses. A new per-request object (an extension made
+anew, a rule class rebuilt so the validation cache never hits, an admin object on a member's
+request) fails here until it is looked at and listed."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from types import FrameType
+from typing import Any
+
+from core.bootstrap import Container
+from core.domain.pointclub import ClubRecord
+from core.settings import Settings
+from tests.builders import notification, publish
+from tests.e2e.gql import HOME, app_client, gql
+from tests.fakes import FakeClock, World, fake_container
+
+WATCHED = ("core.", "resolvers.", "schema.", "graphql.validation", "strawberry.extensions")
+
+
+async def constructed(call: Callable[[], Awaitable[Any]]) -> Counter[str]:
+    """The classes of the watched packages whose ``__init__`` ran during ``call``."""
+    seen: Counter[str] = Counter()
+
+    def profile(frame: FrameType, event: str, _: Any) -> None:
+        if event != "call" or frame.f_code.co_name != "__init__":
+            return
+        owner = frame.f_locals.get("self")
+        if owner is None:
+            return
+        kind = type(owner)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        if name.startswith(WATCHED):
+            seen[name] += 1
+
+    sys.setprofile(profile)
+    try:
+        await call()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+# What the home screen (tests/e2e/gql.py HOME, 5 entries) builds on a warm server, by class and
+# number of ``__init__`` frames (a subclass's chain counts once per class in it). One Visibility per
+# read model asking (the page and the count), the loaders and their keys, the views and their
+# Strawberry types per item, and the extensions Strawberry makes per operation.
+HOME_OBJECTS = {
+    "core.auth.Principal": 1,
+    "core.domain.broadcast.LiveList": 1,
+    "core.domain.broadcast.Visibility": 2,
+    "core.domain.inbox.InboxState": 1,
+    "core.domain.pointclub.ClubStatus": 1,
+    "core.domain.reads.InboxScan": 1,
+    "core.domain.reads.InboxScanRequest": 1,
+    "core.queries.inbox.InboxFilterSpec": 2,
+    "core.queries.inbox.InboxQueries": 1,
+    "core.queries.pointclub.PointClubQueries": 1,
+    "core.queries.views.InboxItemView": 5,
+    "core.queries.views.InboxPageView": 1,
+    "core.queries.views.PointClubView": 1,
+    "core.queries.views.RankView": 2,
+    "core.request_scope.RequestScope": 1,
+    "resolvers.context.Context": 1,
+    "resolvers.cost.CostLimit": 1,
+    "resolvers.cost.CostWalk": 1,
+    "resolvers.cost.Tally": 2,
+    "resolvers.dataloaders.DataLoaders": 1,
+    "resolvers.dataloaders.LiveListLoader": 1,
+    "resolvers.dataloaders.Loader": 3,
+    "resolvers.dataloaders.MemberLoader": 1,
+    "resolvers.dataloaders.NotificationLoader": 1,
+    "resolvers.dataloaders._ScanKey": 1,
+    "resolvers.dataloaders._StatusKey": 3,
+    "resolvers.errors.ErrorCodes": 2,
+    "resolvers.limits.DirectiveLimit": 1,
+    "resolvers.tracing.TraceTags": 1,
+    "resolvers.trusted.TrustedDocumentsExtension": 1,
+    "resolvers.viewer.PointClubStatus": 1,
+    "resolvers.viewer.Viewer": 1,
+    "schema.public.InboxConnection": 1,
+    "schema.public.InboxEdge": 5,
+    "schema.public.InboxItem": 5,
+    "schema.public.PageInfo": 1,
+    "schema.public.Rank": 2,
+    "strawberry.extensions.add_validation_rules.AddValidationRules": 1,
+    "strawberry.extensions.context.ExecutingContextManager": 1,
+    "strawberry.extensions.context.OperationContextManager": 1,
+    "strawberry.extensions.context.ParsingContextManager": 1,
+    "strawberry.extensions.context.ValidationContextManager": 1,
+    "strawberry.extensions.max_tokens.MaxTokensLimiter": 1,
+    "strawberry.extensions.parser_cache.ParserCache": 2,
+    "strawberry.extensions.runner.SchemaExtensionsRunner": 1,
+    "strawberry.extensions.validation_cache.ValidationCache": 2,
+}
+READ = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) { unreadCount } }"
+ADMIN_ONLY = (
+    "core.queries.admin.",
+    "core.usecases.authoring.",
+    "core.usecases.segments.",
+    "core.usecases.publish_broadcast.",
+)
+
+
+async def test_a_request_builds_only_what_it_uses(clock: FakeClock) -> None:
+    world = World()
+    world.clubs["alice"] = ClubRecord.joined("GOLD", clock.now() - timedelta(days=1))
+    c: Container = fake_container(Settings(table_name="in-memory"), clock=clock, world=world)
+    for n in range(5):
+        item = notification(f"n{n}", visible_from=clock.now() - timedelta(minutes=n + 1))
+        await publish(c.notifications, c.members, item, ["alice"], clock.now())
+    token = c.issuer.issue("alice")
+    async with app_client(c.settings, c) as api:
+        for query, variables in ((HOME, {"first": 20}), (READ, {"ids": ["n0"]})):
+            await gql(api, query, variables, token=token)  # warm: parsed and validated once
+        home = await constructed(lambda: gql(api, HOME, {"first": 20}, token=token))
+        read = await constructed(lambda: gql(api, READ, {"ids": ["n1"]}, token=token))
+    assert dict(home) == HOME_OBJECTS
+    # A warm document is neither parsed nor validated again: no rule is built (a rule class
+    # made anew per request once kept the validation cache from ever hitting).
+    assert not [name for name in read if name.startswith("graphql.validation")]
+    assert not [name for name in read if name.startswith(ADMIN_ONLY)], read
+    assert read["core.usecases.read_state.ReadStateCommands"] == 1
