@@ -7,10 +7,10 @@ same way. Run: `uvicorn bench.reference:create --factory` with the same POINTCLU
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -77,6 +77,6 @@ async def home(request: Request) -> Response:
         "pointClub": {"balance": status.balance, "rank": {"code": status.rank.code}},
     }
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        orjson.dumps(body),  # the GraphQL server's encoder too
         media_type="application/json",
     )

@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import orjson
 import strawberry
 import structlog
 from cross_web import HTTPException
@@ -80,11 +81,12 @@ class PointclubGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         # UTF-8 as is: Japanese content is a third the size of its \uXXXX escapes.
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         try:
-            return text.encode()
-        except UnicodeEncodeError:
-            # Text stored before the door refused it (a lone surrogate): answer, never 500.
+            return orjson.dumps(data)
+        except TypeError:
+            # Text stored before the door refused it (a lone surrogate), or a value orjson does
+            # not know: the standard encoder, replacing what UTF-8 cannot hold; never a 500.
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
             return text.encode(errors="replace")
 
     async def process_result(

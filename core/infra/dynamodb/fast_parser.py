@@ -4,16 +4,17 @@ Profiling the home screen (`uv run python -m bench profile`) showed botocore's s
 parser taking about two fifths of the server's CPU: it walks every attribute value of every item
 against the service model. For the item operations the wire JSON already is what the low-level
 client returns (``{"S": …}``, numbers as strings), except binary values, which botocore turns
-into bytes. So a successful response of those operations is ``json.loads`` plus the response
-metadata; anything else (errors, binary values, other operations) takes botocore's own path.
+into bytes. So a successful response of those operations is ``orjson.loads`` (several times the
+standard library's decoder on these bodies) plus the response metadata; anything else (errors,
+binary values, other operations, a body orjson refuses) takes botocore's own path.
 ``tests/integration/test_fast_parser.py`` checks both paths give the same result.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from aiobotocore.parsers import AioJSONParser, AioResponseParserFactory
 from botocore.parsers import lowercase_dict
 
@@ -45,7 +46,10 @@ class FastDynamoParser(AioJSONParser):
             and body
             and not any(marker in body for marker in BINARY_MARKERS)
         ):
-            parsed = json.loads(body)
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return await super().parse(response, shape)
             parsed["ResponseMetadata"] = {
                 "HTTPStatusCode": response["status_code"],
                 "HTTPHeaders": lowercase_dict(response["headers"]),
