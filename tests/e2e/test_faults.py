@@ -79,6 +79,18 @@ async def timed(
     return body, time.monotonic() - started
 
 
+async def healthy(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    """The home screen from a healthy store. Its bound here is 1.5 s, which a cold request to
+    moto on a loaded two-core machine can pass: such an answer is UNAVAILABLE (checked), and
+    the request is made again, up to three times."""
+    for _ in range(3):
+        body, _ = await timed(client, HOME, token)
+        if "errors" not in body:
+            return body
+        assert set(codes(body)) == {"UNAVAILABLE"}, body
+    raise AssertionError(f"the healthy store never answered in time: {body}")
+
+
 def assert_unavailable(body: dict[str, Any], elapsed: float) -> None:
     assert body.get("data") is None, body
     assert set(codes(body)) == {"UNAVAILABLE"}, body
@@ -100,8 +112,7 @@ async def assert_ready(client: httpx.AsyncClient, ready: bool) -> None:
 async def test_each_store_failure_is_unavailable_in_bounded_time_then_recovers(
     faulty: Faulty, fault: Fault
 ) -> None:
-    body, _ = await timed(faulty.client, HOME, faulty.token)
-    assert "errors" not in body, body
+    await healthy(faulty.client, faulty.token)
 
     faulty.proxy.fail(fault)
     body, elapsed = await timed(faulty.client, HOME, faulty.token)
@@ -109,8 +120,7 @@ async def test_each_store_failure_is_unavailable_in_bounded_time_then_recovers(
     await assert_ready(faulty.client, False)
 
     faulty.proxy.fail(None)
-    body, _ = await timed(faulty.client, HOME, faulty.token)
-    assert "errors" not in body, body
+    body = await healthy(faulty.client, faulty.token)
     assert body["data"]["viewer"]["unreadCount"] == 0
     await assert_ready(faulty.client, True)
 
@@ -121,8 +131,7 @@ async def test_a_refused_connection_is_unavailable_then_recovers(faulty: Faulty)
     assert_unavailable(body, elapsed)
     await assert_ready(faulty.client, False)
     await faulty.proxy.listen()
-    body, _ = await timed(faulty.client, HOME, faulty.token)
-    assert "errors" not in body, body
+    await healthy(faulty.client, faulty.token)
     await assert_ready(faulty.client, True)
 
 
@@ -150,7 +159,7 @@ async def test_a_throttled_transaction_is_unavailable_and_changes_nothing(
     assert faulty.proxy.failed >= 1
 
     faulty.proxy.fail(None)
-    body, _ = await timed(faulty.client, HOME, faulty.token)
+    body = await healthy(faulty.client, faulty.token)
     assert body["data"]["viewer"]["unreadCount"] == 2
     body, _ = await timed(faulty.client, READ, faulty.token, ids=["n0", "n1"])
     assert body["data"]["markNotificationsRead"]["unreadCount"] == 0
