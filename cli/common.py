@@ -60,7 +60,8 @@ def parse_duration(text: str) -> timedelta:
 def run_with_container(settings: Settings, job: Callable[[Container], Awaitable[T]]) -> T:
     """Run ``job`` with a container opened inside this command's event loop."""
     # Imported here so that light commands (token, --help) do not pay for aioboto3.
-    from core.bootstrap import open_container, require_reachable
+    from core.bootstrap import open_container
+    from core.endpoints import require_reachable
 
     async def main() -> T:
         require_reachable(settings)

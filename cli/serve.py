@@ -8,9 +8,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import SecretStr
 
 from cli.common import fail, load_settings
 from core.infra.embedded import EmbeddedStore
+from core.infra.embedded_broker import EmbeddedBroker
 from core.settings import Settings
 from core.usecases.seed_demo import DEMO_ADMIN, DEMO_MEMBER
 
@@ -24,7 +26,7 @@ HOME_QUERY = (
 )
 
 
-def banner(settings: Settings, host: str, port: int, store: str) -> str:
+def banner(settings: Settings, host: str, port: int, store: str, events: str) -> str:
     member = f"{host}:{port}"
     member_token = ""
     admin_token = ""
@@ -39,6 +41,7 @@ def banner(settings: Settings, host: str, port: int, store: str) -> str:
         "",
         "pointclub is starting",
         f"  store:     {store}",
+        f"  events:    {events}",
         f"  GraphiQL:  http://{member}/graphql",
         f"  demo member: {DEMO_MEMBER}",
         f"  member token (12h): {member_token}",
@@ -48,6 +51,9 @@ def banner(settings: Settings, host: str, port: int, store: str) -> str:
         f"  curl -s http://{member}/graphql -H 'Content-Type: application/json' \\",
         f"    -H 'Authorization: Bearer {member_token}' \\",
         f"    -d {shlex.quote(body)}",
+        "",
+        f"  live inbox: ws://{member}/graphql (graphql-transport-ws), subscription {{ inboxEvents "
+        "{ seq kind unreadCount ids item { id title } } }",
         "",
     ]
     return "\n".join(lines)
@@ -60,6 +66,7 @@ def serve(
     """Serve /graphql (with no DynamoDB configured: an embedded store, seeded with demo data)."""
     settings = load_settings()
     embedded: EmbeddedStore | None = None
+    broker: EmbeddedBroker | None = None
     try:
         import uvicorn
 
@@ -72,17 +79,29 @@ def serve(
             except RuntimeError as error:
                 fail(str(error))
             settings = settings.model_copy(update={"dynamodb_endpoint": embedded.url})
+        if settings.redis_url is None and not settings.is_production:
+            broker = EmbeddedBroker(settings.embedded_events_port)
+            try:
+                broker.start()
+            except RuntimeError as error:
+                fail(str(error))
+            settings = settings.model_copy(update={"redis_url": SecretStr(broker.url)})
         store = (
             f"embedded (moto) at {embedded.url}, seeded with demo data"
             if embedded
             else (settings.dynamodb_endpoint or f"AWS DynamoDB ({settings.aws_region})")
+        )
+        events = (
+            f"embedded broker (fakeredis) at {broker.url}"
+            if broker
+            else ("POINTCLUB_REDIS_URL" if settings.redis_url else "off (no POINTCLUB_REDIS_URL)")
         )
 
         async def prepare(container: Container) -> None:
             if embedded is not None:
                 await container.create_table()
                 await container.seed_demo()
-            typer.echo(banner(settings, host, port, store))
+            typer.echo(banner(settings, host, port, store, events))
 
         uvicorn.run(
             create_app(settings, on_startup=prepare),
@@ -91,11 +110,14 @@ def serve(
             log_level="info",
             proxy_headers=False,
             server_header=False,
+            ws_max_size=settings.max_body_bytes,
         )
     except KeyboardInterrupt:
         # Ctrl-C before uvicorn took over the signal (importing, starting the store): stopping
         # is what was asked, and a clean stop exits 0 (Typer would make it 130).
         typer.echo("stopped", err=True)
     finally:
+        if broker is not None:
+            broker.stop()
         if embedded is not None:
             embedded.stop()

@@ -21,6 +21,7 @@ class Principal:
     user_id: str
     roles: frozenset[str]
     locale: str | None = None
+    expires_at: datetime | None = None  # the token's exp: a live connection ends then
 
 
 class TokenVerifier:
@@ -71,6 +72,9 @@ class TokenVerifier:
             if isinstance(roles, list)
             else frozenset(),
             locale=locale if isinstance(locale, str) else None,
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC)
+            if isinstance(claims.get("exp"), int | float)
+            else None,
         )
 
     def _key_for(self, token: str) -> Any:

@@ -6,18 +6,17 @@ all go through ``open_container``; nothing here runs at import time.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from core.auth import DevTokenIssuer, TokenVerifier
 from core.domain.pointclub import RankTable
-from core.errors import Unavailable
+from core.endpoints import dynamo_config, open_events
 from core.infra.clock import SystemClock, UlidGenerator
-from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.client import open_client
 from core.infra.dynamodb.fanout import DynamoFanoutStore
 from core.infra.dynamodb.ledger import DynamoLedgerStore
 from core.infra.dynamodb.live_list import DynamoLiveList
@@ -26,11 +25,12 @@ from core.infra.dynamodb.notifications import DynamoNotificationStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
 from core.infra.dynamodb.segments import DynamoSegmentStore
 from core.infra.dynamodb.system import DynamoSystemStore
-from core.infra.embedded import port_open, store_url
+from core.infra.events import NoEvents
 from core.ports import (
     Clock,
     FanoutStore,
     IdGenerator,
+    InboxEvents,
     InboxStore,
     LedgerStore,
     LiveListReader,
@@ -65,30 +65,6 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 
-class StoreNotReachable(Unavailable):
-    """No DynamoDB endpoint is configured and no embedded store is running."""
-
-
-def resolve_endpoint(settings: Settings) -> str | None:
-    """Where DynamoDB is: the configured endpoint, AWS in production, else the embedded store."""
-    if settings.dynamodb_endpoint:
-        return settings.dynamodb_endpoint
-    if settings.is_production:
-        return None
-    return store_url(settings.embedded_port)
-
-
-def require_reachable(settings: Settings) -> None:
-    """Fail with a message that says what to do when the development store is not running."""
-    if settings.dynamodb_endpoint or settings.is_production:
-        return
-    if not port_open(settings.embedded_port):
-        raise StoreNotReachable(
-            f"no DynamoDB at {store_url(settings.embedded_port)}: start the embedded store with "
-            "`uv run pointclub serve` in another terminal, or set POINTCLUB_DYNAMODB_ENDPOINT"
-        )
-
-
 @dataclass(frozen=True)
 class Container:
     """Everything a process needs, built once."""
@@ -108,6 +84,8 @@ class Container:
     verifier: TokenVerifier
     issuer: DevTokenIssuer
     read_counting: ReadCounting
+    # Live inbox events: published after each change (NoEvents when there is no broker).
+    events: InboxEvents = field(default_factory=NoEvents)
     # The process's open DynamoDB client, for tools that look at the table itself (tests, bench);
     # None when the stores are in memory. The core never uses it: it goes through the ports.
     client: DynamoDBClient | None = None
@@ -143,6 +121,7 @@ class Container:
             ids=self.ids,
             categories=set(self.settings.categories),
             recall_shards=self.settings.recall_shards,
+            events=self.events,
         )
 
     def segment_authoring(self) -> SegmentAuthoring:
@@ -166,6 +145,7 @@ class Container:
             fanout=self.fanout,
             publish=self.publish_broadcast(),
             clock=self.clock,
+            events=self.events,
             concurrency=concurrency,
         )
 
@@ -181,6 +161,7 @@ class Container:
             shards=self.settings.recall_shards,
             max_live=self.settings.max_live_broadcasts,
             rank_codes=[rank.code for rank in self.ranks.ranks],
+            events=self.events,
         )
 
     def prepare_due(self) -> PrepareDue:
@@ -228,6 +209,7 @@ class Container:
             writer=self.members,
             clock=self.clock,
             categories=self.settings.categories,
+            events=self.events,
         )
 
     async def create_table(self) -> bool:
@@ -243,19 +225,6 @@ class Container:
         ).run()
 
 
-def dynamo_config(settings: Settings) -> DynamoConfig:
-    endpoint = resolve_endpoint(settings)
-    return DynamoConfig(
-        endpoint_url=endpoint,
-        region=settings.aws_region,
-        table_name=settings.table_name,
-        max_pool_connections=settings.dynamodb_max_pool_connections,
-        static_credentials=endpoint is not None and "AWS_ACCESS_KEY_ID" not in os.environ,
-        timeout_seconds=settings.dynamodb_timeout_seconds,
-        max_attempts=settings.dynamodb_max_attempts,
-    )
-
-
 @asynccontextmanager
 async def open_container(
     settings: Settings,
@@ -263,9 +232,9 @@ async def open_container(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
 ) -> AsyncIterator[Container]:
-    """Open the process-wide DynamoDB client and build the graph around it."""
-    async with open_client(dynamo_config(settings)) as client:
-        yield build_container(settings, client, clock=clock, ids=ids)
+    """Open the process-wide DynamoDB client and event publisher and build the graph."""
+    async with open_client(dynamo_config(settings)) as client, open_events(settings) as events:
+        yield build_container(settings, client, clock=clock, ids=ids, events=events)
 
 
 def build_container(
@@ -274,6 +243,7 @@ def build_container(
     *,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    events: InboxEvents | None = None,
 ) -> Container:
     """The graph around an open client (tests share one client across many tables)."""
     table = settings.table_name
@@ -297,4 +267,5 @@ def build_container(
         issuer=DevTokenIssuer(settings),
         read_counting=ReadCounting(read_stats),
         client=client,
+        events=events or NoEvents(),
     )

@@ -10,11 +10,13 @@ only. Where a store has a read side that is also served by a per-request DataLoa
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
 from core.domain.audience import AudiencePartition, BatchResult, Checkpoint, DeliveryFigures
 from core.domain.broadcast import Broadcast, LiveList
+from core.domain.events import Feed, InboxChange
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.notification import AuditRecord, Notification, NotificationState
 
@@ -330,3 +332,41 @@ class SystemStore(Protocol):
     async def claim_anchor(self, proposed: datetime) -> datetime:
         """The demo data's reference time: ``proposed`` on the first run, the stored one after."""
         ...
+
+
+# -- live inbox events -------------------------------------------------------------------------
+
+
+class InboxEvents(Protocol):
+    """Tell the servers that what some members see has changed (after the change committed).
+
+    A publish never fails the work it reports: an event that cannot be published is logged and
+    counted, and subscribers find out by the sequence number or by their connection closing."""
+
+    async def to_members(self, user_ids: Sequence[str], change: InboxChange) -> None:
+        """One message per member, on the member's own channel."""
+        ...
+
+    async def to_everyone(self, change: InboxChange) -> None:
+        """One message, whatever the audience: every server delivers it to its subscribers."""
+        ...
+
+
+class EventFeeds(Protocol):
+    """A server's side of live events: the feeds of the subscriptions it holds."""
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``unavailable`` (the broker is away) or ``off`` (none configured)."""
+        ...
+
+    @property
+    def subscriptions(self) -> int: ...
+
+    def feed(self, user_id: str) -> AbstractAsyncContextManager[Feed]:
+        """The member's events from now on (``EventsUnavailable`` when there are none)."""
+        ...
+
+    async def start(self, *, wait: float = 0.0) -> None: ...
+
+    async def stop(self) -> None: ...

@@ -49,6 +49,22 @@ class Settings(BaseSettings):
     # at that instant with no job running then (edits are refused from the publish on).
     broadcast_lead_seconds: int = Field(default=600, ge=0, le=86_400)
 
+    # Live inbox events (docs/ARCHITECTURE.md, "Live events"). With no broker URL in
+    # development, `serve` starts an embedded one on loopback and commands publish there.
+    redis_url: SecretStr | None = None
+    embedded_events_port: int = 8002
+    # Events a subscription may have waiting; a client that falls further behind is closed
+    # (4008) and refetches.
+    events_queue: int = Field(default=100, ge=1, le=10_000)
+    # Subscribers whose events are read from the store at once (bounds a broadcast's burst).
+    events_concurrency: int = Field(default=64, ge=1, le=1_000)
+    ws_ping_seconds: float = Field(default=20.0, ge=0.1, le=300)
+    ws_max_connections_per_member: int = Field(default=10, ge=1, le=1_000)
+    ws_max_subscriptions_per_connection: int = Field(default=5, ge=1, le=100)
+    # Pages on other origins that may open the WebSocket (same-origin pages and non-browser
+    # clients always may; "*" for any).
+    ws_allowed_origins: list[str] = []
+
     # Authentication.
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_public_key_file: Path | None = None

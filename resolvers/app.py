@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from core.bootstrap import Container, open_container
+from core.endpoints import event_feeds
 from core.settings import Settings
 from resolvers.health import healthz, readyz
 from resolvers.limits import BodyLimit, JsonPosts
+from resolvers.live import LiveService
 from resolvers.schemas import Limits, admin_schema, public_schema
 from resolvers.trusted import TrustedDocuments
 from resolvers.view import PointclubGraphQL
@@ -21,6 +23,7 @@ from resolvers.view import PointclubGraphQL
 __all__ = ["PointclubGraphQL", "admin_schema", "create_app", "install", "public_schema"]
 
 Startup = Callable[[Container], Awaitable[None]]
+HUB_START_SECONDS = 2.0  # the hub is given this long to connect before the app serves
 
 
 def install(app: Starlette, container: Container) -> None:
@@ -37,17 +40,29 @@ def create_app(
     """The ASGI app. It opens its own container in the lifespan unless one is handed in (tests)."""
 
     @asynccontextmanager
+    async def live_events(app: Starlette, opened: Container) -> AsyncIterator[None]:
+        hub = event_feeds(settings)
+        await hub.start(wait=HUB_START_SECONDS)
+        app.state.live = LiveService(opened, hub, settings)
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if container is not None:
             install(app, container)
-            yield
+            async with live_events(app, container):
+                yield
             await container.read_counting.drain()
             return
         async with open_container(settings) as opened:
             install(app, opened)
             if on_startup is not None:
                 await on_startup(opened)
-            yield
+            async with live_events(app, opened):
+                yield
             await opened.read_counting.drain()
 
     limits = Limits.of(settings)
@@ -55,7 +70,7 @@ def create_app(
         settings.trusted_documents_file, only=settings.trusted_documents_only
     )
     public = PointclubGraphQL(
-        settings, public_schema(settings.is_production, limits, trusted), allow_get=True
+        settings, public_schema(settings.is_production, limits, trusted), allow_get=True, live=True
     )
     admin_api = PointclubGraphQL(
         settings, admin_schema(settings.is_production, limits), allow_get=False
@@ -67,6 +82,7 @@ def create_app(
         ],
         routes=[
             Route("/graphql", public, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", public),
             Route("/admin/graphql", admin_api, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +15,12 @@ from core.auth import Principal
 from core.errors import Forbidden, Unauthenticated
 from core.request_scope import RequestScope
 from resolvers.dataloaders import DataLoaders
+
+
+class LiveLink(Protocol):
+    """The WebSocket a subscription runs on (``resolvers/live.py``)."""
+
+    def close_soon(self, code: int, reason: str) -> None: ...
 
 
 @dataclass
@@ -27,6 +34,7 @@ class Context:
     now: datetime
     loaders: DataLoaders
     scope: RequestScope
+    link: LiveLink | None = None  # set on a WebSocket connection
 
     def member(self) -> Principal:
         """The caller (``IsMember`` has checked there is one)."""

@@ -31,6 +31,7 @@ from resolvers.cost import CostLimit
 from resolvers.errors import SUGGESTION, ErrorCodes
 from resolvers.limits import DirectiveLimit
 from resolvers.read_state import Mutation
+from resolvers.subscription import Subscription
 from resolvers.tracing import TraceTags
 from resolvers.trusted import TrustedDocuments, TrustedDocumentsExtension
 from resolvers.viewer import Query
@@ -127,6 +128,7 @@ def public_schema(
     return PointclubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=_extensions(production, limits, trusted),
         config=StrawberryConfig(disable_field_suggestions=production),
     )

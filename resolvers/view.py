@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from core.bootstrap import Container
@@ -28,19 +29,33 @@ from resolvers.auth import caller
 from resolvers.context import Context, parse_accept_language
 from resolvers.dataloaders import DataLoaders
 from resolvers.errors import UNAVAILABLE_MESSAGE
+from resolvers.live import LiveConnection
 
 log = structlog.get_logger("pointclub.graphql")
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
 
 class PointclubGraphQL(GraphQL[Context, None]):
-    """Builds a fresh ``Context`` (caller, locale, instant, loaders) for every request."""
+    """Builds a fresh ``Context`` (caller, locale, instant, loaders) for every request; with
+    ``live``, serves subscriptions over graphql-transport-ws (``resolvers/live.py``)."""
 
-    def __init__(self, settings: Settings, schema: strawberry.Schema, *, allow_get: bool) -> None:
+    graphql_transport_ws_handler_class = LiveConnection
+
+    def __init__(
+        self,
+        settings: Settings,
+        schema: strawberry.Schema,
+        *,
+        allow_get: bool,
+        live: bool = False,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=allow_get,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,) if live else (),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+            allowed_origins=tuple(settings.ws_allowed_origins),
         )
         self._deadline = settings.dynamodb_timeout_seconds
 

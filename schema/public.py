@@ -10,8 +10,10 @@ from datetime import datetime
 
 import strawberry
 
+from core.domain.events import InboxEventKind
 from core.domain.notification import Priority
 from core.domain.pointclub import PointEntryKind
+from core.queries.live_events import InboxEventView
 from core.queries.views import (
     InboxItemView,
     InboxPageView,
@@ -23,6 +25,16 @@ from core.queries.views import (
 # The core's enums are the GraphQL enums: one list of values, no mapping to keep in step.
 strawberry.enum(Priority)
 strawberry.enum(PointEntryKind)
+strawberry.enum(
+    InboxEventKind,
+    description=(
+        "SYNC: the first event of a subscription (its seq and count to start from). NEW_ITEM: "
+        "an item arrived (delivered, or a broadcast that reaches you). READ, UNREAD, ARCHIVED: "
+        "your read state changed (on any device). ALL_READ: mark-all, of `categories` (null: "
+        "all). RECALLED: gone from the inbox. AMENDED: new content (`item`). UNREAD_COUNT: only "
+        "the count and seq are news (a broadcast or amend that does not concern you)."
+    ),
+)
 
 
 @strawberry.type(description="Pagination state of a connection.")
@@ -166,3 +178,34 @@ class ReadStatePayload:
     items: list[InboxItem] = strawberry.field(
         description="The viewer's own items among the ids, after the change (unknown ids omitted)."
     )
+
+
+@strawberry.type(
+    description=(
+        "A change of the viewer's inbox, with the exact unread count after it. `seq` goes up by "
+        "one per event of this member: any other step (a gap, a reset) means events were missed: "
+        "refetch the inbox. The first event is SYNC."
+    )
+)
+class InboxEvent:
+    seq: int
+    kind: InboxEventKind
+    unread_count: int = strawberry.field(description="Visible unread items, all categories.")
+    ids: list[strawberry.ID] = strawberry.field(description="The notifications it is about.")
+    item: InboxItem | None = strawberry.field(
+        description="NEW_ITEM and AMENDED: the item as the inbox shows it, in your locale."
+    )
+    categories: list[str] | None = strawberry.field(
+        description="ALL_READ: the categories marked (null: every category)."
+    )
+
+    @classmethod
+    def from_view(cls, view: InboxEventView) -> InboxEvent:
+        return cls(
+            seq=view.seq,
+            kind=view.kind,
+            unread_count=view.unread_count,
+            ids=[strawberry.ID(i) for i in view.ids],
+            item=None if view.item is None else InboxItem.from_view(view.item),
+            categories=None if view.categories is None else list(view.categories),
+        )

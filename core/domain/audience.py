@@ -61,6 +61,8 @@ class BatchResult:
     delivered: int
     already: int
     failed: tuple[FailedMember, ...] = ()
+    # Who this call delivered to (``delivered`` of them): their live events.
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from core.domain.audience import (
     PartitionOvertaken,
     member_shard,
 )
+from core.domain.events import new_item
 from core.domain.inbox import InboxEntry
 from core.domain.notification import AudienceKind, Notification, NotificationState
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import InvalidInput, NotFound
 from core.observability.spans import chunk_span
-from core.ports import FanoutStore, SegmentStore
+from core.ports import FanoutStore, InboxEvents, SegmentStore
 
 log = structlog.get_logger("pointclub.fanout")
 
@@ -173,7 +174,9 @@ class PartitionWalk:
         report: FanoutReport,
         progress: Progress | None,
         expected: int,
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._fanout = fanout
         self._walker = walker
         self._entry = entry
@@ -243,6 +246,7 @@ class PartitionWalk:
                     result = await self._fanout.deliver_batch(
                         nid, partition.key, batch, self._entry
                     )
+                await self._events.to_members(result.members, new_item(nid))
                 self._report.audience += len(batch)
                 self._report.delivered += result.delivered
                 self._report.already += result.already

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from core.domain.events import ChangeKind, InboxChange
 from core.domain.inbox import check_notification_id
 from core.domain.notification import (
     AMENDABLE,
@@ -25,7 +26,14 @@ from core.domain.notification_draft import delivery_changes, fingerprint
 from core.domain.time import iso_key
 from core.errors import Conflict, FieldError, InvalidInput, NotFound, ValidationFailed
 from core.observability.spans import traced
-from core.ports import Clock, IdempotencyClaim, IdGenerator, NotificationStore, SegmentStore
+from core.ports import (
+    Clock,
+    IdempotencyClaim,
+    IdGenerator,
+    InboxEvents,
+    NotificationStore,
+    SegmentStore,
+)
 
 log = structlog.get_logger("pointclub.audit")
 
@@ -44,7 +52,9 @@ class NotificationAuthoring:
         ids: IdGenerator,
         categories: set[str],
         recall_shards: int,
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._store = store
         self._segments = segments
         self._clock = clock
@@ -104,6 +114,8 @@ class NotificationAuthoring:
         updated = current.edit(draft, now, actor)
         await self._store.save(updated, expected=current.state, audit=updated.last_audit)
         _log(updated.last_audit, notification_id)
+        if current.state in AMENDABLE:  # members may have it: their screens show the new text
+            await self._events.to_everyone(InboxChange(ChangeKind.AMENDED, (notification_id,)))
         return updated
 
     @traced
@@ -132,6 +144,8 @@ class NotificationAuthoring:
             recalled, expected=current.state, audit=recalled.last_audit, shards=self._recall_shards
         )
         _log(recalled.last_audit, notification_id)
+        if current.state in AMENDABLE:
+            await self._events.to_everyone(InboxChange(ChangeKind.RECALLED, (notification_id,)))
         return recalled
 
     async def _get(self, notification_id: str) -> Notification:

@@ -15,11 +15,12 @@ import time
 import structlog
 
 from core.domain.audience import check_member_id
+from core.domain.events import new_item
 from core.domain.inbox import check_notification_id
 from core.domain.notification import Notification, NotificationState
 from core.errors import Conflict, NotFound
 from core.observability.spans import traced
-from core.ports import Clock, FanoutStore, NotificationStore, SegmentStore
+from core.ports import Clock, FanoutStore, InboxEvents, NotificationStore, SegmentStore
 from core.usecases.audience_walk import (
     Audience,
     AudienceWalker,
@@ -47,8 +48,10 @@ class PrepareNotification:
         fanout: FanoutStore,
         publish: PublishBroadcast,
         clock: Clock,
+        events: InboxEvents,
         concurrency: int = 16,
     ) -> None:
+        self._events = events
         self._notifications = notifications
         self._publish = publish
         self._walker = AudienceWalker(audience)
@@ -138,6 +141,7 @@ class PrepareNotification:
         # Members recorded as failed by earlier runs first (each worker its own shards').
         owns = None if shard is None else shard.owns_member
         retried = await self._fanout.retry_failed(notification.notification_id, entry, owns)
+        await self._events.to_members(retried.members, new_item(notification.notification_id))
         report.delivered += retried.delivered
         report.note_failures(retried.failed)
         own = audience.own(shard)
@@ -153,6 +157,7 @@ class PrepareNotification:
             report=report,
             progress=progress,
             expected=expected,
+            events=self._events,
         )
         await walk.all(audience, own, self._concurrency)
 
@@ -219,6 +224,7 @@ class PrepareNotification:
             result = await self._fanout.deliver_batch(
                 nid, f"manual.{user_id}", [user_id], entry, checkpointed=False
             )
+        await self._events.to_members(result.members, new_item(nid))
         report.delivered, report.already = result.delivered, result.already
         report.note_failures(result.failed)
         return report

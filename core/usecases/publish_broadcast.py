@@ -12,10 +12,11 @@ from collections.abc import Collection
 import structlog
 
 from core.domain.broadcast import Broadcast
+from core.domain.events import new_item
 from core.domain.notification import Notification, NotificationState
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
-from core.ports import Clock, LedgerStore, LiveListStore, NotificationStore
+from core.ports import Clock, InboxEvents, LedgerStore, LiveListStore, NotificationStore
 
 log = structlog.get_logger("pointclub.fanout")
 
@@ -40,7 +41,9 @@ class PublishBroadcast:
         shards: int,
         max_live: int,
         rank_codes: Collection[str],
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._notifications = notifications
         self._members = members
         self._live = live
@@ -99,6 +102,8 @@ class PublishBroadcast:
                 reach=reach,
                 expired_removed=len(drop),
             )
+            # One message, whatever the audience: each server tells its subscribers it reaches.
+            await self._events.to_everyone(new_item(published.notification_id))
             return published
         raise Conflict("the notification kept changing; publish it again")
 

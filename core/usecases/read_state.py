@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from core.domain.broadcast import LiveList, Visibility
+from core.domain.events import ChangeKind, InboxChange, read_change
 from core.domain.inbox import (
     ALL_CATEGORIES,
     BroadcastRead,
@@ -28,6 +29,7 @@ from core.observability.spans import traced
 from core.ports import (
     Clock,
     EntryRef,
+    InboxEvents,
     InboxStore,
     LiveListReader,
     MemberReader,
@@ -70,7 +72,9 @@ class ReadStateCommands:
         writer: InboxStore,
         clock: Clock,
         categories: Collection[str],
+        events: InboxEvents,
     ) -> None:
+        self._events = events
         self._categories = frozenset(categories)
         self._members = members
         self._notifications = notifications
@@ -108,6 +112,7 @@ class ReadStateCommands:
             )
             await self._writer.apply(user_id, change, now)
             tidy = Tidy()
+        await self._announce(user_id, ChangeKind.READ, [m.notification_id for m, _ in reads])
         return wanted
 
     @traced
@@ -134,6 +139,7 @@ class ReadStateCommands:
             ),
         )
         await self._writer.apply(user_id, change, now)
+        await self._announce(user_id, ChangeKind.UNREAD, [notification_id])
         return [notification_id]
 
     @traced
@@ -176,6 +182,10 @@ class ReadStateCommands:
             uncover=() if cover else tidy.uncover,
         )
         await self._writer.apply(user_id, change, now)
+        categories = None if wanted is None else tuple(sorted(wanted))
+        await self._events.to_members(
+            [user_id], InboxChange(ChangeKind.ALL_READ, categories=categories)
+        )
 
     @traced
     async def archive(self, user_id: str, ids: Sequence[str]) -> list[str]:
@@ -207,7 +217,14 @@ class ReadStateCommands:
             )
             await self._writer.apply(user_id, change, now)
             tidy = Tidy()
+        await self._announce(user_id, ChangeKind.ARCHIVED, [e.notification_id for e in targets])
         return wanted
+
+    async def _announce(self, user_id: str, kind: ChangeKind, ids: list[str]) -> None:
+        """The member's other devices (and this one's other tabs) learn of the change."""
+        change = read_change(kind, ids)
+        if change is not None:
+            await self._events.to_members([user_id], change)
 
     async def _status(self, user_id: str) -> tuple[InboxState, LiveList, Visibility]:
         state, club, live = await asyncio.gather(

@@ -84,7 +84,7 @@ class FakeFanout:
         )
         if delivered:
             self._log(notification_id, f"{partition}#{last}", delivered)
-        return BatchResult(len(delivered), already, (*failed, *known))
+        return BatchResult(len(delivered), already, (*failed, *known), tuple(delivered))
 
     async def retry_failed(
         self,
@@ -95,6 +95,7 @@ class FakeFanout:
         self.world.check()
         delivered = already = 0
         still: list[FailedMember] = []
+        reached: list[str] = []
         for member in sorted(self.world.failures.get(notification_id, {})):
             if owns is not None and not owns(member):
                 continue
@@ -102,7 +103,8 @@ class FakeFanout:
             delivered += result.delivered
             already += result.already
             still += result.failed
-        return BatchResult(delivered, already, tuple(still))
+            reached += result.members
+        return BatchResult(delivered, already, tuple(still), tuple(reached))
 
     async def has_failed(self, notification_id: str, member: str) -> bool:
         self.world.check()
@@ -127,7 +129,7 @@ class FakeFanout:
         del failures[member]
         self._count(notification_id, RETRIES_PARTITION, delivered=1, failed=-1)
         self._log(notification_id, f"retry.{member}", [member])
-        return BatchResult(1, 0)
+        return BatchResult(1, 0, members=(member,))
 
     async def finish_partition(self, notification_id: str, partition: str) -> None:
         self.world.check()

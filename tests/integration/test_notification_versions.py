@@ -82,6 +82,7 @@ async def test_two_operators_one_wins_the_other_is_told(
         ids=container.ids,
         categories=set(container.settings.categories),
         recall_shards=container.settings.recall_shards,
+        events=container.events,
     )
     with pytest.raises(Conflict):
         await authoring.update("op-b", nid, NotificationPatch(category="news"))
@@ -106,6 +107,7 @@ async def test_an_amend_racing_the_fanout_start_is_kept(
         fanout=container.fanout,
         publish=container.publish_broadcast(),
         clock=container.clock,
+        events=container.events,
     )
     report = await prepare.run(nid)
     assert report.state is NotificationState.PUBLISHED and report.delivered == len(members)

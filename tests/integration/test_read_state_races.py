@@ -46,6 +46,7 @@ def commands_with(container: Container, members: Any) -> ReadStateCommands:
         writer=container.members,
         clock=container.clock,
         categories=container.settings.categories,
+        events=container.events,
     )
 
 

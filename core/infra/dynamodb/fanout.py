@@ -97,7 +97,7 @@ class DynamoFanoutStore:
             try:
                 with translated_errors("deliver a batch"):
                     await self._client.transact_write_items(TransactItems=items)
-                return BatchResult(len(pending), already, (*failed, *known))
+                return BatchResult(len(pending), already, (*failed, *known), tuple(pending))
             except self._client.exceptions.TransactionCanceledException as error:
                 reasons = cancellation_reasons(error)
                 guard, checkpoint = len(items) - 1, 2 * len(pending)
@@ -140,6 +140,7 @@ class DynamoFanoutStore:
         worker's); those who still fail stay recorded."""
         delivered = already = 0
         still: list[FailedMember] = []
+        reached: list[str] = []
         async for item in self._prep_items(notification_id, "F#"):
             member = item[keys.SK]["S"].removeprefix("F#")
             if owns is not None and not owns(member):
@@ -148,7 +149,8 @@ class DynamoFanoutStore:
             delivered += result.delivered
             already += result.already
             still += result.failed
-        return BatchResult(delivered, already, tuple(still))
+            reached += result.members
+        return BatchResult(delivered, already, tuple(still), tuple(reached))
 
     async def has_failed(self, notification_id: str, member: str) -> bool:
         with translated_errors("read a failed delivery"):
@@ -182,7 +184,7 @@ class DynamoFanoutStore:
                 "retry a failed delivery",
                 partial(self._client.transact_write_items, TransactItems=deliver),
             )
-            return BatchResult(1, 0)
+            return BatchResult(1, 0, members=(member,))
         except self._client.exceptions.TransactionCanceledException as error:
             reasons = cancellation_reasons(error)
             if reason_at(reasons, len(deliver) - 1) == "ConditionalCheckFailed":
