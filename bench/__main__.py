@@ -7,6 +7,8 @@ embedded the embedded store of `serve`: import-list and prepare-notification of 
          50,000 members
 fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWriteItem
 home     the home screen under load: GraphQL vs a hand-written reference; tracing on vs off
+live     10,000 live subscriptions on one server and on two: memory, fan-out and broadcast
+         event latency (BENCH_LIVE_MEMBERS to change the number)
 profile  where the server's CPU goes on the home screen (py-spy)
 shapes   the engine's rate for each write shape delivery could use (why fan-out has a ceiling)
 """
@@ -17,7 +19,7 @@ import argparse
 import asyncio
 import logging
 
-from bench import broadcast, counts, embedded, fanout, home, profile, shapes
+from bench import broadcast, counts, embedded, fanout, home, live, profile, shapes
 from core.observability.logging import configure_logging
 
 BENCHMARKS = {
@@ -26,6 +28,7 @@ BENCHMARKS = {
     "embedded": embedded.main,
     "fanout": fanout.main,
     "home": home.main,
+    "live": live.main,
     "profile": profile.main,
     "shapes": shapes.main,
 }

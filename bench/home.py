@@ -183,7 +183,9 @@ async def calls_per_first(container: Container) -> dict[int, list[str]]:
 def server_env(engine: Engine, container: Container, tracing: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
     env.update(
-        POINTCLUB_DYNAMODB_ENDPOINT=engine.url, POINTCLUB_TABLE_NAME=container.settings.table_name
+        POINTCLUB_DYNAMODB_ENDPOINT=engine.url,
+        POINTCLUB_TABLE_NAME=container.settings.table_name,
+        POINTCLUB_EMBEDDED_EVENTS_PORT=str(free_port()),
     )
     if tracing:
         env.update(DD_TRACE_AGENT_URL=tracing, DD_TRACE_ENABLED="true", DD_ENV="bench")

@@ -9,6 +9,7 @@ import typer
 
 from cli import batch, db, points, segments, stats
 from cli.common import fail, load_settings, parse_duration
+from cli.listen import listen
 from cli.serve import serve
 from core.auth import DevTokenIssuer
 from core.errors import Forbidden
@@ -30,6 +31,7 @@ app.add_typer(points.ranks, name="ranks")
 app.command("prepare-notification")(batch.prepare_notification)
 app.command("prepare-due")(batch.prepare_due)
 app.command("recall-cleanup")(batch.recall_cleanup)
+app.command("listen")(listen)
 
 
 @app.command("token")

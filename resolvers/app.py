@@ -70,7 +70,11 @@ def create_app(
         settings.trusted_documents_file, only=settings.trusted_documents_only
     )
     public = PointclubGraphQL(
-        settings, public_schema(settings.is_production, limits, trusted), allow_get=True, live=True
+        settings,
+        public_schema(settings.is_production, limits, trusted),
+        allow_get=True,
+        live=True,
+        trusted=trusted,
     )
     admin_api = PointclubGraphQL(
         settings, admin_schema(settings.is_production, limits), allow_get=False

@@ -23,7 +23,9 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from core.settings import Settings
 from resolvers import admin_mutation, admin_query
@@ -45,6 +47,18 @@ class PointclubSchema(strawberry.Schema):
     before the operation runs (a syntax error, too many tokens), which skip the extensions: the
     one place that codes document errors and, in production, drops suggestions."""
 
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        """Over HTTP (the only caller of ``execute``), no subscriptions: they need the WebSocket,
+        where ``subscribe`` runs them. Strawberry would run one as a query and fail inside."""
+        allowed = kwargs.get("allowed_operation_types") or HTTP_OPERATIONS
+        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        try:
+            return await super().execute(*args, **kwargs)
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                raise SubscriptionOverHttp() from error
+            raise
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -55,6 +69,22 @@ class PointclubSchema(strawberry.Schema):
                 syntax = error.message.startswith("Syntax Error")
                 code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
                 error.extensions = {**(error.extensions or {}), "code": code}
+
+
+HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class SubscriptionOverHttp(InvalidOperationTypeError):
+    """A 400 that says where subscriptions are served."""
+
+    def __init__(self) -> None:
+        super().__init__(OperationType.SUBSCRIPTION)
+
+    def as_http_error_reason(self, method: str) -> str:
+        return (
+            f"subscriptions are not served over {method}: open a WebSocket on this path "
+            "(graphql-transport-ws)"
+        )
 
 
 def _extensions(

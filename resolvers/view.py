@@ -30,6 +30,7 @@ from resolvers.context import Context, parse_accept_language
 from resolvers.dataloaders import DataLoaders
 from resolvers.errors import UNAVAILABLE_MESSAGE
 from resolvers.live import LiveConnection
+from resolvers.trusted import TrustedDocuments
 
 log = structlog.get_logger("pointclub.graphql")
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -48,6 +49,7 @@ class PointclubGraphQL(GraphQL[Context, None]):
         *,
         allow_get: bool,
         live: bool = False,
+        trusted: TrustedDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -58,6 +60,7 @@ class PointclubGraphQL(GraphQL[Context, None]):
             allowed_origins=tuple(settings.ws_allowed_origins),
         )
         self._deadline = settings.dynamodb_timeout_seconds
+        self.trusted = trusted  # the WebSocket handler checks subscriptions against it
 
     async def execute_single(  # type: ignore[override]  # forwards the keywords as they come
         self, **kwargs: Any

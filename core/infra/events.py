@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.domain.events import InboxChange
 from core.observability.spans import tracer
@@ -74,7 +75,8 @@ def connect(url: str, *, timeout: float) -> Redis:
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
+        # Once more at once on a broken connection (a broker restarted since the last call).
+        retry=Retry(NoBackoff(), 1),
         health_check_interval=0,
     )
 
@@ -109,7 +111,7 @@ class RedisEvents:
         payload = change.encode()
         with tracer.trace("events.publish", resource=change.kind.value, span_type="worker") as span:
             span.set_metric("events.members", len(user_ids))
-            if not self._ready(len(user_ids), change):
+            if not self._ready(len(user_ids)):
                 return
             try:
                 for start in range(0, len(user_ids), PIPELINE):
@@ -133,7 +135,7 @@ class RedisEvents:
     async def to_everyone(self, change: InboxChange) -> None:
         with tracer.trace("events.publish", resource=change.kind.value, span_type="worker") as span:
             span.set_tag("events.audience", "all")
-            if not self._ready(1, change):
+            if not self._ready(1):
                 return
             try:
                 await self._script(
@@ -144,7 +146,7 @@ class RedisEvents:
             except (RedisError, OSError) as error:
                 self._failed(1, change, error)
 
-    def _ready(self, count: int, change: InboxChange) -> bool:
+    def _ready(self, count: int) -> bool:
         if time.monotonic() < self._quiet_until:
             self.dropped += count
             return False
@@ -152,7 +154,10 @@ class RedisEvents:
 
     def _failed(self, count: int, change: InboxChange, error: BaseException) -> None:
         self.dropped += count
-        self._quiet_until = time.monotonic() + QUIET_AFTER_FAILURE_SECONDS
+        if isinstance(error, RedisTimeoutError | TimeoutError):
+            # A broker that hangs would cost every publish its timeout: skip a while. A refused
+            # connection costs nothing, so the next publish tries again (and finds it back).
+            self._quiet_until = time.monotonic() + QUIET_AFTER_FAILURE_SECONDS
         log.warning(
             "events.publish_failed",
             kind=change.kind.value,

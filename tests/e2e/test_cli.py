@@ -32,8 +32,17 @@ POINTCLUB = str(Path(sys.executable).with_name("pointclub"))
 
 
 def cli_env(**extra: str) -> dict[str, str]:
+    """A clean environment; the embedded broker on a free port unless given (a `serve` and the
+    commands run beside it must be given the same one)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
-    env.update({"DD_TRACE_ENABLED": "false", "POINTCLUB_DYNAMODB_TIMEOUT_SECONDS": "60", **extra})
+    env.update(
+        {
+            "DD_TRACE_ENABLED": "false",
+            "POINTCLUB_DYNAMODB_TIMEOUT_SECONDS": "60",
+            "POINTCLUB_EMBEDDED_EVENTS_PORT": str(free_port()),
+            **extra,
+        }
+    )
     return env
 
 
@@ -162,7 +171,8 @@ def test_db_commands_beside_serve_use_the_embedded_store(server: Server) -> None
 
 def test_health_and_readiness(server: Server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
-    assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+    ready = httpx.get(f"{server.url}/readyz").json()
+    assert ready == {"status": "ready", "events": "ok", "subscriptions": 0}
 
 
 def test_ctrl_c_shuts_down_cleanly(server: Server) -> None:

@@ -7,9 +7,12 @@ from __future__ import annotations
 from core.auth import DevTokenIssuer, TokenVerifier
 from core.bootstrap import Container
 from core.domain.pointclub import RankTable
+from core.infra.events import NoEvents
+from core.ports import InboxEvents
 from core.settings import Settings
 from core.usecases.read_counting import ReadCounting
 from tests.fakes.clock import FakeClock, SequentialIds
+from tests.fakes.events import EVERYONE, RecordedEvents
 from tests.fakes.fanout import FakeFanout
 from tests.fakes.ledger import FakeLedger, FakeReadStats, FakeSystem
 from tests.fakes.members import FakeMembers
@@ -18,6 +21,7 @@ from tests.fakes.segments import FakeSegments
 from tests.fakes.world import World
 
 __all__ = [
+    "EVERYONE",
     "FakeClock",
     "FakeFanout",
     "FakeLedger",
@@ -27,6 +31,7 @@ __all__ = [
     "FakeReadStats",
     "FakeSegments",
     "FakeSystem",
+    "RecordedEvents",
     "SequentialIds",
     "World",
     "fake_container",
@@ -38,6 +43,7 @@ def fake_container(
     *,
     clock: FakeClock | None = None,
     world: World | None = None,
+    events: InboxEvents | None = None,
 ) -> Container:
     """Everything a process needs, in memory: usecases and queries run as in production."""
     settings = settings or Settings(table_name="in-memory")
@@ -60,4 +66,5 @@ def fake_container(
         verifier=TokenVerifier(settings),
         issuer=DevTokenIssuer(settings),
         read_counting=ReadCounting(read_stats),
+        events=events or NoEvents(),
     )
