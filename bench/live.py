@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,13 @@ class TimedEvents:
     async def to_everyone(self, change: InboxChange) -> None:
         self.everyone = time.perf_counter()
         await self._inner.to_everyone(change)
+
+    async def announce(self, notification_id: str) -> None:
+        self.everyone = time.perf_counter()
+        await self._inner.announce(notification_id)
+
+    async def upcoming(self, notification_id: str, visible_from: datetime) -> None:
+        await self._inner.upcoming(notification_id, visible_from)
 
 
 @dataclass

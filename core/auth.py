@@ -72,9 +72,7 @@ class TokenVerifier:
             if isinstance(roles, list)
             else frozenset(),
             locale=locale if isinstance(locale, str) else None,
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC)
-            if isinstance(claims.get("exp"), int | float)
-            else None,
+            expires_at=_instant(claims.get("exp")),
         )
 
     def _key_for(self, token: str) -> Any:
@@ -85,6 +83,17 @@ class TokenVerifier:
             if candidate.key_id == kid:
                 return candidate.key
         raise Unauthenticated("unknown signing key")
+
+
+def _instant(exp: object) -> datetime | None:
+    """``exp`` as an instant; one past what a datetime holds (an exp in milliseconds, say)
+    never ends within a connection's life: None."""
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class DevTokenIssuer:

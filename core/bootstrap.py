@@ -169,6 +169,8 @@ class Container:
             queue=self.notifications,
             prepare=self.prepare_notification(),
             clock=self.clock,
+            live=self.live,
+            events=self.events,
             broadcast_lead=timedelta(seconds=self.settings.broadcast_lead_seconds),
         )
 

@@ -351,6 +351,14 @@ class InboxEvents(Protocol):
         """One message, whatever the audience: every server delivers it to its subscribers."""
         ...
 
+    async def announce(self, notification_id: str) -> None:
+        """A broadcast is visible: NEW_ITEM for everyone, once however many processes say so."""
+        ...
+
+    async def upcoming(self, notification_id: str, visible_from: datetime) -> None:
+        """A broadcast published ahead of its visibleFrom: servers announce it then."""
+        ...
+
 
 class EventFeeds(Protocol):
     """A server's side of live events: the feeds of the subscriptions it holds."""

@@ -4,7 +4,7 @@ Strawberry runs the protocol; this handler adds what a public endpoint needs aro
 
 - the member's token is checked on ``connection_init`` as HTTP checks it (4403 before anything
   is sent); the connection closes at the token's ``exp`` with 4001 (connect again with a fresh
-  token); at most ``POINTCLUB_WS_MAX_CONNECTIONS_PER_MEMBER`` per member on this process (4429);
+  token); at most ``POINTCLUB_WS_MAX_CONNECTIONS_PER_MEMBER`` per member on this process (4029);
 - subscriptions only (queries and mutations are HTTP's), at most
   ``POINTCLUB_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION`` each;
 - server pings every ``POINTCLUB_WS_PING_SECONDS``; a client that answers nothing for two of
@@ -13,7 +13,8 @@ Strawberry runs the protocol; this handler adds what a public endpoint needs aro
 
 Close codes (docs/ARCHITECTURE.md, "Live events"): 1001 server stopping, 1013 events or store
 unavailable (retry with backoff), 4001 token expired, 4002 no answer to pings, 4008 too slow,
-4403 bad token, 4429 too many connections of the member; Strawberry's own 4400, 4401, 4408, 4409.
+4403 bad token, 4029 too many connections of the member; Strawberry's own 4400, 4401, 4408,
+4409, 4429 (a second connection_init).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ log = structlog.get_logger("pointclub.live")
 TOKEN_EXPIRED = (4001, "token expired: connect again with a fresh token")
 NO_PONG = (4002, "no answer to pings")
 TOO_SLOW = (4008, "too slow: events were dropped, reconnect and refetch")
-TOO_MANY = (4429, "too many connections for this member")
+# Not 4429: graphql-ws treats that (the protocol's "too many initialisations") as fatal.
+TOO_MANY = (4029, "too many connections for this member")
 UNAVAILABLE = (1013, "live events unavailable, retry later")
 SEND_SECONDS = 10.0  # a frame the client does not take within this: too slow
 MAX_TOKEN_CHARS = 8_192

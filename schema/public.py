@@ -32,7 +32,8 @@ strawberry.enum(
         "an item arrived (delivered, or a broadcast that reaches you). READ, UNREAD, ARCHIVED: "
         "your read state changed (on any device). ALL_READ: mark-all, of `categories` (null: "
         "all). RECALLED: gone from the inbox. AMENDED: new content (`item`). UNREAD_COUNT: only "
-        "the count and seq are news (a broadcast or amend that does not concern you)."
+        "the count and seq are news (a broadcast or amend that does not concern you, or, with "
+        "a seq that jumps, events that were lost)."
     ),
 )
 

@@ -35,10 +35,7 @@ class ChangeKind(StrEnum):
     ALL_READ = "ALL_READ"
     RECALLED = "RECALLED"
     AMENDED = "AMENDED"
-
-
-# Changes every member may be concerned by: one message on the shared channel.
-SHARED_KINDS = frozenset({ChangeKind.RECALLED, ChangeKind.AMENDED})
+    GAP = "GAP"  # a publisher lost events: every subscriber's sequence jumps (refetch)
 
 
 @dataclass(frozen=True)
@@ -104,12 +101,16 @@ class EventSequence:
 
     Every event moves exactly one of the two by one, so the sum moves by one per event the
     member is sent; the client sees a gap (a sum that is not the last one plus one) when an
-    event was lost, or the broker forgot its counters. Events published before the baseline
-    was read (they are in it) are dropped once, while the feed starts."""
+    event was lost, a publisher lost some (GAP: the shared counter jumps by two), or the broker
+    forgot its counters (the sum goes down). Until a counter's first event arrives, messages
+    it already counted in the baseline (published while the baseline was read) are dropped;
+    after that every message is taken as it comes, a counter that went back included."""
 
     def __init__(self, member: int, shared: int) -> None:
         self.member = member
         self.shared = shared
+        self._member_started = False
+        self._shared_started = False
 
     @property
     def value(self) -> int:
@@ -118,13 +119,13 @@ class EventSequence:
     def advance(self, *, shared: bool, counter: int) -> bool:
         """Take an event's counter; False when the baseline already counted it."""
         if shared:
-            if counter <= self.shared:
+            if not self._shared_started and counter <= self.shared:
                 return False
-            self.shared = counter
+            self.shared, self._shared_started = counter, True
         else:
-            if counter <= self.member:
+            if not self._member_started and counter <= self.member:
                 return False
-            self.member = counter
+            self.member, self._member_started = counter, True
         return True
 
 
@@ -159,8 +160,8 @@ class InboxEventKind(StrEnum):
 class FeedEnded(Exception):
     """Why a subscription ends from the server's side, with the WebSocket close code."""
 
-    code = 1011
-    reason = "internal error"
+    code = 1013  # retryable for every graphql-transport-ws client (1011 is fatal in graphql-ws)
+    reason = "live events ended, reconnect"
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.reason)

@@ -32,7 +32,8 @@ from core.domain.events import (
     TooSlow,
 )
 from core.errors import InvalidInput
-from core.infra.events import EventChannels
+from core.infra.announcements import Announcements
+from core.infra.events import EventChannels, RedisEvents, connect
 from core.observability.spans import tracer
 
 log = structlog.get_logger("pointclub.events")
@@ -63,7 +64,9 @@ class EventHub:
         self._queue_limit = queue_limit
         self._timeout = timeout
         self._ping_seconds = ping_seconds
-        self._client: Redis | None = None
+        self._client: Redis | None = None  # baselines and announcements (safe to retry)
+        self._listener: Redis | None = None  # the pub/sub connection: never reconnects by itself
+        self._upcoming: Announcements | None = None
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -87,9 +90,9 @@ class EventHub:
     async def start(self, *, wait: float = 0.0) -> None:
         if self._url is None:
             return
-        from core.infra.events import connect
-
-        self._client = connect(self._url, timeout=self._timeout)
+        self._client = connect(self._url, timeout=self._timeout, retries=1)
+        self._listener = connect(self._url, timeout=self._timeout)
+        self._upcoming = Announcements(RedisEvents(self._client, self._channels))
         self._task = asyncio.create_task(self._run(), name="events.hub")
         if wait > 0:
             with contextlib.suppress(TimeoutError):
@@ -102,8 +105,11 @@ class EventHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._client is not None:
-            await self._client.aclose()
+        if self._upcoming is not None:
+            self._upcoming.cancel()
+        for client in (self._client, self._listener):
+            if client is not None:
+                await client.aclose()
 
     @asynccontextmanager
     async def feed(self, user_id: str) -> AsyncIterator[Feed]:
@@ -169,10 +175,10 @@ class EventHub:
     async def _run(self) -> None:
         attempt = 0
         while True:
-            assert self._client is not None
-            pubsub = self._client.pubsub()
+            assert self._listener is not None
+            pubsub = self._listener.pubsub()
             try:
-                await pubsub.subscribe(self._channels.shared)
+                await pubsub.subscribe(self._channels.shared, self._channels.upcoming)
                 await self._listen(pubsub)
             except (RedisError, OSError, TimeoutError) as error:
                 was_up = self._up.is_set()
@@ -208,6 +214,9 @@ class EventHub:
                     log.info("events.connected", subscriptions=len(self._feeds))
                 elif self._confirming is not None and self._confirming[0] == channel:
                     _settle(self._confirming[1])
+            elif kind == "message" and channel == self._channels.upcoming:
+                if self._upcoming is not None:
+                    self._upcoming.schedule(_text(message["data"]))
             elif kind == "message":
                 self._dispatch(channel, message["data"])
 

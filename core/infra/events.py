@@ -8,9 +8,11 @@ a change for everyone (a broadcast, a recall, an amend) once on ``<prefix>all``.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from redis.asyncio import Redis
@@ -19,7 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core.domain.events import InboxChange
+from core.domain.events import ChangeKind, InboxChange, new_item
 from core.observability.spans import tracer
 
 log = structlog.get_logger("pointclub.events")
@@ -31,12 +33,26 @@ if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 redis.call('PUBLISH', ARGV[1], n .. ' ' .. ARGV[2])
 return n
 """
+# The same on the shared channel, once per notification whoever asks (the publish of a broadcast
+# visible now; prepare-due and every server's timer when a scheduled one becomes visible).
+ANNOUNCE_SCRIPT = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 0 end
+local n = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], n .. ' ' .. ARGV[2])
+return n
+"""
+# Events were lost: the shared counter jumps by two, so every subscriber sees a gap and refetches.
+GAP_SCRIPT = """
+local n = redis.call('INCRBY', KEYS[1], 2)
+redis.call('PUBLISH', ARGV[1], n .. ' ' .. ARGV[2])
+return n
+"""
 # A member's counter lives this long after their last event (the shared one forever): a
 # connection never lasts that long without an event (tokens expire first).
 MEMBER_COUNTER_SECONDS = 30 * 86_400
-QUIET_AFTER_FAILURE_SECONDS = (
-    5.0  # publishes skipped after a failure, so a dead broker costs nothing
-)
+ANNOUNCED_SECONDS = 2 * 86_400  # an announcement is made once within this
+# After a timeout, publishes are skipped this long: a hung broker costs the work nothing.
+QUIET_AFTER_FAILURE_SECONDS = 5.0
 PIPELINE = 100  # member events per round trip
 
 
@@ -64,19 +80,28 @@ class EventChannels:
     def member_counter(self, user_id: str) -> str:
         return f"{self.prefix}seq:m:{user_id}"
 
+    @property
+    def upcoming(self) -> str:
+        """Broadcasts published ahead of their visibleFrom (no counter: servers set timers)."""
+        return f"{self.prefix}soon"
+
+    def announced(self, notification_id: str) -> str:
+        return f"{self.prefix}shown:{notification_id}"
+
     def member_of(self, channel: str) -> str | None:
         member = f"{self.prefix}m:"
         return channel[len(member) :] if channel.startswith(member) else None
 
 
-def connect(url: str, *, timeout: float) -> Redis:
-    """A client that fails fast: a broker that does not answer is a lost event, not a stall."""
+def connect(url: str, *, timeout: float, retries: int = 0) -> Redis:
+    """A client that fails fast: a broker that does not answer is a lost event, not a stall.
+    No retries by default: a publish sent again after a lost reply would be told twice, and a
+    pub/sub connection that reconnects by itself would hide the messages it missed."""
     return Redis.from_url(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        # Once more at once on a broken connection (a broker restarted since the last call).
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), retries),
         health_check_interval=0,
     )
 
@@ -90,18 +115,28 @@ class NoEvents:
     async def to_everyone(self, change: InboxChange) -> None:
         return None
 
+    async def announce(self, notification_id: str) -> None:
+        return None
+
+    async def upcoming(self, notification_id: str, visible_from: datetime) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 
 
 class RedisEvents:
-    """Publishes on a broker; a failure is logged and counted, never raised to the caller."""
+    """Publishes on a broker; a failure is logged and counted, never raised to the caller, and
+    the next publish that gets through first tells every subscriber that events were lost."""
 
     def __init__(self, client: Redis, channels: EventChannels) -> None:
         self._client = client
         self._channels = channels
-        self._script = client.register_script(PUBLISH_SCRIPT)
+        self._publish = client.register_script(PUBLISH_SCRIPT)
+        self._announce = client.register_script(ANNOUNCE_SCRIPT)
+        self._gap = client.register_script(GAP_SCRIPT)
         self._quiet_until = 0.0
+        self._lost = False
         self.published = 0
         self.dropped = 0
 
@@ -109,51 +144,82 @@ class RedisEvents:
         if not user_ids:
             return
         payload = change.encode()
-        with tracer.trace("events.publish", resource=change.kind.value, span_type="worker") as span:
-            span.set_metric("events.members", len(user_ids))
-            if not self._ready(len(user_ids)):
-                return
-            try:
-                for start in range(0, len(user_ids), PIPELINE):
-                    chunk = user_ids[start : start + PIPELINE]
-                    async with self._client.pipeline(transaction=False) as pipe:
-                        for user_id in chunk:
-                            await self._script(
-                                keys=[self._channels.member_counter(user_id)],
-                                args=[
-                                    self._channels.member(user_id),
-                                    payload,
-                                    MEMBER_COUNTER_SECONDS,
-                                ],
-                                client=pipe,
-                            )
-                        await pipe.execute()
-                    self.published += len(chunk)
-            except (RedisError, OSError) as error:
-                self._failed(len(user_ids), change, error)
+
+        async def publish() -> None:
+            for start in range(0, len(user_ids), PIPELINE):
+                chunk = user_ids[start : start + PIPELINE]
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for user_id in chunk:
+                        channel = self._channels.member(user_id)
+                        await self._publish(
+                            keys=[self._channels.member_counter(user_id)],
+                            args=[channel, payload, MEMBER_COUNTER_SECONDS],
+                            client=pipe,
+                        )
+                    await pipe.execute()
+                self.published += len(chunk)
+
+        await self._guarded(change, len(user_ids), publish)
 
     async def to_everyone(self, change: InboxChange) -> None:
+        async def publish() -> None:
+            await self._publish(
+                keys=[self._channels.shared_counter],
+                args=[self._channels.shared, change.encode(), 0],
+            )
+            self.published += 1
+
+        await self._guarded(change, 1, publish)
+
+    async def announce(self, notification_id: str) -> None:
+        change = new_item(notification_id)
+
+        async def publish() -> None:
+            keys = [self._channels.shared_counter, self._channels.announced(notification_id)]
+            args: list[str | bytes | int] = [
+                self._channels.shared,
+                change.encode(),
+                ANNOUNCED_SECONDS,
+            ]
+            if await self._announce(keys=keys, args=args):
+                self.published += 1
+
+        await self._guarded(change, 1, publish)
+
+    async def upcoming(self, notification_id: str, visible_from: datetime) -> None:
+        at = int(visible_from.timestamp() * 1000)
+
+        async def publish() -> None:
+            await self._client.publish(self._channels.upcoming, f"{notification_id} {at}")
+
+        await self._guarded(new_item(notification_id), 0, publish)
+
+    async def _guarded(
+        self, change: InboxChange, count: int, publish: Callable[[], Awaitable[None]]
+    ) -> None:
         with tracer.trace("events.publish", resource=change.kind.value, span_type="worker") as span:
-            span.set_tag("events.audience", "all")
-            if not self._ready(1):
+            span.set_metric("events.members", count)
+            if time.monotonic() < self._quiet_until:
+                self._skipped(count)
                 return
             try:
-                await self._script(
-                    keys=[self._channels.shared_counter],
-                    args=[self._channels.shared, change.encode(), 0],
-                )
-                self.published += 1
+                if self._lost:
+                    await self._gap(
+                        keys=[self._channels.shared_counter],
+                        args=[self._channels.shared, InboxChange(ChangeKind.GAP).encode()],
+                    )
+                    self._lost = False
+                    log.info("events.gap_published")
+                await publish()
             except (RedisError, OSError) as error:
-                self._failed(1, change, error)
+                self._failed(count, change, error)
 
-    def _ready(self, count: int) -> bool:
-        if time.monotonic() < self._quiet_until:
-            self.dropped += count
-            return False
-        return True
+    def _skipped(self, count: int) -> None:
+        self.dropped += count
+        self._lost = True
 
     def _failed(self, count: int, change: InboxChange, error: BaseException) -> None:
-        self.dropped += count
+        self._skipped(count)
         if isinstance(error, RedisTimeoutError | TimeoutError):
             # A broker that hangs would cost every publish its timeout: skip a while. A refused
             # connection costs nothing, so the next publish tries again (and finds it back).
@@ -164,8 +230,14 @@ class RedisEvents:
             events=count,
             error=type(error).__name__,
             detail=str(error)[:200],
-            quiet_seconds=QUIET_AFTER_FAILURE_SECONDS,
         )
 
     async def close(self) -> None:
+        """A job about to exit tells subscribers of the events it lost (once, if it can)."""
+        if self._lost and time.monotonic() >= self._quiet_until:
+            with contextlib.suppress(RedisError, OSError):
+                await self._gap(
+                    keys=[self._channels.shared_counter],
+                    args=[self._channels.shared, InboxChange(ChangeKind.GAP).encode()],
+                )
         await self._client.aclose()

@@ -42,6 +42,9 @@ async def render_event(
     if change is None:
         count = await inbox.unread_count(user_id, None, now)
         return InboxEventView(InboxEventKind.SYNC, seq, count)
+    if change.kind is ChangeKind.GAP:  # the sequence jumped: the client refetches
+        count = await inbox.unread_count(user_id, None, now)
+        return InboxEventView(InboxEventKind.UNREAD_COUNT, seq, count)
     if change.kind in WITH_ITEM:
         count, items = await asyncio.gather(
             inbox.unread_count(user_id, None, now),

@@ -13,11 +13,12 @@ import structlog
 from core.domain.notification import Notification, NotificationState
 from core.errors import PointclubError, Unavailable
 from core.observability.spans import traced
-from core.ports import Clock, NotificationStore
+from core.ports import Clock, InboxEvents, LiveListStore, NotificationStore
 from core.usecases.audience_walk import FanoutReport, Progress
 from core.usecases.prepare_notification import PrepareNotification
 
 log = structlog.get_logger("pointclub.fanout")
+ANNOUNCE_WINDOW = timedelta(minutes=15)  # prepare-due runs every minute: ample
 
 
 class PrepareDue:
@@ -29,8 +30,12 @@ class PrepareDue:
         queue: NotificationStore,
         prepare: PrepareNotification,
         clock: Clock,
+        live: LiveListStore,
+        events: InboxEvents,
         broadcast_lead: timedelta = timedelta(0),
     ) -> None:
+        self._live = live
+        self._events = events
         self._lead = broadcast_lead
         self._queue = queue
         self._prepare = prepare
@@ -74,7 +79,18 @@ class PrepareDue:
                     error=str(error),
                 )
                 report.failed.append((notification.notification_id, str(error)))
+        await self.announce_visible()
         return report
+
+    async def announce_visible(self) -> None:
+        """Live events for broadcasts that became visible lately: the servers' timers announce
+        them at their visibleFrom; this covers a server restarted since (once per broadcast,
+        whoever announces first)."""
+        now = self._clock.now()
+        listed = await self._live.live_in_shard(0)
+        for broadcast in listed.broadcasts:
+            if now - ANNOUNCE_WINDOW <= broadcast.visible_from <= now:
+                await self._events.announce(broadcast.notification_id)
 
 
 @dataclass

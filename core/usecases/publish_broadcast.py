@@ -12,7 +12,6 @@ from collections.abc import Collection
 import structlog
 
 from core.domain.broadcast import Broadcast
-from core.domain.events import new_item
 from core.domain.notification import Notification, NotificationState
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
@@ -102,8 +101,12 @@ class PublishBroadcast:
                 reach=reach,
                 expired_removed=len(drop),
             )
-            # One message, whatever the audience: each server tells its subscribers it reaches.
-            await self._events.to_everyone(new_item(published.notification_id))
+            # One message, whatever the audience: each server tells the subscribers it reaches,
+            # now, or (published ahead) at its visibleFrom.
+            if broadcast.visible_from <= now:
+                await self._events.announce(published.notification_id)
+            else:
+                await self._events.upcoming(published.notification_id, broadcast.visible_from)
             return published
         raise Conflict("the notification kept changing; publish it again")
 

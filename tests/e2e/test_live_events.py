@@ -20,7 +20,7 @@ from core.auth import DevTokenIssuer
 from core.bootstrap import Container, build_container
 from core.domain.events import ChangeKind, InboxChange
 from core.domain.notification import LocalizedContent, NotificationPatch
-from core.domain.notification_draft import Audience, AudienceKind
+from core.domain.notification_draft import Audience, AudienceKind, AudienceRule
 from core.domain.segment import SegmentKind, SegmentRule
 from core.infra.dynamodb.table import delete_table
 from core.infra.events import EventChannels, RedisEvents, connect
@@ -253,7 +253,7 @@ async def test_limits_per_member_and_connection_and_only_subscriptions(
     async with live(host, token) as first, live(host, token):
         async with live(host) as third:
             await third.ws.send(f'{{"type":"connection_init","payload":{_json({"token": token})}}}')
-            assert await third.closed() == 4429
+            assert await third.closed() == 4029
         await subscribed(first)
         await first.subscribe(op="2")
         assert (await first.event())["kind"] == "SYNC"
@@ -326,10 +326,17 @@ async def test_a_broker_outage_closes_subscriptions_retryably_and_http_keeps_wor
                     json={"query": MARK_READ, "variables": {"ids": ["n2"]}},
                     headers=auth,
                 )
-                event = await client.event()
+                # The publisher lost an event during the outage: its first publish since makes
+                # every sequence jump (a gap the client sees), then the event itself.
+                gap, event = await client.event(), await client.event()
+                assert (gap["kind"], gap["seq"], gap["unreadCount"]) == (
+                    "UNREAD_COUNT",
+                    first["seq"] + 2,
+                    0,
+                )
                 assert (event["kind"], event["seq"], event["unreadCount"]) == (
                     "READ",
-                    first["seq"] + 1,
+                    first["seq"] + 3,
                     0,
                 )
     finally:
@@ -358,3 +365,46 @@ async def test_a_subscription_over_http_is_told_where_to_go(
     got = await api.get("/graphql", params={"query": EVENTS}, headers=headers)
     for response in (posted, got):
         assert response.status_code == 400 and "WebSocket" in response.text, response.text
+
+
+async def test_a_broadcast_published_ahead_is_told_when_it_becomes_visible_once(
+    host: str, container: Container, clock: FakeClock, tokens: Any
+) -> None:
+    clock.catch_up()  # the servers' timers run on the real clock
+    [member] = await add_members(container, 1, rank="GOLD", prefix="gold")
+    nid = await broadcast_for(container, clock.now(), audience_rule=AudienceRule.LIVE)
+    await container.authoring().schedule("op", nid, clock.now() + timedelta(seconds=2))
+    async with live(host, tokens.issue(member)) as client:
+        start = await subscribed(client)
+        await container.prepare_due().run(lambda _: None)  # published ahead (the lead)
+        await client.quiet(1.0)  # not visible yet: nothing to tell
+        clock.advance(timedelta(seconds=5))  # what the server will read when its timer fires
+        event = await client.event(seconds=10)
+        assert (event["kind"], event["ids"], event["seq"]) == ("NEW_ITEM", [nid], start["seq"] + 1)
+        assert event["unreadCount"] == start["unreadCount"] + 1
+        await container.prepare_due().run(lambda _: None)  # its sweep finds it told already
+        await client.quiet(1.0)
+
+
+async def test_a_pubsub_connection_the_broker_drops_closes_subscriptions_never_goes_quiet(
+    host: str, broker: Broker, tokens: Any
+) -> None:
+    """A broker that kills the connection (its output-buffer limit, an admin, a proxy) must not
+    be papered over by a silent reconnect: messages sent meanwhile would be missed unseen."""
+    if not broker.real:
+        pytest.skip("needs redis-server (CLIENT KILL)")
+    async with live(host, tokens.issue("alice")) as client:
+        await subscribed(client)
+        admin = connect(broker.url, timeout=2.0)
+        try:
+            assert await admin.client_kill_filter(_type="pubsub") >= 1
+        finally:
+            await admin.aclose()
+        assert await client.closed() == 1013
+    deadline = time.monotonic() + 15
+    async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+        while (await http.get("/readyz")).json()["events"] != "ok":
+            assert time.monotonic() < deadline, "the hub did not reconnect"
+            await asyncio.sleep(0.2)
+    async with live(host, tokens.issue("alice")) as client:
+        await subscribed(client)

@@ -138,6 +138,8 @@ def test_the_sequence_moves_by_one_per_event_and_skips_what_the_baseline_counted
     assert not sequence.advance(shared=True, counter=5)
     assert sequence.advance(shared=True, counter=6) and sequence.value == 10
     assert sequence.advance(shared=True, counter=9) and sequence.value == 13  # a gap shows
+    # Once a counter has moved, a smaller one is the broker forgetting: taken, and it shows.
+    assert sequence.advance(shared=False, counter=1) and sequence.value == 10
 
 
 async def test_a_feed_is_bounded_and_ends_once_with_the_reason() -> None:
@@ -155,3 +157,20 @@ async def test_a_feed_is_bounded_and_ends_once_with_the_reason() -> None:
     with pytest.raises(TooSlow):
         await asyncio.wait_for(feed.next(), 1)
     assert len(ended) == 1
+
+
+async def test_a_broadcast_published_ahead_is_announced_at_its_time_once(
+    c: Container, clock: FakeClock, events: RecordedEvents
+) -> None:
+    nid = await broadcast_for(c, clock.now())
+    at = clock.now() + timedelta(minutes=5)
+    await c.authoring().schedule("op", nid, at)
+    await c.prepare_due().run(lambda _: None)  # within the lead: published ahead
+    assert events.take() == [] and events.upcoming_at == {nid: at}
+    clock.advance(timedelta(minutes=6))
+    await c.prepare_due().run(lambda _: None)
+    await c.prepare_due().run(lambda _: None)
+    assert events.take() == [(EVERYONE, new_item(nid))]
+    clock.advance(timedelta(hours=1))  # long past: not announced again by a later sweep
+    await c.prepare_due().run(lambda _: None)
+    assert events.take() == []
