@@ -137,3 +137,13 @@ def test_production_refuses_the_development_secret_and_dev_tokens() -> None:
     )
     with pytest.raises(Forbidden):
         DevTokenIssuer(settings).issue("alice")
+
+
+def test_the_expiry_is_kept_and_one_past_what_a_date_holds_is_not_a_crash() -> None:
+    settings = Settings()
+    secret = settings.jwt_secret.get_secret_value()
+    exp = int(time.time()) + 600
+    principal = TokenVerifier(settings).verify(jwt.encode(claims(exp=exp), secret, "HS256"))
+    assert principal.expires_at is not None and int(principal.expires_at.timestamp()) == exp
+    in_milliseconds = jwt.encode(claims(exp=exp * 1000), secret, "HS256")
+    assert TokenVerifier(settings).verify(in_milliseconds).expires_at is None
