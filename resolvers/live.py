@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections import Counter
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -41,7 +42,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from core.bootstrap import Container
-from core.domain.events import InboxChange
+from core.domain.events import CountedChange, InboxChange
 from core.ports import EventFeeds
 from core.queries.live_events import InboxEventView, render_event
 from core.settings import Settings
@@ -73,6 +74,10 @@ class LiveService:
         self._per_member = settings.ws_max_connections_per_member
         self.ping_seconds = settings.ws_ping_seconds
         self._connections: Counter[str] = Counter()
+        # Loaders per shared message, gone when every feed has taken the message.
+        self._by_message: weakref.WeakKeyDictionary[CountedChange, DataLoaders] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def connections(self) -> int:
@@ -90,17 +95,28 @@ class LiveService:
             del self._connections[user_id]
 
     async def render(
-        self, user_id: str, change: InboxChange | None, seq: int, locales: tuple[str, ...]
+        self,
+        user_id: str,
+        change: InboxChange | None,
+        seq: int,
+        locales: tuple[str, ...],
+        shared: CountedChange | None = None,
     ) -> InboxEventView:
-        """One event as this member sees it now: fresh loaders and instant for every event (a
-        connection lives for hours; what it read before is stale)."""
+        """One event as this member sees it now, on loaders made after the event arrived (a
+        connection lives for hours; what it read before is stale). The subscribers of one
+        shared message share its loaders: their members' reads batch together, and the
+        notification and the live list are read once per message, not once per subscriber."""
         container = self._container
         async with self._reads, asyncio.timeout(self._deadline):
-            loaders = DataLoaders.create(
-                members=container.members,
-                notifications=container.notifications,
-                live=container.live,
-            )
+            loaders = self._by_message.get(shared) if shared is not None else None
+            if loaders is None:
+                loaders = DataLoaders.create(
+                    members=container.members,
+                    notifications=container.notifications,
+                    live=container.live,
+                )
+                if shared is not None:
+                    self._by_message[shared] = loaders
             inbox = container.inbox_queries(
                 members=loaders.members, notifications=loaders.notifications, live=loaders.live
             )

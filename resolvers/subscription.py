@@ -40,9 +40,13 @@ class Subscription:
                 seq = feed.sequence.value
                 yield InboxEvent.from_view(await live.render(user_id, None, seq, context.locales))
                 while True:
-                    _, item = await feed.next()
+                    shared, item = await feed.next()
                     view = await live.render(
-                        user_id, item.change, feed.sequence.value, context.locales
+                        user_id,
+                        item.change,
+                        feed.sequence.value,
+                        context.locales,
+                        shared=item if shared else None,
                     )
                     yield InboxEvent.from_view(view)
         except FeedEnded as ended:
