@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import weakref
 from collections import Counter
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -42,7 +41,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from core.bootstrap import Container
-from core.domain.events import CountedChange, InboxChange
+from core.domain.events import InboxChange
 from core.ports import EventFeeds
 from core.queries.live_events import InboxEventView, render_event
 from core.settings import Settings
@@ -60,6 +59,7 @@ TOO_SLOW = (4008, "too slow: events were dropped, reconnect and refetch")
 TOO_MANY = (4029, "too many connections for this member")
 UNAVAILABLE = (1013, "live events unavailable, retry later")
 SEND_SECONDS = 10.0  # a frame the client does not take within this: too slow
+SHARED_LOADERS_SECONDS = 0.2  # how long renders may share loaders (their caches' lifetime)
 MAX_TOKEN_CHARS = 8_192
 
 
@@ -74,10 +74,7 @@ class LiveService:
         self._per_member = settings.ws_max_connections_per_member
         self.ping_seconds = settings.ws_ping_seconds
         self._connections: Counter[str] = Counter()
-        # Loaders per shared message, gone when every feed has taken the message.
-        self._by_message: weakref.WeakKeyDictionary[CountedChange, DataLoaders] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._shared: tuple[float, DataLoaders] | None = None  # (made at, loaders)
 
     @property
     def connections(self) -> int:
@@ -100,29 +97,37 @@ class LiveService:
         change: InboxChange | None,
         seq: int,
         locales: tuple[str, ...],
-        shared: CountedChange | None = None,
+        arrived: float,
     ) -> InboxEventView:
-        """One event as this member sees it now, on loaders made after the event arrived (a
-        connection lives for hours; what it read before is stale). The subscribers of one
-        shared message share its loaders: their members' reads batch together, and the
-        notification and the live list are read once per message, not once per subscriber."""
+        """One event as this member sees it now: on loaders made after the event arrived (so
+        every read sees its change; a connection lives for hours, and what it read before is
+        stale). Renders of events that arrived before the current loaders were made share them
+        for a moment: their reads batch together (one BatchGetItem for many members), and a
+        broadcast's notification and the live list are read once, not once per subscriber."""
         container = self._container
         async with self._reads, asyncio.timeout(self._deadline):
-            loaders = self._by_message.get(shared) if shared is not None else None
-            if loaders is None:
-                loaders = DataLoaders.create(
-                    members=container.members,
-                    notifications=container.notifications,
-                    live=container.live,
-                )
-                if shared is not None:
-                    self._by_message[shared] = loaders
+            loaders = self._loaders(arrived)
             inbox = container.inbox_queries(
                 members=loaders.members, notifications=loaders.notifications, live=loaders.live
             )
             return await render_event(
                 inbox, user_id, change, seq=seq, locales=locales, now=container.clock.now()
             )
+
+    def _loaders(self, arrived: float) -> DataLoaders:
+        now = time.monotonic()
+        if self._shared is not None:
+            made, loaders = self._shared
+            if arrived <= made and now - made <= SHARED_LOADERS_SECONDS:
+                return loaders
+        container = self._container
+        loaders = DataLoaders.create(
+            members=container.members,
+            notifications=container.notifications,
+            live=container.live,
+        )
+        self._shared = (now, loaders)
+        return loaders
 
 
 class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):

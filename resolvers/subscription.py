@@ -3,6 +3,7 @@ connection, ``core/infra/event_hub.py`` the feed, ``core/queries/live_events.py`
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -38,15 +39,12 @@ class Subscription:
                 if link is not None:
                     feed.on_end = lambda ended: link.close_soon(ended.code, ended.reason)
                 seq = feed.sequence.value
-                yield InboxEvent.from_view(await live.render(user_id, None, seq, context.locales))
+                first = await live.render(user_id, None, seq, context.locales, time.monotonic())
+                yield InboxEvent.from_view(first)
                 while True:
-                    shared, item = await feed.next()
+                    _, item = await feed.next()
                     view = await live.render(
-                        user_id,
-                        item.change,
-                        feed.sequence.value,
-                        context.locales,
-                        shared=item if shared else None,
+                        user_id, item.change, feed.sequence.value, context.locales, item.arrived
                     )
                     yield InboxEvent.from_view(view)
         except FeedEnded as ended:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import orjson
@@ -79,13 +79,15 @@ class InboxChange:
 
 @dataclass(frozen=True)
 class CountedChange:
-    """A change as it arrived: the counter value its publish set."""
+    """A change as it arrived: the counter value its publish set, and when it arrived here
+    (``time.monotonic()``: reads made after it see the change)."""
 
     counter: int
     change: InboxChange
+    arrived: float = field(default=0.0, compare=False)
 
     @classmethod
-    def parse(cls, message: bytes) -> CountedChange:
+    def parse(cls, message: bytes, arrived: float = 0.0) -> CountedChange:
         if len(message) > MAX_MESSAGE_BYTES:
             raise InvalidInput("an inbox event is too large")
         head, _, body = message.partition(b" ")
@@ -93,7 +95,7 @@ class CountedChange:
             counter = int(head)
         except ValueError as error:
             raise InvalidInput("an inbox event without its counter") from error
-        return cls(counter, InboxChange.decode(body))
+        return cls(counter, InboxChange.decode(body), arrived)
 
 
 class EventSequence:

@@ -222,7 +222,7 @@ class EventHub:
 
     def _dispatch(self, channel: str, data: bytes) -> None:
         try:
-            item = CountedChange.parse(data)
+            item = CountedChange.parse(data, time.monotonic())
         except InvalidInput as error:
             log.warning("events.unreadable", channel=channel, detail=str(error)[:200])
             return

@@ -4,6 +4,7 @@ the message format a shared broker may corrupt, and a subscription's sequence an
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,9 @@ from core.domain.events import (
 from core.domain.notification import LocalizedContent, NotificationPatch
 from core.domain.pointclub import ClubRecord
 from core.errors import InvalidInput
+from core.infra.event_hub import EventHub
+from core.infra.events import EventChannels
+from resolvers.live import LiveService
 from tests.builders import broadcast_for, notification_for_all
 from tests.fakes import EVERYONE, FakeClock, RecordedEvents, World, fake_container
 
@@ -174,3 +178,11 @@ async def test_a_broadcast_published_ahead_is_announced_at_its_time_once(
     clock.advance(timedelta(hours=1))  # long past: not announced again by a later sweep
     await c.prepare_due().run(lambda _: None)
     assert events.take() == []
+
+
+def test_renders_share_loaders_only_if_made_after_their_event_arrived(c: Container) -> None:
+    off = EventHub(None, EventChannels.for_table("t"), queue_limit=1)
+    live = LiveService(c, off, c.settings)
+    first = live._loaders(arrived=time.monotonic())
+    assert live._loaders(arrived=time.monotonic() - 1) is first  # arrived before: its reads
+    assert live._loaders(arrived=time.monotonic() + 1) is not first  # arrived after: fresh
