@@ -15,7 +15,7 @@ from core.endpoints import event_feeds
 from core.settings import Settings
 from resolvers.health import healthz, readyz
 from resolvers.limits import BodyLimit, JsonPosts
-from resolvers.live import LiveService
+from resolvers.live_service import LiveService
 from resolvers.schemas import Limits, admin_schema, public_schema
 from resolvers.trusted import TrustedDocuments
 from resolvers.view import PointclubGraphQL

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -41,13 +40,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from core.bootstrap import Container
-from core.domain.events import InboxChange
-from core.ports import EventFeeds
-from core.queries.live_events import InboxEventView, render_event
-from core.settings import Settings
 from resolvers.auth import caller
 from resolvers.context import Context, parse_accept_language
-from resolvers.dataloaders import DataLoaders
+from resolvers.live_service import LiveService
 from resolvers.trusted import TrustedDocuments, document_hash
 
 log = structlog.get_logger("pointclub.live")
@@ -59,75 +54,7 @@ TOO_SLOW = (4008, "too slow: events were dropped, reconnect and refetch")
 TOO_MANY = (4029, "too many connections for this member")
 UNAVAILABLE = (1013, "live events unavailable, retry later")
 SEND_SECONDS = 10.0  # a frame the client does not take within this: too slow
-SHARED_LOADERS_SECONDS = 0.2  # how long renders may share loaders (their caches' lifetime)
 MAX_TOKEN_CHARS = 8_192
-
-
-class LiveService:
-    """Per process: the hub, the connections of each member, and the reads events make."""
-
-    def __init__(self, container: Container, hub: EventFeeds, settings: Settings) -> None:
-        self.hub = hub
-        self._container = container
-        self._reads = asyncio.Semaphore(settings.events_concurrency)
-        self._deadline = settings.dynamodb_timeout_seconds
-        self._per_member = settings.ws_max_connections_per_member
-        self.ping_seconds = settings.ws_ping_seconds
-        self._connections: Counter[str] = Counter()
-        self._shared: tuple[float, DataLoaders] | None = None  # (made at, loaders)
-
-    @property
-    def connections(self) -> int:
-        return self._connections.total()
-
-    def admit(self, user_id: str) -> bool:
-        if self._connections[user_id] >= self._per_member:
-            return False
-        self._connections[user_id] += 1
-        return True
-
-    def release(self, user_id: str) -> None:
-        self._connections[user_id] -= 1
-        if self._connections[user_id] <= 0:
-            del self._connections[user_id]
-
-    async def render(
-        self,
-        user_id: str,
-        change: InboxChange | None,
-        seq: int,
-        locales: tuple[str, ...],
-        arrived: float,
-    ) -> InboxEventView:
-        """One event as this member sees it now: on loaders made after the event arrived (so
-        every read sees its change; a connection lives for hours, and what it read before is
-        stale). Renders of events that arrived before the current loaders were made share them
-        for a moment: their reads batch together (one BatchGetItem for many members), and a
-        broadcast's notification and the live list are read once, not once per subscriber."""
-        container = self._container
-        async with self._reads, asyncio.timeout(self._deadline):
-            loaders = self._loaders(arrived)
-            inbox = container.inbox_queries(
-                members=loaders.members, notifications=loaders.notifications, live=loaders.live
-            )
-            return await render_event(
-                inbox, user_id, change, seq=seq, locales=locales, now=container.clock.now()
-            )
-
-    def _loaders(self, arrived: float) -> DataLoaders:
-        now = time.monotonic()
-        if self._shared is not None:
-            made, loaders = self._shared
-            if arrived <= made and now - made <= SHARED_LOADERS_SECONDS:
-                return loaders
-        container = self._container
-        loaders = DataLoaders.create(
-            members=container.members,
-            notifications=container.notifications,
-            live=container.live,
-        )
-        self._shared = (now, loaders)
-        return loaders
 
 
 class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):

@@ -11,7 +11,8 @@ import strawberry
 from core.domain.events import FeedEnded
 from core.errors import Unavailable
 from resolvers.context import Context
-from resolvers.live import UNAVAILABLE, LiveService
+from resolvers.live import UNAVAILABLE
+from resolvers.live_service import LiveService
 from resolvers.permissions import IsMember
 from schema.public import InboxEvent
 

@@ -24,7 +24,7 @@ from core.domain.pointclub import ClubRecord
 from core.errors import InvalidInput
 from core.infra.event_hub import EventHub
 from core.infra.events import EventChannels
-from resolvers.live import LiveService
+from resolvers.live_service import LiveService
 from tests.builders import broadcast_for, notification_for_all
 from tests.fakes import EVERYONE, FakeClock, RecordedEvents, World, fake_container
 
