@@ -17,6 +17,7 @@ what one such machine does, not a server's ceiling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -30,15 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.harness import container_on, machine, percentile, start
+from bench.home import server_env
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.domain.events import InboxChange
 from core.domain.notification_draft import Audience, AudienceKind, AudienceRule
-from core.infra.events import EventChannels, RedisEvents
-from core.infra.events import connect as connect_broker
+from core.endpoints import open_events
 from core.ports import InboxEvents
 from tests.brokers import start_broker
 from tests.builders import add_members, broadcast_for, draft, user_list
@@ -53,7 +55,7 @@ QUERY = "subscription { inboxEvents { seq kind unreadCount ids item { id title }
 class TimedEvents:
     """The real publisher, noting when each member's event left (right after its commit)."""
 
-    def __init__(self, inner: RedisEvents) -> None:
+    def __init__(self, inner: InboxEvents) -> None:
         self._inner = inner
         self.sent: dict[str, float] = {}
         self.everyone: float | None = None
@@ -134,11 +136,8 @@ def serve(
     engine: Engine, container: Container, redis_url: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POINTCLUB_", "DD_"))}
+    env = server_env(engine, container, tracing=None)  # as `bench home` serves, plus Redis
     env.update(
-        DD_TRACE_ENABLED="false",
-        POINTCLUB_DYNAMODB_ENDPOINT=engine.url,
-        POINTCLUB_TABLE_NAME=container.settings.table_name,
         POINTCLUB_REDIS_URL=redis_url,
         POINTCLUB_WS_PING_SECONDS="60",
         POINTCLUB_DYNAMODB_TIMEOUT_SECONDS="60",
@@ -216,11 +215,12 @@ async def run(engine: Engine, instances: int, members_count: int) -> dict[str, A
     broker = start_broker()
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        async with container_on(engine, dynamodb_timeout_seconds=120) as plain:
-            inner = RedisEvents(
-                connect_broker(broker.url, timeout=5.0),
-                EventChannels.for_table(plain.settings.table_name),
-            )
+        async with (
+            container_on(engine, dynamodb_timeout_seconds=120) as plain,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            with_broker = plain.settings.model_copy(update={"redis_url": SecretStr(broker.url)})
+            inner = await stack.enter_async_context(open_events(with_broker))
             events = TimedEvents(inner)
             timed: InboxEvents = events
             container = replace(plain, events=timed)
@@ -240,7 +240,6 @@ async def run(engine: Engine, instances: int, members_count: int) -> dict[str, A
             after = sum(rss_mb(p.pid) for p in processes)
             figures = await latencies(container, events, subscribers, members)
             await close_all(subscribers)
-            await inner.close()
             return {
                 "instances": instances,
                 "subscriptions": len(subscribers),

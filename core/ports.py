@@ -340,8 +340,8 @@ class SystemStore(Protocol):
 class InboxEvents(Protocol):
     """Tell the servers that what some members see has changed (after the change committed).
 
-    A publish never fails the work it reports: an event that cannot be published is logged and
-    counted, and subscribers find out by the sequence number or by their connection closing."""
+    A publish never fails the work it reports: an event that cannot be published is logged, and
+    subscribers find out by the sequence number (a GAP) or by their connection closing."""
 
     async def to_members(self, user_ids: Sequence[str], change: InboxChange) -> None:
         """One message per member, on the member's own channel."""

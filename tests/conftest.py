@@ -17,6 +17,7 @@ from core.bootstrap import Container, build_container
 from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.infra.dynamodb.table import delete_table
 from core.settings import Settings
+from tests.brokers import Broker, start_broker
 from tests.e2e.gql import app_client
 from tests.engines import Engine, EngineChoice, choose_engine, start_engine
 from tests.fakes import FakeClock, SequentialIds
@@ -82,6 +83,14 @@ async def dynamo_client(engine: Engine) -> AsyncIterator[Any]:
     )
     async with open_client(config) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Broker]:
+    """The live-event tests' redis-server (fakeredis where none is installed)."""
+    started = start_broker()
+    yield started
+    started.stop()
 
 
 @pytest.fixture

@@ -74,8 +74,6 @@ class EventHub:
         self._feeds: set[Feed] = set()
         self._confirming: tuple[str, asyncio.Future[None]] | None = None
         self._up = asyncio.Event()
-        self.delivered = 0
-        self.dropped_slow = 0
 
     @property
     def status(self) -> str:
@@ -240,10 +238,8 @@ class EventHub:
                 was_open = feed.ended is None
                 feed.offer(shared, item)
                 if was_open and isinstance(feed.ended, TooSlow):
-                    self.dropped_slow += 1
                     log.warning("events.slow_consumer", user_id=feed.user_id)
                     self._feeds.discard(feed)
-            self.delivered += len(feeds)
 
     def _down(self, error: BaseException | None) -> None:
         if error is not None:

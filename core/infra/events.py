@@ -126,7 +126,7 @@ class NoEvents:
 
 
 class RedisEvents:
-    """Publishes on a broker; a failure is logged and counted, never raised to the caller, and
+    """Publishes on a broker; a failure is logged, never raised to the caller, and
     the next publish that gets through first tells every subscriber that events were lost."""
 
     def __init__(self, client: Redis, channels: EventChannels) -> None:
@@ -137,8 +137,6 @@ class RedisEvents:
         self._gap = client.register_script(GAP_SCRIPT)
         self._quiet_until = 0.0
         self._lost = False
-        self.published = 0
-        self.dropped = 0
 
     async def to_members(self, user_ids: Sequence[str], change: InboxChange) -> None:
         if not user_ids:
@@ -157,7 +155,6 @@ class RedisEvents:
                             client=pipe,
                         )
                     await pipe.execute()
-                self.published += len(chunk)
 
         await self._guarded(change, len(user_ids), publish)
 
@@ -167,7 +164,6 @@ class RedisEvents:
                 keys=[self._channels.shared_counter],
                 args=[self._channels.shared, change.encode(), 0],
             )
-            self.published += 1
 
         await self._guarded(change, 1, publish)
 
@@ -181,8 +177,7 @@ class RedisEvents:
                 change.encode(),
                 ANNOUNCED_SECONDS,
             ]
-            if await self._announce(keys=keys, args=args):
-                self.published += 1
+            await self._announce(keys=keys, args=args)
 
         await self._guarded(change, 1, publish)
 
@@ -200,7 +195,7 @@ class RedisEvents:
         with tracer.trace("events.publish", resource=change.kind.value, span_type="worker") as span:
             span.set_metric("events.members", count)
             if time.monotonic() < self._quiet_until:
-                self._skipped(count)
+                self._lost = True
                 return
             try:
                 if self._lost:
@@ -214,12 +209,8 @@ class RedisEvents:
             except (RedisError, OSError) as error:
                 self._failed(count, change, error)
 
-    def _skipped(self, count: int) -> None:
-        self.dropped += count
-        self._lost = True
-
     def _failed(self, count: int, change: InboxChange, error: BaseException) -> None:
-        self._skipped(count)
+        self._lost = True
         if isinstance(error, RedisTimeoutError | TimeoutError):
             # A broker that hangs would cost every publish its timeout: skip a while. A refused
             # connection costs nothing, so the next publish tries again (and finds it back).

@@ -94,6 +94,16 @@ class Live:
         except TimeoutError:
             raise AssertionError("the server did not close the connection") from None
 
+    async def refused(self, seconds: float = 15.0) -> int:
+        """The close code of a server that closes before sending anything at all."""
+        try:
+            async with asyncio.timeout(seconds):
+                raw = await self.ws.recv()
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "closed without a close frame"
+            return closed.rcvd.code
+        raise AssertionError(f"the server sent {raw!r} before closing")
+
     async def quiet(self, seconds: float) -> None:
         """Nothing arrives for ``seconds`` (pings aside)."""
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -22,8 +22,9 @@ from core.domain.events import ChangeKind, InboxChange
 from core.domain.notification import LocalizedContent, NotificationPatch
 from core.domain.notification_draft import Audience, AudienceKind, AudienceRule
 from core.domain.segment import SegmentKind, SegmentRule
+from core.endpoints import open_events
 from core.infra.dynamodb.table import delete_table
-from core.infra.events import EventChannels, RedisEvents, connect
+from core.infra.events import connect
 from core.settings import Settings
 from tests.brokers import Broker, start_broker
 from tests.builders import add_members, broadcast_for, draft, notification, publish, user_list
@@ -40,13 +41,6 @@ ARCHIVE = "mutation($ids: [ID!]!) { archiveNotifications(ids: $ids) { unreadCoun
 MARK_ALL = "mutation($c: [String!]) { markAllNotificationsRead(categories: $c) { unreadCount } }"
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    started = start_broker()
-    yield started
-    started.stop()
-
-
 @pytest.fixture
 def overrides() -> dict[str, Any]:
     return {}
@@ -61,17 +55,12 @@ def settings(settings: Settings, broker: Broker, overrides: dict[str, Any]) -> S
 async def container(
     settings: Settings, dynamo_client: Any, clock: FakeClock
 ) -> AsyncIterator[Container]:
-    assert settings.redis_url is not None
-    events = RedisEvents(
-        connect(settings.redis_url.get_secret_value(), timeout=1.0),
-        EventChannels.for_table(settings.table_name),
-    )
-    built = build_container(
-        settings, dynamo_client, clock=clock, ids=SequentialIds(), events=events
-    )
-    await built.create_table()
-    yield built
-    await events.close()
+    async with open_events(settings) as events:  # as every process opens its publisher
+        built = build_container(
+            settings, dynamo_client, clock=clock, ids=SequentialIds(), events=events
+        )
+        await built.create_table()
+        yield built
     await delete_table(dynamo_client, settings.table_name)
 
 
@@ -194,7 +183,7 @@ async def test_bad_missing_and_expired_tokens_are_refused_before_anything_is_sen
     ):
         async with live(host) as client:
             await client.ws.send(f'{{"type":"connection_init","payload":{_json(payload)}}}')
-            assert await client.closed() == 4403, payload
+            assert await client.refused() == 4403, payload
     # Subscribing before connection_init is refused by the protocol (4401).
     async with live(host) as client:
         await client.subscribe()
@@ -253,7 +242,7 @@ async def test_limits_per_member_and_connection_and_only_subscriptions(
     async with live(host, token) as first, live(host, token):
         async with live(host) as third:
             await third.ws.send(f'{{"type":"connection_init","payload":{_json({"token": token})}}}')
-            assert await third.closed() == 4029
+            assert await third.refused() == 4029
         await subscribed(first)
         await first.subscribe(op="2")
         assert (await first.event())["kind"] == "SYNC"
@@ -286,17 +275,14 @@ async def test_a_broker_outage_closes_subscriptions_retryably_and_http_keeps_wor
     if not own.real:
         own.stop()
         pytest.skip("needs redis-server: a stopped fakeredis keeps its connections open")
-    events = RedisEvents(
-        connect(own.url, timeout=1.0), EventChannels.for_table(settings.table_name)
-    )
-    here = replace(container, events=events)
     local = settings.model_copy(update={"redis_url": SecretStr(own.url)})
-    await inbox_of(here, clock, "alice", "n1", "n2")
+    await inbox_of(container, clock, "alice", "n1", "n2")
     token = tokens.issue("alice")
     auth = {"Authorization": f"Bearer {token}"}
     try:
         async with (
-            served(local, here) as host,
+            open_events(local) as events,
+            served(local, replace(container, events=events)) as host,
             httpx.AsyncClient(base_url=f"http://{host}") as http,
         ):
             async with live(host, token) as client:
@@ -311,7 +297,7 @@ async def test_a_broker_outage_closes_subscriptions_retryably_and_http_keeps_wor
             assert marked.json() == {"data": {"markNotificationsRead": {"unreadCount": 1}}}
             async with live(host) as refused:
                 await refused.ws.send(f'{{"type":"connection_init","payload":{_json(auth)}}}')
-                assert await refused.closed() == 1013
+                assert await refused.refused() == 1013
 
             own.start()
             deadline = time.monotonic() + 15
@@ -341,7 +327,6 @@ async def test_a_broker_outage_closes_subscriptions_retryably_and_http_keeps_wor
                 )
     finally:
         own.stop()
-        await events.close()
 
 
 @pytest.mark.parametrize("overrides", [{"trusted_documents_only": True}])

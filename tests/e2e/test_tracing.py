@@ -20,6 +20,7 @@ from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.settings import Settings
 from tests.builders import add_members, notification, notification_for_all, publish
+from tests.e2e.live import live, subscribed
 from tests.e2e.test_cli import POINTCLUB, cli_env
 from tests.engines import ROOT, free_port, wait_for_port
 from tests.fakes import FakeClock
@@ -252,3 +253,41 @@ def test_a_job_with_an_unreachable_agent_neither_hangs_nor_spams(settings: Setti
     assert time.monotonic() - started < 10
     warnings = [line for line in result.stderr.splitlines() if "agent" in line]
     assert warnings == ["warning: no Datadog agent answers; this job runs without tracing"]
+
+
+async def test_live_events_have_a_span_per_publish_and_per_dispatched_message(
+    container: Container,
+    clock: FakeClock,
+    tokens: DevTokenIssuer,
+    agent: str,
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = server
+    item = notification("n1", visible_from=clock.now() - timedelta(days=1))
+    await publish(container.notifications, container.members, item, ["alice"], clock.now())
+    token = tokens.issue("alice")
+    # The agent is the module's: only this test's traces from here on.
+    await asyncio.to_thread(httpx.get, f"{agent}/test/session/clear")
+    async with live(url.removeprefix("http://"), token) as client:
+        await subscribed(client)
+        async with httpx.AsyncClient() as http:
+            await http.post(
+                f"{url}/graphql",
+                json={"query": 'mutation { markNotificationsRead(ids: ["n1"]) { unreadCount } }'},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert (await client.event())["kind"] == "READ"
+
+    def publishing(trace: list[dict[str, Any]]) -> bool:
+        return any(s["name"] == "ReadStateCommands.mark_read" for s in trace)
+
+    def dispatching(trace: list[dict[str, Any]]) -> bool:
+        return any(s["name"] == "events.dispatch" for s in trace)
+
+    (mutation,) = await asyncio.to_thread(traces, agent, publishing)
+    (published,) = in_trace(mutation, "events.publish")
+    assert published["resource"] == "READ" and published["metrics"]["events.members"] == 1
+    dispatched = [s for t in await asyncio.to_thread(traces, agent, dispatching) for s in t]
+    assert any(
+        s["name"] == "events.dispatch" and s["metrics"].get("events.feeds") == 1 for s in dispatched
+    )
