@@ -121,9 +121,6 @@ class NoEvents:
     async def upcoming(self, notification_id: str, visible_from: datetime) -> None:
         return None
 
-    async def close(self) -> None:
-        return None
-
 
 class RedisEvents:
     """Publishes on a broker; a failure is logged, never raised to the caller, and
