@@ -91,6 +91,7 @@ def report(stacks_file: Path, requests: int) -> None:
         f"Machine: {machine()}. Command: `uv run python -m bench profile`. "
         f"{total:,} samples while {requests:,} requests were served.\n"
     )
+    print(f"(raw stacks for other cuts: {stacks_file})\n", file=sys.stderr)
     print("| where the leaf frame is | share of samples |")
     print("|---|---|")
     for package, count in by_package.most_common(12):

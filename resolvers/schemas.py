@@ -32,6 +32,7 @@ from resolvers import admin_mutation, admin_query
 from resolvers.cost import CostLimit
 from resolvers.errors import SUGGESTION, ErrorCodes
 from resolvers.limits import DirectiveLimit
+from resolvers.plain_fields import PlainFieldsExecutor
 from resolvers.read_state import Mutation
 from resolvers.subscription import Subscription
 from resolvers.tracing import TraceTags
@@ -161,6 +162,7 @@ def public_schema(
         subscription=Subscription,
         extensions=_extensions(production, limits, trusted),
         config=StrawberryConfig(disable_field_suggestions=production),
+        execution_context_class=PlainFieldsExecutor,
     )
 
 
@@ -172,4 +174,5 @@ def admin_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> s
         mutation=admin_mutation.Mutation,
         extensions=_extensions(production, limits),
         config=StrawberryConfig(disable_field_suggestions=production),
+        execution_context_class=PlainFieldsExecutor,
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from core.domain.inbox import InboxEntry, UnreadMarker, entry_position
 from core.domain.notification_draft import AudienceRule
@@ -47,7 +48,7 @@ class Broadcast:
     ranks: frozenset[str] | None = None  # None: every member (any rank)
     rule: AudienceRule = AudienceRule.MEMBERS_AT_VISIBLE_FROM
 
-    @property
+    @cached_property  # a sort key, asked for many times per page
     def position(self) -> str:
         return entry_position(self.visible_from, self.notification_id)
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from core.domain.audience import ID_CHARACTERS
@@ -63,7 +64,7 @@ class UnreadMarker:
     expires_at: datetime | None = field(default=None, compare=False)
     broadcast: bool = field(default=False, compare=False)
 
-    @property
+    @cached_property  # a sort key, asked for many times per page
     def position(self) -> str:
         return entry_position(self.visible_from, self.notification_id)
 
@@ -185,7 +186,7 @@ class InboxEntry:
             recalled=seen.hides(self.notification_id, broadcast=self.broadcast),
         )
 
-    @property
+    @cached_property  # a sort key, asked for many times per page
     def position(self) -> str:
         return entry_position(self.visible_from, self.notification_id)
 

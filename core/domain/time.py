@@ -21,7 +21,8 @@ ISO_KEY_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 
 def iso_key(moment: datetime) -> str:
     """Fixed-width UTC ISO-8601 with milliseconds: sorts lexically in time order."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc(moment).microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime (a key per entry on every inbox page).
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -78,6 +78,9 @@ HOME_OBJECTS = {
     "resolvers.dataloaders._StatusKey": 3,
     "resolvers.errors.ErrorCodes": 2,
     "resolvers.limits.DirectiveLimit": 1,
+    # One execution context per operation: four ``__init__`` frames (its own, Strawberry's and
+    # graphql-core's two executors).
+    "resolvers.plain_fields.PlainFieldsExecutor": 4,
     "resolvers.tracing.TraceTags": 1,
     "resolvers.trusted.TrustedDocumentsExtension": 1,
     "resolvers.viewer.PointClubStatus": 1,

@@ -1,0 +1,207 @@
+"""Plain data completed in one pass: the GraphQL tax of an inbox page, without its per-field cost.
+
+graphql-core executes every field the same way: a resolve-info object, argument coercion, a
+resolver call, a completion that walks the type, a path node. For the inbox's items that is
+about ninety fields of plain attributes per home screen, most of the GraphQL layer's CPU
+(issue 18's profile). Under an object whose selected fields are all plain (Strawberry's basic
+fields: no resolver, no arguments, no permission or extension), the answer is nothing but
+attributes read and leaves coerced, so this executor completes such an object with a plan made
+once per operation and per selection: one closure per field that reads the attribute and
+coerces the leaf (or recurses into a plain object or a list of them).
+
+The standard path stays the authority: anything a plan does not expect (a null where the schema
+says non-null, a value a scalar refuses, something that is not a list, a type check that fails,
+field middleware) abandons the plan for that object, and graphql-core completes it as always,
+with its errors and paths. Reading a plain attribute twice has no effect, so nothing is lost.
+``tests/unit/test_plain_fields.py`` compares both paths on the public schema's plain types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from graphql import (
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetails
+from graphql.pyutils import Path, Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+Complete = Callable[[Any], Any]
+Plan = Callable[[Any], dict[str, Any]]
+STRAWBERRY_FIELD = "strawberry-definition"
+COLLECTED = frozenset({"include", "skip"})
+
+
+class NotPlain(Exception):
+    """A value the plan does not complete itself: the standard path takes the object."""
+
+
+class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, completing objects of plain fields by plan (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per operation: the selections (and so the plans) belong to this document and its
+        # variables. Keys hold the field sets alive, so an id is never reused meanwhile.
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[object, Plan | None]] = {}
+        manager = self.middleware_manager
+        self._plain_allowed = manager is None or not manager.middlewares
+
+    def execute_collected_subfields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path,
+        grouped_field_set: Mapping[str, Sequence[FieldDetails]],
+        new_defer_usages: Sequence[Any],
+        delivery_group_map: Any,
+    ) -> Any:
+        if self._plain_allowed and not new_defer_usages and delivery_group_map is None:
+            plan = self._plan(parent_type, grouped_field_set)
+            if plan is not None:
+                try:
+                    return plan(source_value)
+                except Exception:  # the standard path says what went wrong
+                    pass
+        return super().execute_collected_subfields(
+            parent_type,
+            source_value,
+            path,
+            grouped_field_set,  # type: ignore[arg-type]
+            new_defer_usages,
+            delivery_group_map,
+        )
+
+    def _plan(
+        self, parent_type: GraphQLObjectType, grouped: Mapping[str, Sequence[FieldDetails]]
+    ) -> Plan | None:
+        key = (parent_type, id(grouped))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
+        plan = self._make_plan(parent_type, grouped)
+        self._plans[key] = (grouped, plan)
+        return plan
+
+    def _make_plan(
+        self, parent_type: GraphQLObjectType, grouped: Mapping[str, Sequence[FieldDetails]]
+    ) -> Plan | None:
+        steps: list[tuple[str, Callable[[Any, str], Any] | None, str, Complete]] = []
+        for response_name, details in grouped.items():
+            if any(d.defer_usage is not None or d.fragment_variable_values for d in details):
+                return None
+            node = details[0].node
+            if node.name.value == "__typename":
+                steps.append((response_name, None, parent_type.name, _identity))
+                continue
+            if any(d.node.arguments or _other_directives(d) for d in details):
+                return None
+            field_def = self.schema.get_field(parent_type, node.name.value)
+            field = None if field_def is None else field_def.extensions.get(STRAWBERRY_FIELD)
+            if (
+                field_def is None
+                or field is None
+                or field_def.args
+                or not field.is_basic_field
+                or not getattr(field_def.resolve, "_is_default", False)
+            ):
+                return None
+            complete = self._completer(field_def.type, details)
+            if complete is None:
+                return None
+            steps.append((response_name, field.default_resolver, field.python_name, complete))
+
+        def plan(source: Any) -> dict[str, Any]:
+            result = {}
+            for response_name, read, name, complete in steps:
+                result[response_name] = complete(name if read is None else read(source, name))
+            return result
+
+        return plan
+
+    def _completer(
+        self, return_type: GraphQLOutputType, details: Sequence[FieldDetails]
+    ) -> Complete | None:
+        if isinstance(return_type, GraphQLNonNull):
+            inner = self._completer(return_type.of_type, details)
+            return None if inner is None else _non_null(inner)
+        if isinstance(return_type, GraphQLList):
+            inner = self._completer(return_type.of_type, details)
+            return None if inner is None else _list_of(inner)
+        if is_leaf_type(return_type):
+            return _leaf(return_type)
+        if is_object_type(return_type):
+            object_type: GraphQLObjectType = return_type
+            if object_type.is_type_of is not None:
+                return None
+            grouped, new_defer_usages, _ = self.collect_subfields(object_type, details)  # type: ignore[arg-type]
+            if new_defer_usages:
+                return None
+            plan = self._plan(object_type, grouped)
+            return None if plan is None else _nullable(plan)
+        return None  # interfaces and unions: the standard path resolves their type
+
+
+def _other_directives(details: FieldDetails) -> bool:
+    """Directives other than @include and @skip, which field collection has already applied."""
+    return any(d.name.value not in COLLECTED for d in details.node.directives or ())
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _non_null(inner: Complete) -> Complete:
+    def complete(value: Any) -> Any:
+        completed = inner(value)
+        if completed is None:
+            raise NotPlain
+        return completed
+
+    return complete
+
+
+def _nullable(plan: Plan) -> Complete:
+    def complete(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        if isinstance(value, Exception):
+            raise NotPlain
+        return plan(value)
+
+    return complete
+
+
+def _list_of(inner: Complete) -> Complete:
+    def complete(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        if not isinstance(value, list | tuple):
+            raise NotPlain
+        return [inner(item) for item in value]
+
+    return complete
+
+
+def _leaf(leaf_type: GraphQLLeafType) -> Complete:
+    coerce = leaf_type.coerce_output_value
+
+    def complete(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return None
+        if isinstance(value, Exception):
+            raise NotPlain
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise NotPlain
+        return coerced
+
+    return complete

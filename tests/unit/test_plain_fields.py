@@ -1,0 +1,198 @@
+"""The plain-fields executor answers exactly what graphql-core answers, data and errors, and
+takes the plan only where the fields are plain."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from resolvers import plain_fields
+from resolvers.plain_fields import PlainFieldsExecutor
+
+
+@strawberry.enum
+class Tone(enum.Enum):
+    LOUD = "loud"
+    QUIET = "quiet"
+
+
+@strawberry.type
+class Leaf:
+    id: strawberry.ID
+    title: str
+    tone: Tone
+    at: datetime
+    note: str | None
+    score: float
+    labels: list[str] | None = None
+
+
+@strawberry.type
+class Edge:
+    cursor: str
+    node: Leaf
+
+
+@strawberry.type
+class Page:
+    edges: list[Edge]
+    total: int
+    tags: list[str] | None
+
+    @strawberry.field
+    def shout(self, times: int = 1) -> str:
+        return "!" * times
+
+
+def leaf(index: int, **changes: Any) -> Leaf:
+    values: dict[str, Any] = {
+        "id": strawberry.ID(f"n{index}"),
+        "title": f"Title {index}",
+        "tone": Tone.LOUD if index % 2 else Tone.QUIET,
+        "at": datetime(2026, 12, 5, 12, index, tzinfo=UTC),
+        "note": None if index % 3 else "note",
+        "score": index / 4,
+    }
+    values.update(changes)
+    return Leaf(**values)
+
+
+PAGES: dict[str, Page] = {}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def page(self, name: str) -> Page | None:
+        return PAGES.get(name)
+
+
+def schema(executor: type) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, execution_context_class=executor)
+
+
+PLAIN = schema(PlainFieldsExecutor)
+STANDARD = schema(StrawberryGraphQLCoreExecutionContext)
+
+DOCUMENT = """
+query Q($name: String!, $withNote: Boolean!) {
+  page(name: $name) {
+    __typename
+    total
+    tags
+    n: total
+    edges { cursor node { ...Item note @include(if: $withNote) } node { title } }
+    shout(times: 2)
+  }
+}
+fragment Item on Leaf { id title tone at score labels __typename }
+"""
+
+
+async def both(name: str, with_note: bool = True) -> tuple[Any, Any]:
+    variables = {"name": name, "withNote": with_note}
+    answers = []
+    for built in (PLAIN, STANDARD):
+        result = await built.execute(DOCUMENT, variable_values=variables)
+        errors = [(e.message, e.path) for e in result.errors or []]
+        answers.append((result.data, errors))
+    return answers[0], answers[1]
+
+
+@pytest.fixture
+def planned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The types the plain path completed (a plan that was followed to its end)."""
+    completed: list[str] = []
+    make = PlainFieldsExecutor._make_plan
+
+    def spy(self: PlainFieldsExecutor, parent_type: Any, grouped: Any) -> Any:
+        plan = make(self, parent_type, grouped)
+        if plan is None:
+            return None
+
+        def counted(source: Any) -> Any:
+            result = plan(source)
+            completed.append(parent_type.name)
+            return result
+
+        return counted
+
+    monkeypatch.setattr(PlainFieldsExecutor, "_make_plan", spy)
+    return completed
+
+
+async def test_plain_objects_are_completed_by_plan_and_agree(planned: list[str]) -> None:
+    edges = [Edge(cursor=f"c{i}", node=leaf(i, labels=["a", "b"][: i % 3])) for i in range(5)]
+    PAGES["ok"] = Page(edges=edges, total=5, tags=None)
+    plain, standard = await both("ok")
+    assert plain == standard
+    assert plain[0]["page"]["edges"][1]["node"]["tone"] == "LOUD"
+    assert plain[0]["page"]["edges"][1]["node"]["at"] == "2026-12-05T12:01:00+00:00"
+    # Page has a field with arguments: the standard path; its edges and items: plans.
+    assert "Page" not in planned
+    assert planned.count("Edge") == 5 and planned.count("Leaf") == 5
+    assert (await both("ok", with_note=False))[0] == (await both("ok", with_note=False))[1]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"title": None},  # null where the schema says non-null
+        {"tone": "not a tone"},  # a value the enum refuses
+        {"score": "many"},  # a value the scalar refuses
+        {"at": "yesterday"},  # not a datetime
+    ],
+)
+async def test_a_bad_value_gets_graphql_cores_own_error_and_path(broken: dict[str, Any]) -> None:
+    PAGES["bad"] = Page(
+        edges=[Edge(cursor="c0", node=leaf(0)), Edge(cursor="c1", node=leaf(1, **broken))],
+        total=2,
+        tags=["a"],
+    )
+    plain, standard = await both("bad")
+    assert plain == standard
+    assert plain[1] and plain[1][0][1][:3] == ["page", "edges", 1]
+
+
+async def test_not_a_list_and_a_missing_page_agree() -> None:
+    odd = leaf(1, labels="abc")  # text is iterable, but not a list to GraphQL
+    PAGES["odd"] = Page(edges=[Edge(cursor="c", node=odd)], total=0, tags="abc")  # type: ignore[arg-type]
+    for name in ("odd", "missing"):
+        plain, standard = await both(name)
+        assert plain == standard
+
+
+async def test_field_middleware_turns_plans_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Upper(strawberry.extensions.SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            value = _next(root, info, *args, **kwargs)
+            return value.upper() if isinstance(value, str) else value
+
+    made: list[str] = []
+    make = PlainFieldsExecutor._make_plan
+
+    def spy(self: PlainFieldsExecutor, parent_type: Any, grouped: Any) -> Any:
+        made.append(parent_type.name)
+        return make(self, parent_type, grouped)
+
+    monkeypatch.setattr(PlainFieldsExecutor, "_make_plan", spy)
+    PAGES["ok"] = Page(edges=[Edge(cursor="c", node=leaf(1))], total=1, tags=None)
+    built = strawberry.Schema(
+        query=Query, extensions=[Upper], execution_context_class=PlainFieldsExecutor
+    )
+    result = await built.execute(DOCUMENT, variable_values={"name": "ok", "withNote": True})
+    assert result.data is not None and result.data["page"]["edges"][0]["node"]["title"] == "TITLE 1"
+    assert not made
+
+
+def test_the_public_schemas_use_it() -> None:
+    from resolvers.schemas import admin_schema, public_schema
+
+    assert public_schema().execution_context_class is PlainFieldsExecutor
+    assert admin_schema().execution_context_class is PlainFieldsExecutor
+    assert plain_fields.STRAWBERRY_FIELD == "strawberry-definition"
