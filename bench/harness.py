@@ -5,18 +5,49 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from core.bootstrap import Container, build_container
 from core.infra.dynamodb.client import DynamoConfig, open_client
 from core.settings import Settings
-from tests.engines import Engine, dynamodb_local_jar, start_dynamodb_local, start_moto
+from tests.engines import (
+    Engine,
+    dynamodb_local_jar,
+    free_port,
+    start_dynamodb_local,
+    start_moto,
+    wait_for_port,
+)
+
+BIN = Path(sys.executable).parent
+
+
+@contextmanager
+def trace_agent() -> Iterator[tuple[str, int]]:
+    """Datadog's test agent on a free loopback port: its URL and process id."""
+    port = free_port()
+    snapshots = Path("/tmp") / f"pointclub-bench-snapshots-{os.getpid()}"
+    snapshots.mkdir(exist_ok=True)
+    agent = subprocess.Popen(
+        [str(BIN / "ddapm-test-agent"), f"--port={port}", f"--snapshot-dir={snapshots}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}", agent.pid
+    finally:
+        agent.terminate()
+        agent.wait(timeout=20)
 
 
 def start(engine: str) -> Engine:

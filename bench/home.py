@@ -9,64 +9,42 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from bench.harness import Calls, container_on, machine, percentile, start
+from bench.harness import BIN, Calls, container_on, start, trace_agent
+from bench.home_report import (
+    DURATION,
+    FRESH,
+    LARGEST,
+    MEMBERS,
+    SMALLEST,
+    WARMUP,
+    Load,
+    Round,
+    report,
+)
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from resolvers.app import create_app, install
 from tests.builders import dynamo, notification, publish
 from tests.engines import Engine, free_port, wait_for_port
 
-MEMBERS = 50
-SMALLEST, LARGEST = 20, 1_000  # inbox sizes, spread evenly over the members
-FRESH = 10  # unread notifications every member gets after reading the rest
-DURATION = 8.0
-WARMUP = 1.5
+ROUNDS = 3  # alternating rounds at 32 in flight; the figures are their medians
 QUERY = (
     "query Home($first: Int!) { viewer { unreadCount inbox(first: $first) "
     "{ edges { node { id title isRead } } } pointClub { balance rank { code } } } }"
 )
-BIN = Path(sys.executable).parent
-
-
-@dataclass
-class Load:
-    label: str
-    concurrency: int
-    requests: int
-    seconds: float
-    latencies_ms: list[float]
-    cpu_seconds: float
-
-    @property
-    def throughput(self) -> float:
-        return self.requests / self.seconds
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.latencies_ms)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.latencies_ms, 0.99)
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return 1000 * self.cpu_seconds / self.requests
 
 
 async def main(*, engine: str) -> None:
     started = start(engine)
-    agent: subprocess.Popen[bytes] | None = None
+    stack = ExitStack()
     try:
         async with container_on(started) as container:
             await seed(container)
@@ -75,54 +53,58 @@ async def main(*, engine: str) -> None:
                 DevTokenIssuer(container.settings).issue(f"member-{i:03d}", ttl=timedelta(hours=2))
                 for i in range(MEMBERS)
             ]
+            graphql = graphql_server(started, container)
+            reference = reference_server(started, container)
             rows: list[Load] = []
-            for concurrency in (1, 8, 32):
-                rows.append(
-                    await measure(
-                        "GraphQL",
-                        graphql_server(started, container),
+            for concurrency in (1, 8):
+                rows.append(await measure("GraphQL", graphql, tokens, concurrency, graphql=True))
+                rows.append(await measure("reference", reference, tokens, concurrency))
+            agent_url, agent_pid = stack.enter_context(trace_agent())
+            traced = graphql_server(started, container, tracing=agent_url)
+            rounds: list[Round] = []
+            for index in range(ROUNDS):
+                # Alternating: each server of a pair goes first in every other round.
+                flip = index % 2 == 1
+                pair = [
+                    measure(f"GraphQL, round {index + 1}", graphql, tokens, 32, graphql=True),
+                    measure(f"reference, round {index + 1}", reference, tokens, 32),
+                ]
+                tracing = [
+                    measure(
+                        f"GraphQL, tracing on, round {index + 1}",
+                        traced,
                         tokens,
-                        concurrency,
+                        32,
                         graphql=True,
-                    )
-                )
-                rows.append(
-                    await measure(
-                        "reference",
-                        reference_server(started, container),
+                        beside=agent_pid,
+                    ),
+                    measure(
+                        f"GraphQL, tracing off, round {index + 1}",
+                        graphql,
                         tokens,
-                        concurrency,
-                        graphql=False,
+                        32,
+                        graphql=True,
+                    ),
+                ]
+                loads = []
+                for step in [
+                    *(pair[::-1] if flip else pair),
+                    *(tracing[::-1] if flip else tracing),
+                ]:
+                    loads.append(await step)
+                by_label = {load.label.split(", round")[0]: load for load in loads}
+                rounds.append(
+                    Round(
+                        by_label["GraphQL"],
+                        by_label["reference"],
+                        by_label["GraphQL, tracing on"],
+                        by_label["GraphQL, tracing off"],
                     )
                 )
-            agent_port = free_port()
-            snapshots = Path("/tmp") / f"pointclub-bench-snapshots-{os.getpid()}"
-            snapshots.mkdir(exist_ok=True)
-            agent = subprocess.Popen(
-                [
-                    str(BIN / "ddapm-test-agent"),
-                    f"--port={agent_port}",
-                    f"--snapshot-dir={snapshots}",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            wait_for_port(agent_port)
-            traced = await measure(
-                "GraphQL, tracing on",
-                graphql_server(started, container, tracing=f"http://127.0.0.1:{agent_port}"),
-                tokens,
-                32,
-                graphql=True,
-            )
-            untraced = await measure(
-                "GraphQL, tracing off", graphql_server(started, container), tokens, 32, graphql=True
-            )
     finally:
-        if agent is not None:
-            agent.terminate()
+        stack.close()
         started.stop()
-    report(rows, traced, untraced, calls, started.name)
+    report(rows, rounds, calls, started.name)
 
 
 def inbox_size(member: int) -> int:
@@ -229,7 +211,8 @@ async def measure(
     tokens: list[str],
     concurrency: int,
     *,
-    graphql: bool,
+    graphql: bool = False,
+    beside: int | None = None,
 ) -> Load:
     port = free_port()
     command, env = server
@@ -246,9 +229,11 @@ async def measure(
         async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
             await drive(client, tokens, concurrency, WARMUP, graphql)
             cpu_before = cpu_seconds(process.pid)
+            beside_before = 0.0 if beside is None else cpu_seconds(beside)
             latencies, seconds = await drive(client, tokens, concurrency, DURATION, graphql)
             cpu = cpu_seconds(process.pid) - cpu_before
-        return Load(label, concurrency, len(latencies), seconds, latencies, cpu)
+            beside_cpu = 0.0 if beside is None else cpu_seconds(beside) - beside_before
+        return Load(label, concurrency, len(latencies), seconds, latencies, cpu, beside_cpu)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -279,34 +264,3 @@ async def drive(
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return latencies, time.perf_counter() - started
-
-
-def report(
-    rows: list[Load], traced: Load, untraced: Load, calls: dict[int, list[str]], engine: str
-) -> None:
-    print(f"\n### Home screen under load ({engine})\n")
-    print(
-        f"Machine: {machine()}. Command: `uv run python -m bench home`. {MEMBERS} members with "
-        f"{SMALLEST} to {LARGEST:,} entries ({FRESH} unread), `first: 20`, "
-        f"{DURATION:.0f} s per measurement after {WARMUP:.1f} s of warm-up; one uvicorn worker; "
-        "load from a separate process.\n"
-    )
-    print("| server | in flight | requests/s | p50 | p99 | p99/p50 | server CPU per request |")
-    print("|---|---|---|---|---|---|---|")
-    for row in [*rows, traced, untraced]:
-        print(
-            f"| {row.label} | {row.concurrency} | {row.throughput:,.0f} | {row.p50:.1f} ms | "
-            f"{row.p99:.1f} ms | {row.p99 / row.p50:.1f} | {row.cpu_ms_per_request:.2f} ms |"
-        )
-    at32 = {row.label: row for row in rows if row.concurrency == 32}
-    tax = at32["GraphQL"].throughput / at32["reference"].throughput
-    print(f"\nGraphQL throughput at 32 in flight: {tax:.2f} × the reference (target ≥ 0.8).")
-    print(
-        f"Tracing on: {traced.throughput / untraced.throughput:.2f} × the throughput with tracing "
-        f"off, p50 {traced.p50:.1f} ms against {untraced.p50:.1f} ms."
-    )
-    print("\nDynamoDB calls per home-screen request:\n")
-    print("| first | calls |")
-    print("|---|---|")
-    for first, operations in calls.items():
-        print(f"| {first} | {len(operations)} ({', '.join(sorted(operations))}) |")

@@ -22,7 +22,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +33,7 @@ import httpx
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.harness import container_on, machine, percentile, start
+from bench.harness import BIN, container_on, machine, percentile, start
 from bench.home import server_env
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
@@ -46,7 +45,6 @@ from tests.brokers import start_broker
 from tests.builders import add_members, broadcast_for, draft, user_list
 from tests.engines import Engine, free_port, wait_for_port
 
-BIN = Path(sys.executable).parent
 MEMBERS = int(os.environ.get("BENCH_LIVE_MEMBERS", "10000"))
 RAMP = 100  # connections opened at once
 QUERY = "subscription { inboxEvents { seq kind unreadCount ids item { id title } } }"

@@ -3,17 +3,19 @@ under load (32 in flight) and this prints the heaviest frames, inclusive and by 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from bench.harness import container_on, machine, start
-from bench.home import BIN, drive, graphql_server, seed
+from bench.harness import BIN, container_on, machine, start, trace_agent
+from bench.home import drive, graphql_server, seed
 from core.auth import DevTokenIssuer
 from tests.engines import free_port, wait_for_port
 
@@ -23,14 +25,19 @@ TOP = 25
 
 async def main(*, engine: str) -> None:
     started = start(engine)
+    stack = ExitStack()
     try:
+        # BENCH_PROFILE_TRACING=1: the server traces, sending to Datadog's test agent.
+        tracing = None
+        if os.environ.get("BENCH_PROFILE_TRACING") == "1":
+            tracing, _ = stack.enter_context(trace_agent())
         async with container_on(started) as container:
             await seed(container)
             tokens = [
                 DevTokenIssuer(container.settings).issue(f"member-{i:03d}", ttl=timedelta(hours=1))
                 for i in range(50)
             ]
-            command, env = graphql_server(started, container)
+            command, env = graphql_server(started, container, tracing=tracing)
             port = free_port()
             server = subprocess.Popen(
                 [part.replace("{port}", str(port)) for part in command],
@@ -70,11 +77,12 @@ async def main(*, engine: str) -> None:
                 server.terminate()
                 server.wait(timeout=20)
     finally:
+        stack.close()
         started.stop()
-    report(output, len(latencies))
+    report(output, len(latencies), tracing is not None)
 
 
-def report(stacks_file: Path, requests: int) -> None:
+def report(stacks_file: Path, requests: int, traced: bool) -> None:
     inclusive: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
     total = 0
@@ -86,9 +94,14 @@ def report(stacks_file: Path, requests: int) -> None:
         for frame in set(frames):
             inclusive[_short(frame)] += count
         by_package[_package(frames[-1])] += count
-    print(f"\n### Server CPU profile of the home screen (py-spy, {SECONDS} s at 32 in flight)\n")
+    tracing = ", tracing on" if traced else ""
     print(
-        f"Machine: {machine()}. Command: `uv run python -m bench profile`. "
+        f"\n### Server CPU profile of the home screen (py-spy, {SECONDS} s at 32 in flight"
+        f"{tracing})\n"
+    )
+    command = "BENCH_PROFILE_TRACING=1 " if traced else ""
+    print(
+        f"Machine: {machine()}. Command: `{command}uv run python -m bench profile`. "
         f"{total:,} samples while {requests:,} requests were served.\n"
     )
     print(f"(raw stacks for other cuts: {stacks_file})\n", file=sys.stderr)

@@ -20,6 +20,7 @@ from core.bootstrap import Container, open_container
 from core.domain.inbox import InboxState
 from core.domain.pointclub import club_status
 from core.errors import Unauthenticated
+from core.heap import freeze_startup_heap
 from core.ports import InboxScanRequest
 from core.settings import Settings
 
@@ -31,6 +32,7 @@ def create() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_container(settings) as container:
             app.state.container = container
+            freeze_startup_heap()  # as the GraphQL server does after its startup
             yield
 
     return Starlette(routes=[Route("/home", home)], lifespan=lifespan)

@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from core.bootstrap import Container, open_container
 from core.endpoints import event_feeds
+from core.heap import freeze_startup_heap
 from core.settings import Settings
 from resolvers.health import healthz, readyz
 from resolvers.limits import BodyLimit, JsonPosts
@@ -62,6 +63,7 @@ def create_app(
             if on_startup is not None:
                 await on_startup(opened)
             async with live_events(app, opened):
+                freeze_startup_heap()  # after the last startup object: see core/heap.py
                 yield
             await opened.read_counting.drain()
 

@@ -5,9 +5,11 @@ resolver call, a completion that walks the type, a path node. For the inbox's it
 about ninety fields of plain attributes per home screen, most of the GraphQL layer's CPU
 (issue 18's profile). Under an object whose selected fields are all plain (Strawberry's basic
 fields: no resolver, no arguments, no permission or extension), the answer is nothing but
-attributes read and leaves coerced, so this executor completes such an object with a plan made
-once per operation and per selection: one closure per field that reads the attribute and
-coerces the leaf (or recurses into a plain object or a list of them).
+attributes read and leaves coerced, so this executor completes such an object with a plan: one
+closure per field that reads the attribute and coerces the leaf (or recurses into a plain object
+or a list of them). A plan is made once per operation and selection, and kept for the next
+operations of the same parsed document when the document has no directive at all (then its
+field collection cannot depend on variables).
 
 The standard path stays the authority: anything a plan does not expect (a null where the schema
 says non-null, a value a scalar refuses, something that is not a list, a type check that fails,
@@ -18,8 +20,9 @@ with its errors and paths. Reading a plain attribute twice has no effect, so not
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     GraphQLLeafType,
@@ -47,6 +50,13 @@ class NotPlain(Exception):
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, completing objects of plain fields by plan (see the module)."""
 
+    # Plans shared by every operation of a document without directives (its field collection
+    # cannot depend on variables), keyed by the field nodes of the cached parse: the next home
+    # screen reuses the first one's plans. Entries hold their nodes, so an id is not reused.
+    SHARED_LIMIT = 1024
+    _shared: ClassVar[OrderedDict[tuple[Any, ...], tuple[object, Plan | None]]] = OrderedDict()
+    _static: ClassVar[OrderedDict[int, tuple[object, bool]]] = OrderedDict()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Per operation: the selections (and so the plans) belong to this document and its
@@ -54,6 +64,19 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[object, Plan | None]] = {}
         manager = self.middleware_manager
         self._plain_allowed = manager is None or not manager.middlewares
+        self._shareable = self._plain_allowed and self._without_directives()
+
+    def _without_directives(self) -> bool:
+        """Whether the document has no directive at all (then no variable steers collection)."""
+        operation = self.operation
+        known = self._static.get(id(operation))
+        if known is not None and known[0] is operation:
+            return known[1]
+        static = not _has_directives(operation) and not any(
+            _has_directives(fragment) for fragment in self.fragment_definitions.values()
+        )
+        _remember(self._static, id(operation), (operation, static), self.SHARED_LIMIT)
+        return static
 
     def execute_collected_subfields(
         self,
@@ -87,8 +110,20 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         cached = self._plans.get(key)
         if cached is not None:
             return cached[1]
+        shared_key: tuple[Any, ...] | None = None
+        if self._shareable:
+            nodes = tuple(
+                (name, tuple(d.node for d in details)) for name, details in grouped.items()
+            )
+            shared_key = (parent_type, tuple((n, tuple(map(id, f))) for n, f in nodes))
+            shared = self._shared.get(shared_key)
+            if shared is not None:
+                self._plans[key] = (grouped, shared[1])
+                return shared[1]
         plan = self._make_plan(parent_type, grouped)
         self._plans[key] = (grouped, plan)
+        if shared_key is not None:
+            _remember(self._shared, shared_key, (nodes, plan), self.SHARED_LIMIT)
         return plan
 
     def _make_plan(
@@ -148,6 +183,22 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan(object_type, grouped)
             return None if plan is None else _nullable(plan)
         return None  # interfaces and unions: the standard path resolves their type
+
+
+def _has_directives(node: Any) -> bool:
+    """Any directive on ``node``, on its selections, or below them."""
+    if getattr(node, "directives", None):
+        return True
+    selection_set = getattr(node, "selection_set", None)
+    return selection_set is not None and any(
+        _has_directives(selection) for selection in selection_set.selections
+    )
+
+
+def _remember(table: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    table[key] = value
+    if len(table) > limit:
+        table.popitem(last=False)
 
 
 def _other_directives(details: FieldDetails) -> bool:

@@ -78,10 +78,18 @@ def configure_tracing(
     # Per-field resolver spans cost more than they tell, and break graphql-core 3.3
     # (dd-trace-py issue 18723): keep them off whatever the environment says.
     environ["DD_TRACE_GRAPHQL_RESOLVERS_ENABLED"] = "false"
+    # DynamoDB continues no trace: propagation headers on its requests only cost their making
+    # and signing (issue 18's profile). An operator may still ask for them.
+    environ.setdefault("DD_BOTOCORE_DISTRIBUTED_TRACING", "false")
     from ddtrace import patch
 
-    # aiobotocore is off by default in ddtrace: it gives the dynamodb.command spans.
-    patch(aiobotocore=True, starlette=True, graphql=True, structlog=True, asyncio=True)
-    if environ.get("DD_PROFILING_ENABLED", "").strip().lower() in TRUE:
+    profiling = environ.get("DD_PROFILING_ENABLED", "").strip().lower() in TRUE
+    # aiobotocore is off by default in ddtrace: it gives the dynamodb.command spans. asyncio only
+    # with the profiler: trace context follows tasks through contextvars already, and the
+    # integration wraps every event-loop callback to publish the context switches by which the
+    # profiler ties its samples to spans (about a tenth of the server's CPU under load, issue
+    # 18's profile). tests/e2e/test_tracing.py checks each DynamoDB call sits under its query.
+    patch(aiobotocore=True, starlette=True, graphql=True, structlog=True, asyncio=profiling)
+    if profiling:
         import ddtrace.profiling.auto  # noqa: F401  (starts the CPU, wall and heap profiler)
     return True

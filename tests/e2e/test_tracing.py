@@ -127,8 +127,16 @@ async def test_a_home_screen_request_is_one_trace_with_dynamodb_inside(
     names = {span["name"] for span in trace}
     assert {"graphql.parse", "graphql.validate", "graphql.execute"} <= names
     assert {"InboxQueries.page", "InboxQueries.unread_count", "PointClubQueries.status"} <= names
+    # All three calls of the home screen in this trace, each under the query that made it.
     dynamo = in_trace(trace, "dynamodb.command")
-    assert 1 <= len(dynamo) <= 3
+    assert sorted(span["resource"].split(".")[-1] for span in dynamo) == [
+        "batchgetitem",
+        "getitem",
+        "query",
+    ]
+    by_id = {span["span_id"]: span for span in trace}
+    for span in dynamo:
+        assert by_id[span["parent_id"]]["name"].startswith(("InboxQueries.", "PointClubQueries."))
     assert {span["trace_id"] for span in trace} == {root[0]["trace_id"]}
     assert not any(span.get("error") for span in trace)
 

@@ -104,6 +104,13 @@ async def both(name: str, with_note: bool = True) -> tuple[Any, Any]:
     return answers[0], answers[1]
 
 
+@pytest.fixture(autouse=True)
+def no_shared_plans() -> None:
+    """Each test starts without the plans earlier documents left behind."""
+    PlainFieldsExecutor._shared.clear()
+    PlainFieldsExecutor._static.clear()
+
+
 @pytest.fixture
 def planned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The types the plain path completed (a plan that was followed to its end)."""
@@ -188,6 +195,58 @@ async def test_field_middleware_turns_plans_off(monkeypatch: pytest.MonkeyPatch)
     result = await built.execute(DOCUMENT, variable_values={"name": "ok", "withNote": True})
     assert result.data is not None and result.data["page"]["edges"][0]["node"]["title"] == "TITLE 1"
     assert not made
+
+
+def made_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    made: list[str] = []
+    make = PlainFieldsExecutor._make_plan
+
+    def spy(self: PlainFieldsExecutor, parent_type: Any, grouped: Any) -> Any:
+        made.append(parent_type.name)
+        return make(self, parent_type, grouped)
+
+    monkeypatch.setattr(PlainFieldsExecutor, "_make_plan", spy)
+    return made
+
+
+CACHED = strawberry.Schema(
+    query=Query,
+    extensions=[lambda: strawberry.extensions.ParserCache(maxsize=8)],
+    execution_context_class=PlainFieldsExecutor,
+)
+
+
+async def test_a_document_without_directives_shares_its_plans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = made_plans(monkeypatch)
+    edges = [Edge(cursor=f"c{i}", node=leaf(i)) for i in range(3)]
+    PAGES["ok"] = Page(edges=edges, total=3, tags=[])
+    document = "query($name: String!) { page(name: $name) { edges { cursor node { id title } } } }"
+    standard = await STANDARD.execute(document, variable_values={"name": "ok"})
+    first = await CACHED.execute(document, variable_values={"name": "ok"})
+    assert made and first.data == standard.data and not first.errors
+    made.clear()
+    PAGES["other"] = Page(edges=[Edge(cursor="x", node=leaf(9))], total=1, tags=None)
+    again = await CACHED.execute(document, variable_values={"name": "other"})
+    assert not made  # the same parsed document: the first operation's plans
+    standard = await STANDARD.execute(document, variable_values={"name": "other"})
+    assert again.data == standard.data and again.data is not None
+
+
+async def test_a_document_with_directives_plans_per_operation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = made_plans(monkeypatch)
+    PAGES["ok"] = Page(edges=[Edge(cursor="c", node=leaf(3))], total=1, tags=None)
+    for with_note in (True, False, True):
+        made.clear()
+        variables = {"name": "ok", "withNote": with_note}
+        result = await CACHED.execute(DOCUMENT, variable_values=variables)
+        standard = await STANDARD.execute(DOCUMENT, variable_values=variables)
+        assert made  # @include(if: $withNote) steers collection: no plan is kept across
+        assert result.data == standard.data
+        assert ("note" in result.data["page"]["edges"][0]["node"]) is with_note  # type: ignore[index]
 
 
 def test_the_public_schemas_use_it() -> None:
