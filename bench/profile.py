@@ -3,7 +3,10 @@ under load (32 in flight) and this prints the heaviest frames, inclusive and by 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,9 +20,11 @@ import httpx
 from bench.harness import BIN, container_on, machine, start, trace_agent
 from bench.home import drive, graphql_server, seed
 from core.auth import DevTokenIssuer
+from tests.brokers import start_broker
 from tests.engines import free_port, wait_for_port
 
 SECONDS = 12
+GC_TIMER = Path(__file__).parent / "gc_timer"
 TOP = 25
 
 
@@ -37,7 +42,15 @@ async def main(*, engine: str) -> None:
                 DevTokenIssuer(container.settings).issue(f"member-{i:03d}", ttl=timedelta(hours=1))
                 for i in range(50)
             ]
-            command, env = graphql_server(started, container, tracing=tracing)
+            broker = start_broker()
+            stack.callback(broker.stop)
+            command, env = graphql_server(started, container, broker.url, tracing=tracing)
+            output = Path(tempfile.mkdtemp()) / "stacks.txt"
+            gc_stats = output.parent / "gc.jsonl"  # bench/gc_timer: the collector's time
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(GC_TIMER), env.get("PYTHONPATH")])
+            )
+            env["BENCH_GC_STATS"] = str(gc_stats)
             port = free_port()
             server = subprocess.Popen(
                 [part.replace("{port}", str(port)) for part in command],
@@ -45,7 +58,6 @@ async def main(*, engine: str) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            output = Path(tempfile.mkdtemp()) / "stacks.txt"
             try:
                 wait_for_port(port, timeout=60)
                 async with httpx.AsyncClient(
@@ -71,8 +83,11 @@ async def main(*, engine: str) -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
+                    server.send_signal(signal.SIGUSR1)
                     latencies, _ = await drive(client, tokens, 32, SECONDS + 1, True)
+                    server.send_signal(signal.SIGUSR1)
                     spy.wait(timeout=60)
+                    await asyncio.sleep(0.5)  # the second line is written between requests
             finally:
                 server.terminate()
                 server.wait(timeout=20)
@@ -80,6 +95,7 @@ async def main(*, engine: str) -> None:
         stack.close()
         started.stop()
     report(output, len(latencies), tracing is not None)
+    report_gc(gc_stats)
 
 
 def report(stacks_file: Path, requests: int, traced: bool) -> None:
@@ -143,3 +159,21 @@ def _package(frame: str) -> str:
 
 if __name__ == "__main__":
     sys.exit("run it as: uv run python -m bench profile")
+
+
+def report_gc(stats_file: Path) -> None:
+    """The cyclic collector's share of the server's CPU over the profiled window."""
+    lines = stats_file.read_text().splitlines() if stats_file.exists() else []
+    if len(lines) < 2:
+        print("\n(the server wrote no collector figures: was bench/gc_timer on its path?)")
+        return
+    first, last = (json.loads(line) for line in lines[-2:])
+    seconds = [b - a for a, b in zip(first["gc"], last["gc"], strict=True)]
+    collections = [b - a for a, b in zip(first["collections"], last["collections"], strict=True)]
+    cpu = last["cpu"] - first["cpu"]
+    print(
+        f"\nCyclic garbage collection over the same window: {sum(seconds):.2f} s of "
+        f"{cpu:.2f} s of server CPU ({100 * sum(seconds) / cpu:.1f}%); collections by "
+        f"generation {collections[0]:,} / {collections[1]:,} / {collections[2]:,}, taking "
+        f"{seconds[0]:.2f} / {seconds[1]:.2f} / {seconds[2]:.2f} s."
+    )

@@ -179,9 +179,10 @@ class InboxQueries:
             above = [b for b in broadcasts if resume is None or b.position > resume]
             return sorted([*collected, *above], key=lambda e: e.position, reverse=True)
 
-        while len(merged()) < want and resume is not None and calls < MAX_SCANS:
+        page = merged()
+        while len(page) < want and resume is not None and calls < MAX_SCANS:
             calls += 1
-            missing = want - len(merged())
+            missing = want - len(page)
             more = await self._members.scan_inbox(
                 user_id,
                 InboxScanRequest(
@@ -196,7 +197,7 @@ class InboxQueries:
                 e for e in more.entries if e.is_visible(now, seen, include_archived=True)
             )
             resume = more.resume_after
-        page = merged()
+            page = merged()
         if len(page) < want and resume is not None:
             return page, state, seen, True, resume  # every entry up to resume was read
         return page[:first], state, seen, len(page) > first, None

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import Unavailable
 from core.infra.dynamodb.fast_parser import install_fast_parser
-from core.infra.dynamodb.request_path import memoize_user_agent
+from core.infra.dynamodb.request_path import encode_with_orjson, memoize_user_agent
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -135,6 +135,7 @@ async def open_client(config: DynamoConfig) -> AsyncIterator[DynamoDBClient]:
     ) as client:
         install_fast_parser(client)
         memoize_user_agent(client)
+        encode_with_orjson(client)
         bound_calls(client, config.timeout_seconds)
         yield client
 
