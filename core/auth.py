@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +35,16 @@ class TokenVerifier:
     never taken from the token, so ``alg: none`` and key-confusion tokens fail.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    # Tokens verified so far, answered without their signature checked again (a front-end sends
+    # the same token on every request until it expires; an RS256 check costs far more than a
+    # lookup). Keyed by the whole token, so only the exact bytes once verified can hit; expiry
+    # and not-before are checked on every hit as PyJWT checks them. At most this many, oldest
+    # dropped first.
+    VERIFIED_LIMIT = 4096
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._verified: dict[str, tuple[Principal, float, float | None]] = {}
         self._algorithms = list(settings.jwt_algorithms)
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
@@ -47,6 +59,25 @@ class TokenVerifier:
             self._key = settings.jwt_secret.get_secret_value()
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires, not_before = known
+            now = self._clock()
+            # PyJWT's rules: expired once exp <= now - leeway, early while nbf > now + leeway.
+            if now >= expires + self._leeway:
+                self._verified.pop(token, None)
+                raise Unauthenticated("invalid or expired token")
+            if not_before is None or not_before <= now + self._leeway:
+                return principal
+            self._verified.pop(token, None)  # the clock went back: the full check decides
+        principal, expires, not_before = self._check(token)
+        if len(self._verified) >= self.VERIFIED_LIMIT:
+            with suppress(KeyError, RuntimeError, StopIteration):  # another thread got there
+                del self._verified[next(iter(self._verified))]
+        self._verified[token] = (principal, expires, not_before)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float, float | None]:
         try:
             key = self._key_for(token)
             claims = jwt.decode(
@@ -66,7 +97,7 @@ class TokenVerifier:
             raise Unauthenticated("invalid or expired token")
         roles = claims.get("roles", [])
         locale = claims.get("locale")
-        return Principal(
+        principal = Principal(
             user_id=subject,
             roles=frozenset(r for r in roles if isinstance(r, str))
             if isinstance(roles, list)
@@ -74,6 +105,8 @@ class TokenVerifier:
             locale=locale if isinstance(locale, str) else None,
             expires_at=_instant(claims.get("exp")),
         )
+        not_before = claims.get("nbf")
+        return principal, float(claims["exp"]), None if not_before is None else float(not_before)
 
     def _key_for(self, token: str) -> Any:
         if self._jwks is None:

@@ -147,3 +147,66 @@ def test_the_expiry_is_kept_and_one_past_what_a_date_holds_is_not_a_crash() -> N
     assert principal.expires_at is not None and int(principal.expires_at.timestamp()) == exp
     in_milliseconds = jwt.encode(claims(exp=exp * 1000), secret, "HS256")
     assert TokenVerifier(settings).verify(in_milliseconds).expires_at is None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_decode(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def spy(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", spy)
+    return decoded
+
+
+def test_a_verified_token_is_not_checked_again_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+    clock = Clock()
+    decoded = counting_decode(monkeypatch)
+    verifier = TokenVerifier(settings, clock=clock)
+    exp = int(clock.now) + 600
+    token = jwt.encode(claims(exp=exp), settings.jwt_secret.get_secret_value(), "HS256")
+    first = verifier.verify(token)
+    assert verifier.verify(token) is first and len(decoded) == 1
+    # Expired as PyJWT says: once exp <= now - leeway, even from the cache.
+    clock.now = exp + settings.jwt_leeway_seconds - 0.5
+    assert verifier.verify(token) is first
+    clock.now = exp + settings.jwt_leeway_seconds
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)
+
+
+def test_a_refused_token_is_checked_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    decoded = counting_decode(monkeypatch)
+    verifier = TokenVerifier(settings)
+    good = jwt.encode(claims(), settings.jwt_secret.get_secret_value(), "HS256")
+    verifier.verify(good)
+    forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")  # same claims, bad signature
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            verifier.verify(forged)
+    assert decoded == [good, forged, forged]
+
+
+def test_the_verified_tokens_kept_are_bounded() -> None:
+    settings = Settings()
+    verifier = TokenVerifier(settings)
+    verifier.VERIFIED_LIMIT = 3
+    secret = settings.jwt_secret.get_secret_value()
+    tokens = [jwt.encode(claims(sub=f"member-{n}"), secret, "HS256") for n in range(5)]
+    for token in tokens:
+        assert verifier.verify(token).user_id.startswith("member-")
+    assert list(verifier._verified) == tokens[2:]
