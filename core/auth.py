@@ -39,8 +39,10 @@ class TokenVerifier:
     # the same token on every request until it expires; an RS256 check costs far more than a
     # lookup). Keyed by the whole token, so only the exact bytes once verified can hit; expiry
     # and not-before are checked on every hit as PyJWT checks them. At most this many, oldest
-    # dropped first.
+    # dropped first, and only tokens of a usual size (a few hundred bytes; a longer one is
+    # checked every time), so the table stays within a few megabytes.
     VERIFIED_LIMIT = 4096
+    LONGEST_KEPT = 4096
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -71,6 +73,8 @@ class TokenVerifier:
                 return principal
             self._verified.pop(token, None)  # the clock went back: the full check decides
         principal, expires, not_before = self._check(token)
+        if len(token) > self.LONGEST_KEPT:
+            return principal
         if len(self._verified) >= self.VERIFIED_LIMIT:
             with suppress(KeyError, RuntimeError, StopIteration):  # another thread got there
                 del self._verified[next(iter(self._verified))]

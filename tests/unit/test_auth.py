@@ -210,3 +210,7 @@ def test_the_verified_tokens_kept_are_bounded() -> None:
     for token in tokens:
         assert verifier.verify(token).user_id.startswith("member-")
     assert list(verifier._verified) == tokens[2:]
+    # A long token (a large claim) is verified, but never kept.
+    long = jwt.encode(claims(padding="x" * verifier.LONGEST_KEPT), secret, "HS256")
+    assert verifier.verify(long).user_id == "alice"
+    assert long not in verifier._verified and list(verifier._verified) == tokens[2:]
