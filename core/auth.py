@@ -109,8 +109,9 @@ class TokenVerifier:
             locale=locale if isinstance(locale, str) else None,
             expires_at=_instant(claims.get("exp")),
         )
+        # Whole seconds, as PyJWT compares them (int() of the claim; no overflow however large).
         not_before = claims.get("nbf")
-        return principal, float(claims["exp"]), None if not_before is None else float(not_before)
+        return principal, int(claims["exp"]), None if not_before is None else int(not_before)
 
     def _key_for(self, token: str) -> Any:
         if self._jwks is None:

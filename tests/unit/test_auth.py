@@ -214,3 +214,22 @@ def test_the_verified_tokens_kept_are_bounded() -> None:
     long = jwt.encode(claims(padding="x" * verifier.LONGEST_KEPT), secret, "HS256")
     assert verifier.verify(long).user_id == "alice"
     assert long not in verifier._verified and list(verifier._verified) == tokens[2:]
+
+
+def test_the_remembered_expiry_is_pyjwts_whole_seconds_and_any_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+    clock = Clock()
+    verifier = TokenVerifier(settings, clock=clock)
+    secret = settings.jwt_secret.get_secret_value()
+    exp = int(clock.now) + 600
+    fractional = jwt.encode(claims(exp=exp + 0.9), secret, "HS256")
+    verifier.verify(fractional)
+    clock.now = exp + settings.jwt_leeway_seconds + 0.5  # PyJWT: int(exp) <= now - leeway
+    with pytest.raises(Unauthenticated):
+        verifier.verify(fractional)
+    # An exp past what a float holds is still a valid (never-ending) token, not a crash.
+    far = jwt.encode(claims(exp=10**400), secret, "HS256")
+    assert verifier.verify(far).expires_at is None
+    assert verifier.verify(far).user_id == "alice"

@@ -51,6 +51,11 @@ def memoize_user_agent(client: Any) -> None:
         creator.__class__ = MemoizedUserAgent
 
 
+# What the standard library's encoder refuses, orjson must refuse too rather than encode its own
+# way (a datetime as ISO text, a dataclass as an object): botocore then raises as it always did.
+PASS_THROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 class OrjsonSerializer(JSONSerializer):
     """botocore's JSON protocol serializer (pinned in pyproject.toml), its body encoded by
     orjson; the rest is ``JSONSerializer.serialize_to_request`` step for step."""
@@ -69,8 +74,8 @@ class OrjsonSerializer(JSONSerializer):
         if operation_model.input_shape is not None:
             own._serialize(body, parameters, operation_model.input_shape)
         try:
-            serialized["body"] = orjson.dumps(body)
-        except TypeError:  # a value orjson does not encode: botocore's own encoder decides
+            serialized["body"] = orjson.dumps(body, option=PASS_THROUGH)
+        except TypeError:  # a value json.dumps would not take either: botocore's encoder decides
             return super().serialize_to_request(parameters, operation_model)
         host_prefix = own._expand_host_prefix(parameters, operation_model)
         if host_prefix is not None:
