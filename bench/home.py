@@ -65,45 +65,28 @@ async def main(*, engine: str) -> None:
             agent_url, agent_pid = stack.enter_context(trace_agent())
             traced = graphql_server(started, container, broker.url, tracing=agent_url)
             rounds: list[Round] = []
+            # Each round: (label, server, beside) for GraphQL, the reference, tracing on, off.
+            servers = [
+                ("GraphQL", graphql, None),
+                ("reference", reference, None),
+                ("GraphQL, tracing on", traced, agent_pid),
+                ("GraphQL, tracing off", graphql, None),
+            ]
             for index in range(ROUNDS):
                 # Alternating: each server of a pair goes first in every other round.
-                flip = index % 2 == 1
-                pair = [
-                    measure(f"GraphQL, round {index + 1}", graphql, tokens, 32, graphql=True),
-                    measure(f"reference, round {index + 1}", reference, tokens, 32),
-                ]
-                tracing = [
-                    measure(
-                        f"GraphQL, tracing on, round {index + 1}",
-                        traced,
+                order = [1, 0, 3, 2] if index % 2 else [0, 1, 2, 3]
+                loads: dict[int, Load] = {}
+                for at in order:
+                    label, server, beside = servers[at]
+                    loads[at] = await measure(
+                        f"{label}, round {index + 1}",
+                        server,
                         tokens,
                         32,
-                        graphql=True,
-                        beside=agent_pid,
-                    ),
-                    measure(
-                        f"GraphQL, tracing off, round {index + 1}",
-                        graphql,
-                        tokens,
-                        32,
-                        graphql=True,
-                    ),
-                ]
-                loads = []
-                for step in [
-                    *(pair[::-1] if flip else pair),
-                    *(tracing[::-1] if flip else tracing),
-                ]:
-                    loads.append(await step)
-                by_label = {load.label.split(", round")[0]: load for load in loads}
-                rounds.append(
-                    Round(
-                        by_label["GraphQL"],
-                        by_label["reference"],
-                        by_label["GraphQL, tracing on"],
-                        by_label["GraphQL, tracing off"],
+                        graphql=server is not reference,
+                        beside=beside,
                     )
-                )
+                rounds.append(Round(*(loads[at] for at in range(4))))
     finally:
         stack.close()
         started.stop()

@@ -174,30 +174,8 @@ async def test_not_a_list_and_a_missing_page_agree() -> None:
         assert plain == standard
 
 
-async def test_field_middleware_turns_plans_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Upper(strawberry.extensions.SchemaExtension):
-        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
-            value = _next(root, info, *args, **kwargs)
-            return value.upper() if isinstance(value, str) else value
-
-    made: list[str] = []
-    make = PlainFieldsExecutor._make_plan
-
-    def spy(self: PlainFieldsExecutor, parent_type: Any, grouped: Any) -> Any:
-        made.append(parent_type.name)
-        return make(self, parent_type, grouped)
-
-    monkeypatch.setattr(PlainFieldsExecutor, "_make_plan", spy)
-    PAGES["ok"] = Page(edges=[Edge(cursor="c", node=leaf(1))], total=1, tags=None)
-    built = strawberry.Schema(
-        query=Query, extensions=[Upper], execution_context_class=PlainFieldsExecutor
-    )
-    result = await built.execute(DOCUMENT, variable_values={"name": "ok", "withNote": True})
-    assert result.data is not None and result.data["page"]["edges"][0]["node"]["title"] == "TITLE 1"
-    assert not made
-
-
 def made_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The types a plan was made for, from here on."""
     made: list[str] = []
     make = PlainFieldsExecutor._make_plan
 
@@ -207,6 +185,22 @@ def made_plans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(PlainFieldsExecutor, "_make_plan", spy)
     return made
+
+
+async def test_field_middleware_turns_plans_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Upper(strawberry.extensions.SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            value = _next(root, info, *args, **kwargs)
+            return value.upper() if isinstance(value, str) else value
+
+    made = made_plans(monkeypatch)
+    PAGES["ok"] = Page(edges=[Edge(cursor="c", node=leaf(1))], total=1, tags=None)
+    built = strawberry.Schema(
+        query=Query, extensions=[Upper], execution_context_class=PlainFieldsExecutor
+    )
+    result = await built.execute(DOCUMENT, variable_values={"name": "ok", "withNote": True})
+    assert result.data is not None and result.data["page"]["edges"][0]["node"]["title"] == "TITLE 1"
+    assert not made
 
 
 CACHED = strawberry.Schema(
