@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.bootstrap import Container, open_container
+from core.domain.club_status import club_status
 from core.domain.inbox import InboxState
-from core.domain.pointclub import club_status
 from core.errors import Unauthenticated
 from core.heap import freeze_startup_heap
 from core.ports import InboxScanRequest

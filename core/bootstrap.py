@@ -183,7 +183,12 @@ class Container:
         return ImportUserList(store=self.segments, clock=self.clock)
 
     def import_ledger(self) -> ImportLedger:
-        return ImportLedger(store=self.ledger, ranks=self.ranks, clock=self.clock)
+        return ImportLedger(
+            store=self.ledger,
+            ranks=self.ranks,
+            clock=self.clock,
+            order=self.settings.point_use_order,
+        )
 
     def notice_sender(self) -> NoticeSender:
         return NoticeSender(store=self.notifications, prepare=self.prepare_notification())

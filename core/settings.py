@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.domain.broadcast import DEFAULT_MAX_LIVE, MAX_LIVE_LIMIT
+from core.domain.wallet import UseOrder
 
 DEV_JWT_SECRET = "pointclub-development-secret-do-not-use-in-production"
 MIN_SECRET_BYTES = 32  # HS256 wants a key at least as long as its hash
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     default_locale: str = "ja"
     categories: list[str] = ["campaign", "point", "rank", "system", "news"]
     ranks_file: Path = PROJECT_ROOT / "config" / "ranks.json"
+    # Which points a use takes first (core.domain.wallet.UseOrder); uses already imported keep
+    # what they took.
+    point_use_order: UseOrder = UseOrder.FREE_FIRST
 
     # GraphQL.
     graphiql: bool | None = None  # None: on in development, off in production

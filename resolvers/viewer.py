@@ -8,26 +8,38 @@ from datetime import datetime
 
 import strawberry
 
+from core.domain.wallet import PointKind
 from core.queries.cursors import DEFAULT_PAGE
 from core.queries.inbox import InboxFilterSpec
 from core.queries.views import PointClubView
 from resolvers.context import Context
 from resolvers.permissions import IsMember
-from schema.public import (
-    InboxConnection,
-    InboxFilter,
-    InboxItem,
+from schema.pointclub import (
+    PendingPoints,
+    PointBalance,
     PointExpiry,
     PointHistoryConnection,
     Rank,
+    RankOutlook,
 )
+from schema.public import InboxConnection, InboxFilter, InboxItem
 
 
-@strawberry.type(description="The viewer's point-club status.")
+@strawberry.type(
+    description="The viewer's point-club status: one read of one item, at request time."
+)
 class PointClubStatus:
     user_id: strawberry.Private[str]
-    balance: int
-    expiring: list[PointExpiry] = strawberry.field(description="Future expiries, soonest first.")
+    balance: int = strawberry.field(
+        description="Spendable points now, all kinds (pending points not included)."
+    )
+    balance_by_kind: PointBalance = strawberry.field(description="`balance` by kind of points.")
+    next_expiry: PointExpiry | None = strawberry.field(
+        description="The soonest expiry of spendable points (all kinds); null if none expire."
+    )
+    pending: list[PendingPoints] = strawberry.field(
+        description="Points earned but not spendable yet, by when they become so, soonest first."
+    )
     rank: Rank
     next_rank: Rank | None = strawberry.field(description="Null at the top rank.")
     qualifying_points: int = strawberry.field(
@@ -35,6 +47,19 @@ class PointClubStatus:
     )
     points_to_next_rank: int | None = strawberry.field(description="Null at the top rank.")
     rank_valid_until: datetime
+    outlook: RankOutlook = strawberry.field(
+        description="The next monthly evaluation as things stand: the rank it gives, and what "
+        "keeps the current one."
+    )
+    all_expiring: strawberry.Private[list[PointExpiry]]
+    expiring_by_kind: strawberry.Private[dict[PointKind, list[PointExpiry]]]
+
+    @strawberry.field(
+        description="Future expiries of spendable points, soonest first: of one kind, or (no "
+        "`kind`) of all, each moment once."
+    )
+    def expiring(self, kind: PointKind | None = None) -> list[PointExpiry]:
+        return self.all_expiring if kind is None else self.expiring_by_kind[kind]
 
     @strawberry.field(description="Point ledger, newest first.")
     async def history(
@@ -50,12 +75,20 @@ class PointClubStatus:
         return cls(
             user_id=view.user_id,
             balance=view.balance,
-            expiring=[PointExpiry(amount=e.amount, expires_at=e.expires_at) for e in view.expiring],
+            balance_by_kind=PointBalance(paid=view.paid_balance, free=view.free_balance),
+            next_expiry=PointExpiry.from_view(view.expiring[0]) if view.expiring else None,
+            pending=[PendingPoints.from_view(p) for p in view.pending],
+            all_expiring=[PointExpiry.from_view(e) for e in view.expiring],
+            expiring_by_kind={
+                PointKind.PAID: [PointExpiry.from_view(e) for e in view.expiring_paid],
+                PointKind.FREE: [PointExpiry.from_view(e) for e in view.expiring_free],
+            },
             rank=Rank.from_view(view.rank),
             next_rank=None if view.next_rank is None else Rank.from_view(view.next_rank),
             qualifying_points=view.qualifying_points,
             points_to_next_rank=view.points_to_next_rank,
             rank_valid_until=view.rank_valid_until,
+            outlook=RankOutlook.from_view(view.outlook),
         )
 
 

@@ -12,19 +12,14 @@ import strawberry
 
 from core.domain.events import InboxEventKind
 from core.domain.notification import Priority
-from core.domain.pointclub import PointEntryKind
 from core.queries.live_events import InboxEventView
 from core.queries.views import (
     InboxItemView,
     InboxPageView,
-    PointEntryView,
-    PointHistoryView,
-    RankView,
 )
 
 # The core's enums are the GraphQL enums: one list of values, no mapping to keep in step.
 strawberry.enum(Priority)
-strawberry.enum(PointEntryKind)
 strawberry.enum(
     InboxEventKind,
     description=(
@@ -107,70 +102,6 @@ class InboxFilter:
     categories: list[str] | None = None
     unread_only: bool | None = False
     include_archived: bool | None = False
-
-
-@strawberry.type
-class PointExpiry:
-    amount: int
-    expires_at: datetime
-
-
-@strawberry.type
-class Rank:
-    code: str
-    name: str
-    threshold: int
-    point_back_rate: float
-
-    @classmethod
-    def from_view(cls, view: RankView) -> Rank:
-        return cls(
-            code=view.code,
-            name=view.name,
-            threshold=view.threshold,
-            point_back_rate=view.point_back_rate,
-        )
-
-
-@strawberry.type
-class PointEntry:
-    id: strawberry.ID
-    kind: PointEntryKind
-    amount: int
-    occurred_at: datetime
-    description: str | None
-
-    @classmethod
-    def from_view(cls, view: PointEntryView) -> PointEntry:
-        return cls(
-            id=strawberry.ID(view.id),
-            kind=view.kind,
-            amount=view.amount,
-            occurred_at=view.occurred_at,
-            description=view.description,
-        )
-
-
-@strawberry.type
-class PointHistoryEdge:
-    cursor: str
-    node: PointEntry
-
-
-@strawberry.type
-class PointHistoryConnection:
-    edges: list[PointHistoryEdge]
-    page_info: PageInfo
-
-    @classmethod
-    def from_view(cls, view: PointHistoryView) -> PointHistoryConnection:
-        return cls(
-            edges=[
-                PointHistoryEdge(cursor=e.cursor, node=PointEntry.from_view(e))
-                for e in view.entries
-            ],
-            page_info=PageInfo(has_next_page=view.has_next_page, end_cursor=view.end_cursor),
-        )
 
 
 @strawberry.type(description="The viewer's read state after a change.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -18,7 +17,8 @@ from enum import StrEnum
 from core.domain.audience import MEMBER_ID
 from core.domain.ranks import Rank as Rank
 from core.domain.ranks import RankTable as RankTable
-from core.domain.time import ISO_KEY_PATTERN, iso_key, jst_month, month_end, shift_month
+from core.domain.time import ISO_KEY_PATTERN, iso_key, jst_month, shift_month
+from core.domain.wallet import LotUse, PointKind, PointLot, UseOrder, take
 
 QUALIFYING_WINDOW_MONTHS = 6
 
@@ -28,15 +28,6 @@ class PointEntryKind(StrEnum):
     USED = "USED"
     EXPIRED = "EXPIRED"
     ADJUSTED = "ADJUSTED"
-
-
-@dataclass(frozen=True)
-class PointLot:
-    """Points earned together that expire together; ``amount`` is what is left of them."""
-
-    lot_id: str
-    amount: int
-    expires_at: datetime
 
 
 # Rank changes a club record keeps: two years of monthly evaluations. A broadcast for "members
@@ -61,7 +52,8 @@ class ClubRecord:
     used_by_month: Mapping[str, int] = field(default_factory=dict)
     rank_code: str | None = None
     rank_month: str | None = None
-    unexpiring_balance: int = 0  # adjustments that belong to no lot
+    # Adjustments that belong to no lot, per kind (may go below zero: an overdraft).
+    unexpiring: Mapping[PointKind, int] = field(default_factory=dict)
     previous_rank: str | None = None  # the rank before the evaluation of rank_month
     evaluation_run: str | None = None  # which evaluation run set rank_month (skips revisits)
     applied_until: datetime | None = None  # the latest occurredAt applied (compaction's bound)
@@ -102,52 +94,6 @@ class ClubRecord:
         return held
 
 
-@dataclass(frozen=True)
-class PointExpiry:
-    amount: int
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class ClubStatus:
-    balance: int
-    expiring: tuple[PointExpiry, ...]
-    rank: Rank
-    next_rank: Rank | None
-    qualifying_points: int
-    points_to_next_rank: int | None
-    rank_valid_until: datetime
-
-
-def qualifying_months(now: datetime) -> tuple[str, ...]:
-    """The six JST months whose use counts toward the next evaluation: this one and five before."""
-    current = jst_month(now)
-    return tuple(shift_month(current, -offset) for offset in range(QUALIFYING_WINDOW_MONTHS))
-
-
-def club_status(record: ClubRecord | None, ranks: RankTable, now: datetime) -> ClubStatus:
-    """What a member sees now; expired lots are left out even before any job has run."""
-    record = record or ClubRecord()
-    live = [lot for lot in record.lots if lot.expires_at > now and lot.amount > 0]
-    by_expiry: dict[datetime, int] = defaultdict(int)
-    for lot in live:
-        by_expiry[lot.expires_at] += lot.amount
-    expiring = tuple(PointExpiry(amount, moment) for moment, amount in sorted(by_expiry.items()))
-    qualifying = sum(record.used_by_month.get(month, 0) for month in qualifying_months(now))
-    rank = ranks.get(record.rank_code) if record.rank_code else ranks.base
-    next_rank = ranks.next_after(rank)
-    valid_month = record.rank_month or jst_month(now)
-    return ClubStatus(
-        balance=sum(lot.amount for lot in live) + record.unexpiring_balance,
-        expiring=expiring,
-        rank=rank,
-        next_rank=next_rank,
-        qualifying_points=qualifying,
-        points_to_next_rank=None if next_rank is None else max(0, next_rank.threshold - qualifying),
-        rank_valid_until=month_end(valid_month),
-    )
-
-
 LEDGER_POSITION_PATTERN = re.compile(rf"{ISO_KEY_PATTERN}#{MEMBER_ID.pattern}")
 
 
@@ -159,6 +105,9 @@ class LedgerEntry:
     occurred_at: datetime
     description: str | None = None
     expires_at: datetime | None = None  # EARNED only: when the lot expires
+    point_kind: PointKind = PointKind.FREE  # EARNED and ADJUSTED: which kind it adds
+    available_at: datetime | None = None  # EARNED only: pending until then
+    consumed: tuple[LotUse, ...] = ()  # USED and negative ADJUSTED: what they took, once applied
 
     @property
     def position(self) -> str:
@@ -169,6 +118,12 @@ class LedgerEntry:
         expires = None if self.expires_at is None else iso_key(self.expires_at)
         said = [user_id, self.kind.value, self.amount, iso_key(self.occurred_at), expires]
         said.append(self.description)
+        # Fields added later say something only when set: a line of an older file, imported
+        # again, keeps the fingerprint it was claimed with.
+        if self.point_kind is not PointKind.FREE:
+            said.append(self.point_kind.value)
+        if self.available_at is not None:
+            said.append(f"availableAt={iso_key(self.available_at)}")
         digest = hashlib.sha256(json.dumps(said, ensure_ascii=False).encode())
         return digest.hexdigest()[:32]
 
@@ -192,7 +147,12 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 def check_entry(entry: LedgerEntry) -> str | None:
     """Why an entry cannot be applied, or None. Signs: EARNED > 0; USED, EXPIRED < 0."""
-    for name, moment in (("occurredAt", entry.occurred_at), ("expiresAt", entry.expires_at)):
+    moments = (
+        ("occurredAt", entry.occurred_at),
+        ("expiresAt", entry.expires_at),
+        ("availableAt", entry.available_at),
+    )
+    for name, moment in moments:
         if moment is not None and not EARLIEST <= moment < LATEST:
             return f"{name} must be between 2000 and 2100"
     if entry.kind is PointEntryKind.EARNED:
@@ -202,6 +162,10 @@ def check_entry(entry: LedgerEntry) -> str | None:
             return "EARNED needs expiresAt"
         if entry.expires_at <= entry.occurred_at:
             return "expiresAt must be after occurredAt"
+        if entry.available_at is not None and not (
+            entry.occurred_at <= entry.available_at < entry.expires_at
+        ):
+            return "availableAt must be from occurredAt on and before expiresAt"
     elif entry.kind in (PointEntryKind.USED, PointEntryKind.EXPIRED):
         if entry.amount >= 0:
             return f"{entry.kind.value} needs a negative amount"
@@ -209,41 +173,56 @@ def check_entry(entry: LedgerEntry) -> str | None:
         return "ADJUSTED needs a non-zero amount"
     if entry.kind is not PointEntryKind.EARNED and entry.expires_at is not None:
         return "only EARNED entries expire"
+    if entry.kind is not PointEntryKind.EARNED and entry.available_at is not None:
+        return "only EARNED entries are pending"
+    adds = entry.kind is PointEntryKind.EARNED or (
+        entry.kind is PointEntryKind.ADJUSTED and entry.amount > 0
+    )
+    if not adds and entry.point_kind is not PointKind.FREE:
+        return "pointKind is for EARNED and positive ADJUSTED entries (a use takes by the order)"
     return None
 
 
-def apply_entry(record: ClubRecord, entry: LedgerEntry) -> ClubRecord:
-    """The read model after one ledger entry, applied in the order the ledger gives.
+def apply_entry(
+    record: ClubRecord, entry: LedgerEntry, order: UseOrder = UseOrder.FREE_FIRST
+) -> tuple[ClubRecord, LedgerEntry]:
+    """The read model after one ledger entry, applied in the order the ledger gives, and the
+    entry as written (a use with what it consumed).
 
-    EARNED adds a lot. USED takes from the lots alive at that moment, earliest expiry first
-    (then from unexpiring points, which may go below zero), and counts toward qualifying points
-    in its JST month. EXPIRED only records history: a lot leaves the balance by its own expiry
-    date, even before any job runs. ADJUSTED adds unexpiring points, or takes them like USED
-    without counting toward rank.
+    EARNED adds a lot of its kind, pending until its ``availableAt``. USED takes from the
+    points spendable at that moment in ``order`` (``core.domain.wallet.take``) and counts toward
+    qualifying points in its JST month. EXPIRED only records history: a lot leaves the balance
+    by its own expiry date, even before any job runs. ADJUSTED adds unexpiring points of its
+    kind, or takes them like USED without counting toward rank.
     """
-    lots = list(record.lots)
-    unexpiring = record.unexpiring_balance
+    lots = record.lots
+    unexpiring = dict(record.unexpiring)
     used = dict(record.used_by_month)
     if entry.kind is PointEntryKind.EARNED:
         assert entry.expires_at is not None
-        lots.append(PointLot(entry.entry_id, entry.amount, entry.expires_at))
+        lot = PointLot(
+            entry.entry_id, entry.amount, entry.expires_at, entry.point_kind, entry.available_at
+        )
+        lots = (*lots, lot)
     elif entry.kind is PointEntryKind.USED or (
         entry.kind is PointEntryKind.ADJUSTED and entry.amount < 0
     ):
-        lots, unexpiring = _take(lots, unexpiring, -entry.amount, entry.occurred_at)
+        lots, unexpiring, consumed = take(lots, unexpiring, -entry.amount, entry.occurred_at, order)
+        entry = replace(entry, consumed=consumed)
         if entry.kind is PointEntryKind.USED:
             month = jst_month(entry.occurred_at)
             used[month] = used.get(month, 0) - entry.amount
     elif entry.kind is PointEntryKind.ADJUSTED:
-        unexpiring += entry.amount
+        unexpiring[entry.point_kind] = unexpiring.get(entry.point_kind, 0) + entry.amount
     until = record.applied_until
-    return replace(
+    updated = replace(
         record,
         lots=tuple(lot for lot in lots if lot.amount > 0),
         used_by_month=used,
-        unexpiring_balance=unexpiring,
+        unexpiring={kind: amount for kind, amount in unexpiring.items() if amount},
         applied_until=entry.occurred_at if until is None else max(until, entry.occurred_at),
     )
+    return updated, entry
 
 
 def compact(record: ClubRecord, now: datetime) -> ClubRecord:
@@ -258,24 +237,6 @@ def compact(record: ClubRecord, now: datetime) -> ClubRecord:
         lots=tuple(lot for lot in record.lots if jst_month(lot.expires_at) >= oldest_kept),
         used_by_month={m: v for m, v in record.used_by_month.items() if m > oldest_kept},
     )
-
-
-def _take(
-    lots: list[PointLot], unexpiring: int, amount: int, at: datetime
-) -> tuple[list[PointLot], int]:
-    alive = sorted(
-        (index for index, lot in enumerate(lots) if lot.expires_at > at and lot.amount > 0),
-        key=lambda index: (lots[index].expires_at, lots[index].lot_id),
-    )
-    for index in alive:
-        if amount == 0:
-            break
-        taken = min(amount, lots[index].amount)
-        lots[index] = PointLot(
-            lots[index].lot_id, lots[index].amount - taken, lots[index].expires_at
-        )
-        amount -= taken
-    return lots, unexpiring - amount
 
 
 def qualifying_for_evaluation(record: ClubRecord | None, month: str) -> int:

@@ -81,6 +81,10 @@ def configure_tracing(
     # DynamoDB continues no trace: propagation headers on its requests only cost their making
     # and signing (issue 18's profile). An operator may still ask for them.
     environ.setdefault("DD_BOTOCORE_DISTRIBUTED_TRACING", "false")
+    # ddtrace publishes the active span to an OpenTelemetry thread-context record on every span
+    # activation, for out-of-process readers (eBPF profilers) we do not run. An operator who runs
+    # one may turn it back on.
+    environ.setdefault("DD_TRACE_OTEL_CTX_ENABLED", "false")
     from ddtrace import patch
 
     profiling = environ.get("DD_PROFILING_ENABLED", "").strip().lower() in TRUE

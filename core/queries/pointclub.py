@@ -5,15 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.domain.audience import check_member_id
-from core.domain.pointclub import LEDGER_POSITION_PATTERN, Rank, RankTable, club_status
+from core.domain.club_status import PointExpiry, club_status
+from core.domain.pointclub import (
+    LEDGER_POSITION_PATTERN,
+    LedgerEntry,
+    PointEntryKind,
+    Rank,
+    RankTable,
+)
+from core.domain.wallet import PointKind
 from core.observability.spans import traced
 from core.ports import MemberReader
 from core.queries.cursors import check_first, decode_cursor, encode_cursor
 from core.queries.views import (
+    PendingPointsView,
     PointClubView,
     PointEntryView,
     PointExpiryView,
     PointHistoryView,
+    PointUseView,
+    RankOutlookView,
     RankView,
 )
 
@@ -28,10 +39,16 @@ class PointClubQueries:
     async def status(self, user_id: str, locales: tuple[str, ...], now: datetime) -> PointClubView:
         check_member_id(user_id, "userId")
         status = club_status(await self._members.club(user_id), self._ranks, now)
+        outlook = status.outlook
         return PointClubView(
             user_id=user_id,
             balance=status.balance,
-            expiring=tuple(PointExpiryView(e.amount, e.expires_at) for e in status.expiring),
+            paid_balance=status.balance_by_kind[PointKind.PAID],
+            free_balance=status.balance_by_kind[PointKind.FREE],
+            expiring=_expiries(status.expiring),
+            expiring_paid=_expiries(status.expiring_by_kind[PointKind.PAID]),
+            expiring_free=_expiries(status.expiring_by_kind[PointKind.FREE]),
+            pending=tuple(PendingPointsView(p.amount, p.expires_at) for p in status.pending),
             rank=self._rank_view(status.rank, locales),
             next_rank=None
             if status.next_rank is None
@@ -39,6 +56,11 @@ class PointClubQueries:
             qualifying_points=status.qualifying_points,
             points_to_next_rank=status.points_to_next_rank,
             rank_valid_until=status.rank_valid_until,
+            outlook=RankOutlookView(
+                projected_rank=self._rank_view(outlook.projected_rank, locales),
+                points_to_keep_rank=outlook.points_to_keep_rank,
+                keep_rank_by=outlook.keep_rank_by,
+            ),
         )
 
     @traced
@@ -48,17 +70,7 @@ class PointClubQueries:
         page = await self._members.ledger_page(user_id, position, first + 1)
         entries = list(page.entries)
         has_next = len(entries) > first
-        views = tuple(
-            PointEntryView(
-                id=entry.entry_id,
-                kind=entry.kind,
-                amount=entry.amount,
-                occurred_at=entry.occurred_at,
-                description=entry.description,
-                cursor=encode_cursor(entry.position),
-            )
-            for entry in entries[:first]
-        )
+        views = tuple(_entry_view(entry) for entry in entries[:first])
         return PointHistoryView(
             entries=views,
             has_next_page=has_next,
@@ -72,3 +84,27 @@ class PointClubQueries:
             threshold=rank.threshold,
             point_back_rate=rank.point_back_rate,
         )
+
+
+def _expiries(expiries: tuple[PointExpiry, ...]) -> tuple[PointExpiryView, ...]:
+    return tuple(PointExpiryView(e.amount, e.expires_at) for e in expiries)
+
+
+def _entry_view(entry: LedgerEntry) -> PointEntryView:
+    adds = entry.kind is PointEntryKind.EARNED or (
+        entry.kind is PointEntryKind.ADJUSTED and entry.amount > 0
+    )
+    return PointEntryView(
+        id=entry.entry_id,
+        kind=entry.kind,
+        amount=entry.amount,
+        occurred_at=entry.occurred_at,
+        description=entry.description,
+        cursor=encode_cursor(entry.position),
+        point_kind=entry.point_kind if adds else None,
+        expires_at=entry.expires_at,
+        available_at=entry.available_at,
+        consumed=tuple(
+            PointUseView(use.lot_id, use.kind, use.amount, use.expires_at) for use in entry.consumed
+        ),
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core.domain.notification import Priority
 from core.domain.pointclub import PointEntryKind
+from core.domain.wallet import PointKind
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,42 @@ class PointExpiryView:
 
 
 @dataclass(frozen=True)
+class PendingPointsView:
+    amount: int
+    available_at: datetime
+
+
+@dataclass(frozen=True)
+class RankOutlookView:
+    projected_rank: RankView
+    points_to_keep_rank: int
+    keep_rank_by: datetime
+
+
+@dataclass(frozen=True)
 class PointClubView:
     user_id: str
     balance: int
+    paid_balance: int
+    free_balance: int
     expiring: tuple[PointExpiryView, ...]
+    expiring_paid: tuple[PointExpiryView, ...]
+    expiring_free: tuple[PointExpiryView, ...]
+    pending: tuple[PendingPointsView, ...]
     rank: RankView
     next_rank: RankView | None
     qualifying_points: int
     points_to_next_rank: int | None
     rank_valid_until: datetime
+    outlook: RankOutlookView
+
+
+@dataclass(frozen=True)
+class PointUseView:
+    lot_id: str | None
+    kind: PointKind
+    amount: int
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,10 @@ class PointEntryView:
     occurred_at: datetime
     description: str | None
     cursor: str
+    point_kind: PointKind | None = None
+    expires_at: datetime | None = None
+    available_at: datetime | None = None
+    consumed: tuple[PointUseView, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from core.domain.pointclub import (
     compact,
 )
 from core.domain.time import parse_iso
+from core.domain.wallet import PointKind, UseOrder
 from core.errors import Conflict, InvalidInput
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock, LedgerStore
@@ -85,8 +86,15 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
     if not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) > 10**9:
         raise InvalidInput("amount must be an integer")
     try:
+        point_kind = PointKind(document.get("pointKind") or PointKind.FREE.value)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput("pointKind must be PAID or FREE") from error
+    try:
         occurred = _instant(document["occurredAt"])
         expires = None if document.get("expiresAt") is None else _instant(document["expiresAt"])
+        available = (
+            None if document.get("availableAt") is None else _instant(document["availableAt"])
+        )
     except (TypeError, ValueError, OverflowError) as error:
         raise InvalidInput(
             "times must be ISO-8601 with an offset, between 2000 and 2100"
@@ -98,7 +106,9 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
         raise InvalidInput(f"description must be text of at most {MAX_DESCRIPTION} characters")
     if description is not None and not _storable(description):
         raise InvalidInput("description holds text that is not valid Unicode")
-    entry = LedgerEntry(entry_id, kind, amount, occurred, description, expires)
+    entry = LedgerEntry(
+        entry_id, kind, amount, occurred, description, expires, point_kind, available
+    )
     problem = check_entry(entry)
     if problem is not None:
         raise InvalidInput(problem)
@@ -125,10 +135,18 @@ def _storable(text: str) -> bool:
 class ImportLedger:
     """Ledger entries, streamed in chunks; each member's entries applied in the file's order."""
 
-    def __init__(self, *, store: LedgerStore, ranks: RankTable, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        store: LedgerStore,
+        ranks: RankTable,
+        clock: Clock,
+        order: UseOrder = UseOrder.FREE_FIRST,
+    ) -> None:
         self._store = store
         self._ranks = ranks
         self._clock = clock
+        self._order = order
 
     @traced
     async def run(
@@ -205,13 +223,15 @@ class ImportLedger:
                 return
             record, version = await self._store.club_for_update(user_id)
             updated = record or ClubRecord.joined(self._ranks.base.code, self._clock.now())
+            written: list[LedgerEntry] = []
             for line in lines:
-                updated = apply_entry(updated, line.entry)
+                updated, entry = apply_entry(updated, line.entry, self._order)
+                written.append(entry)
             updated = compact(updated, self._clock.now())
             try:
                 claimed = await self._store.save(
                     user_id,
-                    [line.entry for line in lines],
+                    written,
                     updated,
                     version,
                     run_id,

@@ -13,8 +13,9 @@ from core.domain.notification import (
     NotificationState,
     Priority,
 )
-from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind, PointLot
+from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind
 from core.domain.time import jst_month, shift_month
+from core.domain.wallet import PointKind, PointLot
 from core.ports import (
     EntryRef,
     InboxStore,
@@ -33,14 +34,29 @@ class DemoMember:
     user_id: str
     rank: str
     used_per_month: int
-    lots: tuple[tuple[int, int], ...]  # (points left, days until they expire)
+    # (points left, days until they expire, kind, days until spendable: 0 already)
+    lots: tuple[tuple[int, int, PointKind, int], ...]
+
+
+PAID, FREE = PointKind.PAID, PointKind.FREE
+_DESCRIPTIONS = {
+    (PAID, False): "購入ポイント",
+    (PAID, True): "購入ポイント",
+    (FREE, False): "ボーナス",
+    (FREE, True): "キャンペーン還元",
+}
 
 
 MEMBERS = (
-    DemoMember(DEMO_MEMBER, "SILVER", 1200, ((1500, 5), (800, 40), (3000, 200))),
-    DemoMember("demo-regular", "REGULAR", 50, ((120, 3),)),
-    DemoMember("demo-gold", "GOLD", 4000, ((9000, 20), (12000, 300))),
-    DemoMember("demo-platinum", "PLATINUM", 9000, ((25000, 90),)),
+    DemoMember(
+        DEMO_MEMBER,
+        "SILVER",
+        1200,
+        ((1500, 5, FREE, 0), (800, 40, FREE, 0), (3000, 200, PAID, 0), (240, 120, FREE, 25)),
+    ),
+    DemoMember("demo-regular", "REGULAR", 50, ((120, 3, FREE, 0),)),
+    DemoMember("demo-gold", "GOLD", 4000, ((9000, 20, FREE, 0), (12000, 300, PAID, 0))),
+    DemoMember("demo-platinum", "PLATINUM", 9000, ((25000, 90, PAID, 0),)),
 )
 
 
@@ -175,16 +191,21 @@ class SeedDemo:
         month = jst_month(anchor)
         ledger: list[LedgerEntry] = []
         lots: list[PointLot] = []
-        for index, (amount, days) in enumerate(member.lots):
+        for index, (amount, days, kind, pending) in enumerate(member.lots):
             lot_id = f"{member.user_id}-earn-{index}"
-            lots.append(PointLot(lot_id, amount, anchor + timedelta(days=days)))
+            expires = anchor + timedelta(days=days)
+            available = anchor + timedelta(days=pending) if pending else None
+            lots.append(PointLot(lot_id, amount, expires, kind, available))
             ledger.append(
                 LedgerEntry(
                     lot_id,
                     PointEntryKind.EARNED,
                     amount,
                     anchor - timedelta(days=10 + index),
-                    "購入ポイント",
+                    _DESCRIPTIONS[kind, bool(pending)],
+                    expires_at=expires,
+                    point_kind=kind,
+                    available_at=available,
                 )
             )
         used: dict[str, int] = {}

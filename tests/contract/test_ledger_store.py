@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind
+from core.domain.wallet import PointKind
 from core.errors import Conflict
 from core.ports import ReadChange
 from tests.builders import notification, publish
@@ -23,7 +24,7 @@ async def test_entries_are_written_once_with_the_club_record_at_its_version(
 ) -> None:
     ledger = backend.container.ledger
     assert await ledger.club_for_update("alice") == (None, 0)
-    record = ClubRecord(rank_code="GOLD", unexpiring_balance=5)
+    record = ClubRecord(rank_code="GOLD", unexpiring={PointKind.FREE: 5, PointKind.PAID: 3})
     entries = [earned("e1", clock), earned("e2", clock)]
     assert await ledger.save("alice", entries, record, 0, "run-1", rank_was=None) == {}
     stored, version = await ledger.club_for_update("alice")

@@ -17,7 +17,11 @@ query Home($first: Int!) {
   viewer {
     unreadCount
     inbox(first: $first) { edges { node { id title isRead } } }
-    pointClub { balance rank { code } }
+    pointClub {
+      balance balanceByKind { paid free } nextExpiry { amount expiresAt }
+      pending { amount availableAt } rank { code }
+      outlook { projectedRank { code } pointsToKeepRank keepRankBy }
+    }
   }
 }
 """

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from core.bootstrap import Container
-from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind, PointLot
+from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind
+from core.domain.wallet import PointLot
 from core.errors import InvalidInput
 from tests.fakes import FakeClock, World, fake_container
 

@@ -16,6 +16,7 @@ from core.domain.notices import expiry_notice
 from core.domain.notification import NotificationState
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.domain.time import iso_key, jst_month, shift_month
+from core.domain.wallet import PointKind
 from core.errors import Unavailable
 from core.ports import ReadChange
 from tests.builders import notification, publish
@@ -117,7 +118,8 @@ class MovedOnce(FakeLedger):
     ) -> Mapping[str, EntryClaim]:
         if not self.moved:
             self.moved = True
-            await self.save_club(user_id, ClubRecord(unexpiring_balance=7), 0, rank_was=None)
+            record = ClubRecord(unexpiring={PointKind.FREE: 7})
+            await self.save_club(user_id, record, 0, rank_was=None)
         return await super().save(user_id, entries, record, version, run_id, rank_was=rank_was)
 
 

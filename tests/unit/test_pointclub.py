@@ -9,15 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.domain.pointclub import (
-    ClubRecord,
-    PointLot,
-    Rank,
-    RankTable,
-    club_status,
-    qualifying_months,
-)
+from core.domain.club_status import club_status, qualifying_months
+from core.domain.pointclub import ClubRecord, Rank, RankTable
 from core.domain.time import month_end
+from core.domain.wallet import PointLot
 from core.settings import PROJECT_ROOT
 
 RANKS = RankTable.from_file(PROJECT_ROOT / "config" / "ranks.json")
