@@ -26,8 +26,9 @@ strawberry.enum(
     PointKind,
     description=(
         "PAID: bought points. FREE: granted points (campaigns, bonuses, point-back, mission "
-        "rewards). A use takes free points before paid ones, each soonest expiry first (the "
-        "server's configured order: POINTCLUB_POINT_USE_ORDER)."
+        "rewards). A use takes them in the server's configured order (POINTCLUB_POINT_USE_ORDER; "
+        "by default free points before paid ones, each soonest expiry first); a negative "
+        "ADJUSTED entry with a pointKind takes only that kind (a refund of bought points)."
     ),
 )
 
@@ -108,7 +109,8 @@ class PointEntry:
     occurred_at: datetime
     description: str | None
     point_kind: PointKind | None = strawberry.field(
-        description="The kind of points it adds (EARNED, positive ADJUSTED); null otherwise."
+        description="The kind of points it adds (EARNED, positive ADJUSTED), or the only kind "
+        "a negative ADJUSTED took (null: by the use order); null for USED and EXPIRED."
     )
     expires_at: datetime | None = strawberry.field(description="EARNED: when its points expire.")
     available_at: datetime | None = strawberry.field(
@@ -137,11 +139,13 @@ class PointEntry:
 @strawberry.type(description="Where the next monthly evaluation puts the member, as things stand.")
 class RankOutlook:
     projected_rank: Rank = strawberry.field(
-        description="The rank `ranks evaluate` will give at the start of next JST month if no "
-        "more points are used (from this month's and the five before's use)."
+        description="The rank the next `ranks evaluate` to reach you will give if no more "
+        "points are used: this JST month's while it has not run for you yet (from the six "
+        "months before this one), else next month's (from this month and the five before)."
     )
     points_to_keep_rank: int = strawberry.field(
-        description="More points to use by `keepRankBy` to keep the current rank; 0 if kept."
+        description="More points to use by `keepRankBy` to keep the current rank at next "
+        "month's evaluation; 0 if it is kept already."
     )
     keep_rank_by: datetime = strawberry.field(
         description="The end of this JST month: use after it counts for the evaluation after."

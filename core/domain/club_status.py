@@ -90,16 +90,30 @@ def club_status(record: ClubRecord | None, ranks: RankTable, now: datetime) -> C
     )
 
 
+def next_evaluation(record: ClubRecord | None, now: datetime) -> str:
+    """The month whose ``ranks evaluate`` next reaches this member: this JST month's while the
+    member was last evaluated for an earlier month (the job of the 1st has not run, or not
+    reached them yet), else next month's."""
+    current = jst_month(now)
+    if record is not None and record.rank_month is not None and record.rank_month < current:
+        return current
+    return shift_month(current, 1)
+
+
 def rank_outlook(record: ClubRecord | None, ranks: RankTable, now: datetime) -> RankOutlook:
-    """The next evaluation (of next JST month, run from its start) as ``ranks evaluate`` will
-    compute it from this record: the same window, the same table."""
-    evaluated = shift_month(jst_month(now), 1)
-    qualifying = qualifying_for_evaluation(record, evaluated)
-    projected = ranks.for_points(qualifying)
+    """The next evaluation as ``ranks evaluate`` will run it on this record (the same window,
+    the same table, the same skip of a month already evaluated), and what keeps the rank held
+    at the evaluation whose window is still open (next month's)."""
     held = ranks.get(record.rank_code) if record and record.rank_code else ranks.base
+    month = next_evaluation(record, now)
+    if record is not None and record.rank_month is not None and record.rank_month >= month:
+        projected = held  # evaluated for that month already: the job leaves the rank alone
+    else:
+        projected = ranks.for_points(qualifying_for_evaluation(record, month))
+    open_window = shift_month(jst_month(now), 1)
     return RankOutlook(
         projected_rank=projected,
-        points_to_keep_rank=max(0, held.threshold - qualifying),
+        points_to_keep_rank=max(0, held.threshold - qualifying_for_evaluation(record, open_window)),
         keep_rank_by=month_end(jst_month(now)),
     )
 

@@ -105,7 +105,9 @@ class LedgerEntry:
     occurred_at: datetime
     description: str | None = None
     expires_at: datetime | None = None  # EARNED only: when the lot expires
-    point_kind: PointKind = PointKind.FREE  # EARNED and ADJUSTED: which kind it adds
+    # EARNED and positive ADJUSTED: the kind they add (None: FREE); negative ADJUSTED: the only
+    # kind it takes (None: by the use order), e.g. a refund of bought points.
+    point_kind: PointKind | None = None
     available_at: datetime | None = None  # EARNED only: pending until then
     consumed: tuple[LotUse, ...] = ()  # USED and negative ADJUSTED: what they took, once applied
 
@@ -120,7 +122,7 @@ class LedgerEntry:
         said.append(self.description)
         # Fields added later say something only when set: a line of an older file, imported
         # again, keeps the fingerprint it was claimed with.
-        if self.point_kind is not PointKind.FREE:
+        if self.point_kind is not None:
             said.append(self.point_kind.value)
         if self.available_at is not None:
             said.append(f"availableAt={iso_key(self.available_at)}")
@@ -175,11 +177,8 @@ def check_entry(entry: LedgerEntry) -> str | None:
         return "only EARNED entries expire"
     if entry.kind is not PointEntryKind.EARNED and entry.available_at is not None:
         return "only EARNED entries are pending"
-    adds = entry.kind is PointEntryKind.EARNED or (
-        entry.kind is PointEntryKind.ADJUSTED and entry.amount > 0
-    )
-    if not adds and entry.point_kind is not PointKind.FREE:
-        return "pointKind is for EARNED and positive ADJUSTED entries (a use takes by the order)"
+    if entry.kind in (PointEntryKind.USED, PointEntryKind.EXPIRED) and entry.point_kind:
+        return "pointKind is for EARNED and ADJUSTED entries (a use takes by the order)"
     return None
 
 
@@ -201,19 +200,27 @@ def apply_entry(
     if entry.kind is PointEntryKind.EARNED:
         assert entry.expires_at is not None
         lot = PointLot(
-            entry.entry_id, entry.amount, entry.expires_at, entry.point_kind, entry.available_at
+            entry.entry_id,
+            entry.amount,
+            entry.expires_at,
+            entry.point_kind or PointKind.FREE,
+            entry.available_at,
         )
         lots = (*lots, lot)
     elif entry.kind is PointEntryKind.USED or (
         entry.kind is PointEntryKind.ADJUSTED and entry.amount < 0
     ):
-        lots, unexpiring, consumed = take(lots, unexpiring, -entry.amount, entry.occurred_at, order)
+        only = entry.point_kind if entry.kind is PointEntryKind.ADJUSTED else None
+        lots, unexpiring, consumed = take(
+            lots, unexpiring, -entry.amount, entry.occurred_at, order, only=only
+        )
         entry = replace(entry, consumed=consumed)
         if entry.kind is PointEntryKind.USED:
             month = jst_month(entry.occurred_at)
             used[month] = used.get(month, 0) - entry.amount
     elif entry.kind is PointEntryKind.ADJUSTED:
-        unexpiring[entry.point_kind] = unexpiring.get(entry.point_kind, 0) + entry.amount
+        kind = entry.point_kind or PointKind.FREE
+        unexpiring[kind] = unexpiring.get(kind, 0) + entry.amount
     until = record.applied_until
     updated = replace(
         record,

@@ -82,17 +82,24 @@ def take(
     amount: int,
     at: datetime,
     order: UseOrder,
+    *,
+    only: PointKind | None = None,
 ) -> tuple[tuple[PointLot, ...], dict[PointKind, int], tuple[LotUse, ...]]:
-    """Take ``amount`` points spendable at ``at``: the lots left, unexpiring points left per
-    kind, and what was taken from where, in the order taken."""
+    """Take ``amount`` points spendable at ``at`` (of kind ``only``, if given): the lots left,
+    unexpiring points left per kind, and what was taken from where, in the order taken. What
+    nothing covers is an overdraft of free points (of ``only``, if given)."""
     kept = list(lots)
     left = {kind: unexpiring.get(kind, 0) for kind in PointKind}
     sources: list[tuple[tuple[Any, ...], int | PointKind]] = [
         (_key(order, lot.kind, lot.expires_at, lot.lot_id), index)
         for index, lot in enumerate(kept)
-        if lot.spendable_at(at)
+        if lot.spendable_at(at) and only in (None, lot.kind)
     ]
-    sources += [(_key(order, kind, None, ""), kind) for kind in PointKind if left[kind] > 0]
+    sources += [
+        (_key(order, kind, None, ""), kind)
+        for kind in PointKind
+        if left[kind] > 0 and only in (None, kind)
+    ]
     uses: list[LotUse] = []
     for _, source in sorted(sources, key=lambda pair: pair[0]):
         if amount == 0:
@@ -108,8 +115,9 @@ def take(
             uses.append(LotUse(lot.lot_id, lot.kind, taken, lot.expires_at))
         amount -= taken
     if amount > 0:
-        left[PointKind.FREE] -= amount
-        uses.append(LotUse(None, PointKind.FREE, amount))
+        debtor = only or PointKind.FREE
+        left[debtor] -= amount
+        uses.append(LotUse(None, debtor, amount))
     return tuple(lot for lot in kept if lot.amount > 0), left, tuple(uses)
 
 

@@ -101,7 +101,7 @@ def _entry_view(entry: LedgerEntry) -> PointEntryView:
         occurred_at=entry.occurred_at,
         description=entry.description,
         cursor=encode_cursor(entry.position),
-        point_kind=entry.point_kind if adds else None,
+        point_kind=(entry.point_kind or PointKind.FREE) if adds else entry.point_kind,
         expires_at=entry.expires_at,
         available_at=entry.available_at,
         consumed=tuple(

@@ -86,7 +86,10 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
     if not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) > 10**9:
         raise InvalidInput("amount must be an integer")
     try:
-        point_kind = PointKind(document.get("pointKind") or PointKind.FREE.value)
+        named = document.get("pointKind")
+        if named is not None and not isinstance(named, str):
+            raise TypeError("not a string")
+        point_kind = None if named is None else PointKind(named)
     except (ValueError, TypeError) as error:
         raise InvalidInput("pointKind must be PAID or FREE") from error
     try:
@@ -106,6 +109,8 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
         raise InvalidInput(f"description must be text of at most {MAX_DESCRIPTION} characters")
     if description is not None and not _storable(description):
         raise InvalidInput("description holds text that is not valid Unicode")
+    if point_kind is PointKind.FREE and (kind is PointEntryKind.EARNED or amount > 0):
+        point_kind = None  # FREE said or not: the same line (and fingerprint) for what adds
     entry = LedgerEntry(
         entry_id, kind, amount, occurred, description, expires, point_kind, available
     )

@@ -54,7 +54,9 @@ class NotifyExpiring:
     ) -> None:
         record, _ = await self._store.club_for_update(user_id)
         for lot in record.lots if record else ():
-            if lot.amount > 0 and now < lot.expires_at <= now + within:
+            # A pending lot is not announced: the member cannot spend it yet (nor sees it in
+            # `expiring`); it is, on a later run, once it is spendable and still expiring soon.
+            if lot.spendable_at(now) and lot.expires_at <= now + within:
                 notice = expiry_notice(user_id, lot.lot_id, lot.amount, lot.expires_at, now)
                 if await self._notices.send(notice):
                     report.notices += 1

@@ -16,6 +16,7 @@ from core.bootstrap import Container
 from core.domain.time import iso_key, jst_month, month_end, parse_iso
 from core.settings import Settings
 from tests.e2e.gql import gql
+from tests.e2e.test_points_import import reported
 from tests.e2e.test_points_jobs import cli
 from tests.fakes import FakeClock
 
@@ -124,15 +125,30 @@ async def test_a_bad_pointkind_or_availableat_is_one_bad_line(
     container: Container, settings: Settings, tmp_path: Path
 ) -> None:
     at = datetime.now(UTC) - timedelta(days=1)
+    later = at + timedelta(days=9)
     ledger = tmp_path / "bad.jsonl"
     lines = [
-        entry("k", "EARNED", 5, at, pointKind="GOLD", expiresAt=at + timedelta(days=9)),
-        entry("a", "EARNED", 5, at, availableAt=at + timedelta(days=9), expiresAt=at),
+        entry("k", "EARNED", 5, at, pointKind="GOLD", expiresAt=later),
+        entry(
+            "a",
+            "EARNED",
+            5,
+            at,
+            availableAt=at + timedelta(days=9),
+            expiresAt=later,
+        ),
         entry("u", "USED", -5, at, availableAt=at + timedelta(days=1)),
-        entry("ok", "EARNED", 5, at, pointKind="PAID", expiresAt=at + timedelta(days=9)),
+        entry("ok", "EARNED", 5, at, pointKind="PAID", expiresAt=later),
+        entry("e", "EARNED", 5, at, pointKind="", expiresAt=later),
+        entry("z", "EARNED", 5, at, pointKind=0, expiresAt=later),
+        entry("l", "EARNED", 5, at, pointKind=["PAID"], expiresAt=later),
+        entry("n", "EARNED", 5, at, pointKind=None, expiresAt=later),
     ]
     ledger.write_text("\n".join(lines) + "\n")
     code, _, err = await cli(settings, "points", "import", str(ledger))
     assert code == 1
-    assert "pointKind must be PAID or FREE" in err
-    assert f"{ledger}:2:" in err and f"{ledger}:3:" in err and f"{ledger}:4:" not in err, err
+    bad = reported(err, ledger)
+    assert set(bad) == {1, 2, 3, 5, 6, 7}, err  # 4 (PAID) and 8 (null: FREE) are imported
+    assert all("pointKind must be PAID or FREE" in bad[n] for n in (1, 5, 6, 7)), err
+    assert "availableAt must be from occurredAt on and before expiresAt" in bad[2], err
+    assert "only EARNED entries are pending" in bad[3], err

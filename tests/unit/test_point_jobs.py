@@ -16,7 +16,7 @@ from core.domain.notices import expiry_notice
 from core.domain.notification import NotificationState
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.domain.time import iso_key, jst_month, shift_month
-from core.domain.wallet import PointKind
+from core.domain.wallet import PointKind, PointLot
 from core.errors import Unavailable
 from core.ports import ReadChange
 from tests.builders import notification, publish
@@ -180,6 +180,18 @@ async def test_expiring_points_are_announced_once_per_lot(
     assert notice.notification_id in world.entries["alice"]
     again = await c.notify_expiring().run(timedelta(days=7))
     assert (again.notices, again.already) == (0, 1)
+
+
+async def test_pending_points_are_not_announced_as_expiring_until_spendable(
+    c: Container, world: World, clock: FakeClock
+) -> None:
+    now = clock.now()
+    pending = PointLot("back", 200, now + timedelta(days=5), available_at=now + timedelta(days=2))
+    world.clubs["alice"] = ClubRecord(rank_code="REGULAR", lots=(pending,))
+    report = await c.notify_expiring().run(timedelta(days=7))
+    assert report.notices == 0
+    clock.advance(timedelta(days=2))
+    assert (await c.notify_expiring().run(timedelta(days=7))).notices == 1
 
 
 async def test_a_notice_recalled_before_delivery_is_not_sent(

@@ -21,6 +21,7 @@ from core.domain.pointclub import (
     apply_entry,
     check_entry,
     compact,
+    qualifying_for_evaluation,
 )
 from core.domain.time import jst_month, month_end, month_start, shift_month
 from core.domain.wallet import LotUse, PointKind, UseOrder
@@ -44,7 +45,12 @@ steps = st.lists(
             kinds,
         ),
         st.tuples(st.just("USED"), st.integers(1, 8_000), st.integers(0, 72)),
-        st.tuples(st.just("ADJUSTED"), st.integers(-3_000, 3_000), st.integers(0, 72), kinds),
+        st.tuples(
+            st.just("ADJUSTED"),
+            st.integers(-3_000, 3_000),
+            st.integers(0, 72),
+            st.sampled_from([None, PointKind.FREE, PointKind.PAID]),
+        ),
     ),
     max_size=40,
 )
@@ -75,7 +81,8 @@ def ledger(raw: list[tuple[Any, ...]]) -> list[LedgerEntry]:
         elif kind == "USED":
             entries.append(LedgerEntry(entry_id, PointEntryKind.USED, -amount, at))
         elif amount != 0:
-            point_kind = step[3] if amount > 0 else PointKind.FREE
+            # Up: the kind it adds (None: FREE). Down: the only kind it takes (None: any).
+            point_kind = step[3]
             entries.append(
                 LedgerEntry(entry_id, PointEntryKind.ADJUSTED, amount, at, point_kind=point_kind)
             )
@@ -116,14 +123,14 @@ def model(entries: list[LedgerEntry], order: UseOrder, now: datetime) -> dict[st
             lots.append(
                 Lot(
                     e.entry_id,
-                    e.point_kind,
+                    e.point_kind or PointKind.FREE,
                     e.amount,
                     e.expires_at,
                     e.available_at or e.occurred_at,
                 )
             )
         elif e.amount > 0:
-            unexpiring[e.point_kind] += e.amount
+            unexpiring[e.point_kind or PointKind.FREE] += e.amount
         else:
             need, taken = -e.amount, []
             sources = [
@@ -132,6 +139,8 @@ def model(entries: list[LedgerEntry], order: UseOrder, now: datetime) -> dict[st
                 if lot.available_at <= e.occurred_at < lot.expires_at and lot.amount
             ]
             sources += [Lot("", k, unexpiring[k], far, START) for k in (first, second)]
+            only = e.point_kind if e.kind is PointEntryKind.ADJUSTED else None
+            sources = [source for source in sources if only is None or source.kind is only]
             for source in sorted(sources, key=rank):
                 part = min(need, source.amount)
                 if part <= 0:
@@ -143,8 +152,8 @@ def model(entries: list[LedgerEntry], order: UseOrder, now: datetime) -> dict[st
                     unexpiring[source.kind] -= part
                 taken.append((source.lot_id or None, source.kind, part))
             if need:
-                unexpiring[PointKind.FREE] -= need
-                taken.append((None, PointKind.FREE, need))
+                unexpiring[only or PointKind.FREE] -= need
+                taken.append((None, only or PointKind.FREE, need))
             took[e.entry_id] = taken
     spendable = dict(unexpiring)
     pending: dict[datetime, int] = {}
@@ -247,7 +256,17 @@ def test_pending_points_are_spendable_from_their_moment_on_with_no_job() -> None
     assert club_status(record, RANKS, available).balance == 300
 
 
-def test_a_pointkind_is_only_for_entries_that_add_points() -> None:
+def test_a_refund_of_bought_points_takes_only_paid_ones() -> None:
+    paid = earned("paid", 100, 20, PointKind.PAID)
+    free = earned("free", 100, 300, PointKind.FREE)
+    refund = LedgerEntry("r", PointEntryKind.ADJUSTED, -150, T, point_kind=PointKind.PAID)
+    assert consume(UseOrder.FREE_FIRST, paid, free, refund) == (
+        LotUse("paid", PointKind.PAID, 100, paid.expires_at),
+        LotUse(None, PointKind.PAID, 50),  # more than was bought: a paid overdraft
+    )
+
+
+def test_a_pointkind_is_not_for_uses_and_availableat_only_for_what_is_earned() -> None:
     bad = LedgerEntry("x", PointEntryKind.USED, -5, T, point_kind=PointKind.PAID)
     assert "pointKind" in (check_entry(bad) or "")
     late = earned("y", 5, 10, PointKind.FREE, available_at=START + timedelta(days=10))
@@ -269,41 +288,57 @@ uses = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(uses, st.integers(0, 240), st.sampled_from([None, "SILVER", "GOLD", "PLATINUM"]))
+@settings(max_examples=60, deadline=None)
+@given(
+    uses,
+    st.integers(0, 240 * 24 * 4),  # quarter hours after START: JST's small hours included
+    st.sampled_from([None, "SILVER", "GOLD", "PLATINUM"]),
+    st.sampled_from([None, -1, 0, 1]),  # last evaluated for: never, last, this, next month
+)
 def test_the_outlook_is_what_ranks_evaluate_then_gives(
-    used: list[tuple[int, int]], days_on: int, held: str | None
+    used: list[tuple[int, int]], quarters: int, held: str | None, evaluated: int | None
 ) -> None:
-    """Import a ledger, read the outlook at some moment, then run the evaluation of next month
-    from its start, as the monthly job does: the rank it sets is the projected one, and using
-    ``pointsToKeepRank`` more before ``keepRankBy`` would have kept the rank held."""
+    """Import a ledger, read the outlook at some moment, then run the evaluation that reaches
+    the member next as the monthly job does (this month's if the member was last evaluated for
+    an earlier month, else next month's, from its start): the rank it sets is the projected one.
+    And using ``pointsToKeepRank`` more by ``keepRankBy`` keeps the rank held at the evaluation
+    whose window is open."""
     lot = earned("lot", 10**9 // 2, 400, PointKind.PAID)
     entries = [lot] + [
         LedgerEntry(f"u{i}", PointEntryKind.USED, -points, START + timedelta(days=day, hours=1))
         for i, (day, points) in enumerate(sorted(used))
     ]
+    now = START + timedelta(minutes=15 * quarters)
+    current = jst_month(now)
     record = ClubRecord.joined(held or "REGULAR", START)
+    if evaluated is not None:
+        record = replace(record, rank_month=shift_month(current, evaluated))
     for entry in entries:
         record, _ = apply_entry(record, entry)
-    now = START + timedelta(days=days_on)
     outlook = rank_outlook(record, RANKS, now)
-    assert outlook.keep_rank_by == month_end(jst_month(now))
+    assert outlook.keep_rank_by == month_end(current)
     assert club_status(record, RANKS, now).outlook == outlook
 
-    month = shift_month(jst_month(now), 1)
+    month = current if evaluated == -1 else shift_month(current, 1)
     world = World()
     world.clubs["alice"] = record
-    container = fake_container(clock=FakeClock(month_start(month)), world=world)
-    asyncio.run(container.evaluate_ranks().run(month, notify=False))
+    clock = FakeClock(max(now, month_start(month)))
+    asyncio.run(fake_container(clock=clock, world=world).evaluate_ranks().run(month, notify=False))
     assert world.clubs["alice"].rank_code == outlook.projected_rank.code
 
     held_rank = RANKS.get(held or "REGULAR")
+    open_window = shift_month(current, 1)
+
+    def reached(club: ClubRecord) -> int:
+        return RANKS.for_points(qualifying_for_evaluation(club, open_window)).threshold
+
     if outlook.points_to_keep_rank:
-        assert outlook.projected_rank.threshold < held_rank.threshold
+        assert reached(record) < held_rank.threshold
         top_up = LedgerEntry(
             "top-up", PointEntryKind.USED, -outlook.points_to_keep_rank, outlook.keep_rank_by
         )
-        kept, _ = apply_entry(record, top_up)
-        assert rank_outlook(kept, RANKS, now).projected_rank.threshold >= held_rank.threshold
+        assert reached(apply_entry(record, top_up)[0]) >= held_rank.threshold
+        less = replace(top_up, amount=top_up.amount + 1)
+        assert reached(apply_entry(record, less)[0]) < held_rank.threshold
     else:
-        assert outlook.projected_rank.threshold >= held_rank.threshold
+        assert reached(record) >= held_rank.threshold

@@ -85,7 +85,7 @@ def ledger_to_item(user_id: str, entry: LedgerEntry) -> Item:
         item["desc"] = s(entry.description)
     if entry.expires_at is not None:
         item["exp"] = s(iso_key(entry.expires_at))
-    if entry.point_kind is not PointKind.FREE:
+    if entry.point_kind is not None:
         item["pk"] = s(entry.point_kind.value)
     if entry.available_at is not None:
         item["avl"] = s(iso_key(entry.available_at))
@@ -102,7 +102,7 @@ def ledger_from_item(item: Mapping[str, Any]) -> LedgerEntry:
         occurred_at=parse_iso(item["at"]["S"]),
         description=item["desc"]["S"] if "desc" in item else None,
         expires_at=opt_time(item, "exp"),
-        point_kind=PointKind(item["pk"]["S"]) if "pk" in item else PointKind.FREE,
+        point_kind=PointKind(item["pk"]["S"]) if "pk" in item else None,
         available_at=opt_time(item, "avl"),
         consumed=tuple(_use_from_map(use["M"]) for use in item.get("use", {}).get("L", [])),
     )
