@@ -22,7 +22,8 @@ def restored_gc() -> Iterator[None]:
 def test_the_startup_heap_is_frozen_and_collections_spaced_out() -> None:
     started = [object() for _ in range(10)] + [[n] for n in range(1_000)]
     frozen = freeze_startup_heap()
-    assert frozen >= len(started) and gc.get_freeze_count() == frozen
+    # Another thread (a test engine's) may free a frozen object meanwhile: never more than that.
+    assert frozen >= len(started) and 0 < gc.get_freeze_count() <= frozen
     assert gc.get_threshold() == THRESHOLDS
     # What is made afterwards is still collected: a cycle dropped after startup goes.
     cycle: list[object] = []
