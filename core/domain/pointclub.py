@@ -112,6 +112,18 @@ class LedgerEntry:
     consumed: tuple[LotUse, ...] = ()  # USED and negative ADJUSTED: what they took, once applied
 
     @property
+    def adds(self) -> bool:
+        """EARNED and positive ADJUSTED: entries that add points of a kind."""
+        return self.kind is PointEntryKind.EARNED or (
+            self.kind is PointEntryKind.ADJUSTED and self.amount > 0
+        )
+
+    @property
+    def added_kind(self) -> PointKind:
+        """The kind an adding entry adds (none said: FREE)."""
+        return self.point_kind or PointKind.FREE
+
+    @property
     def position(self) -> str:
         return f"{iso_key(self.occurred_at)}#{self.entry_id}"
 
@@ -203,7 +215,7 @@ def apply_entry(
             entry.entry_id,
             entry.amount,
             entry.expires_at,
-            entry.point_kind or PointKind.FREE,
+            entry.added_kind,
             entry.available_at,
         )
         lots = (*lots, lot)
@@ -219,8 +231,7 @@ def apply_entry(
             month = jst_month(entry.occurred_at)
             used[month] = used.get(month, 0) - entry.amount
     elif entry.kind is PointEntryKind.ADJUSTED:
-        kind = entry.point_kind or PointKind.FREE
-        unexpiring[kind] = unexpiring.get(kind, 0) + entry.amount
+        unexpiring[entry.added_kind] = unexpiring.get(entry.added_kind, 0) + entry.amount
     until = record.applied_until
     updated = replace(
         record,

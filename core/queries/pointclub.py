@@ -9,7 +9,6 @@ from core.domain.club_status import PointExpiry, club_status
 from core.domain.pointclub import (
     LEDGER_POSITION_PATTERN,
     LedgerEntry,
-    PointEntryKind,
     Rank,
     RankTable,
 )
@@ -91,9 +90,6 @@ def _expiries(expiries: tuple[PointExpiry, ...]) -> tuple[PointExpiryView, ...]:
 
 
 def _entry_view(entry: LedgerEntry) -> PointEntryView:
-    adds = entry.kind is PointEntryKind.EARNED or (
-        entry.kind is PointEntryKind.ADJUSTED and entry.amount > 0
-    )
     return PointEntryView(
         id=entry.entry_id,
         kind=entry.kind,
@@ -101,7 +97,7 @@ def _entry_view(entry: LedgerEntry) -> PointEntryView:
         occurred_at=entry.occurred_at,
         description=entry.description,
         cursor=encode_cursor(entry.position),
-        point_kind=(entry.point_kind or PointKind.FREE) if adds else entry.point_kind,
+        point_kind=entry.added_kind if entry.adds else entry.point_kind,
         expires_at=entry.expires_at,
         available_at=entry.available_at,
         consumed=tuple(

@@ -14,7 +14,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -109,11 +109,11 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
         raise InvalidInput(f"description must be text of at most {MAX_DESCRIPTION} characters")
     if description is not None and not _storable(description):
         raise InvalidInput("description holds text that is not valid Unicode")
-    if point_kind is PointKind.FREE and (kind is PointEntryKind.EARNED or amount > 0):
-        point_kind = None  # FREE said or not: the same line (and fingerprint) for what adds
     entry = LedgerEntry(
         entry_id, kind, amount, occurred, description, expires, point_kind, available
     )
+    if entry.adds and point_kind is PointKind.FREE:
+        entry = replace(entry, point_kind=None)  # FREE said or not: one line, one fingerprint
     problem = check_entry(entry)
     if problem is not None:
         raise InvalidInput(problem)
