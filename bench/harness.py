@@ -74,7 +74,7 @@ async def container_on(engine: Engine, **overrides: Any) -> AsyncIterator[Contai
     )
     async with open_client(config) as client:
         container = build_container(settings, client)
-        await container.create_table()
+        await container.system.create_table()
         yield container
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli import batch, db, points, segments, stats
+from cli import batch, db, missions, points, segments, stats
 from cli.common import fail, load_settings, parse_duration
 from cli.listen import listen
 from cli.serve import serve
@@ -28,6 +28,7 @@ app.add_typer(stats.app, name="stats")
 app.add_typer(segments.app, name="segments")
 app.add_typer(points.points, name="points")
 app.add_typer(points.ranks, name="ranks")
+app.add_typer(missions.app, name="missions")
 app.command("prepare-notification")(batch.prepare_notification)
 app.command("prepare-due")(batch.prepare_due)
 app.command("recall-cleanup")(batch.recall_cleanup)

@@ -20,7 +20,7 @@ def create_table() -> None:
     settings = load_settings()
 
     async def job(container: Container) -> bool:
-        return await container.create_table()
+        return await container.system.create_table()
 
     created = run_with_container(settings, job)
     state = "created" if created else "already exists"
@@ -33,7 +33,7 @@ def seed_demo() -> None:
     settings = load_settings()
 
     async def job(container: Container) -> str:
-        await container.create_table()
+        await container.system.create_table()
         report = await container.seed_demo()
         return (
             f"seeded {len(report.members)} members ({', '.join(report.members)}); "

@@ -99,7 +99,7 @@ def serve(
 
         async def prepare(container: Container) -> None:
             if embedded is not None:
-                await container.create_table()
+                await container.system.create_table()
                 await container.seed_demo()
             typer.echo(banner(settings, host, port, store, events))
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.common import load_settings, run_with_container
+from core.usecases import read_counting
 
 if TYPE_CHECKING:
     from core.bootstrap import Container
@@ -25,7 +26,9 @@ def count_reads() -> None:
         for shard in container.read_stats.pending_shards():
             for user_id in await container.read_stats.members_with_pending_reads(shard):
                 members += 1
-                counted += await container.read_stats.count_pending_reads(user_id)
+                counted += await read_counting.count_reads(
+                    container.read_stats, container.missions, user_id
+                )
         return members, counted
 
     members, counted = run_with_container(settings, job)

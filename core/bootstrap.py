@@ -1,8 +1,6 @@
-"""The one composition root: builds every real dependency once and hands it out.
-
-The Starlette app (in its lifespan), each CLI command (inside its ``asyncio.run``) and the tests
-all go through ``open_container``; nothing here runs at import time.
-"""
+"""The one composition root: builds every real dependency once and hands it out. The Starlette
+app (in its lifespan), each CLI command (inside its ``asyncio.run``) and the tests all go through
+``open_container``; nothing here runs at import time."""
 
 from __future__ import annotations
 
@@ -10,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from core.auth import DevTokenIssuer, TokenVerifier
@@ -21,6 +20,7 @@ from core.infra.dynamodb.fanout import DynamoFanoutStore
 from core.infra.dynamodb.ledger import DynamoLedgerStore
 from core.infra.dynamodb.live_list import DynamoLiveList
 from core.infra.dynamodb.members import DynamoMemberStore
+from core.infra.dynamodb.missions import DynamoMissionStore
 from core.infra.dynamodb.notifications import DynamoNotificationStore
 from core.infra.dynamodb.read_stats import DynamoReadStats
 from core.infra.dynamodb.segments import DynamoSegmentStore
@@ -36,6 +36,7 @@ from core.ports import (
     LiveListReader,
     LiveListStore,
     MemberReader,
+    MissionStore,
     NotificationReader,
     NotificationStore,
     ReadStats,
@@ -50,6 +51,7 @@ from core.usecases.authoring import NotificationAuthoring
 from core.usecases.cleanup_recalled import CleanupRecalled
 from core.usecases.evaluate_ranks import EvaluateRanks
 from core.usecases.ledger_import import ImportLedger
+from core.usecases.missions import Missions
 from core.usecases.notices import NoticeSender
 from core.usecases.notify_expiring import NotifyExpiring
 from core.usecases.prepare_due import PrepareDue
@@ -86,8 +88,8 @@ class Container:
     read_counting: ReadCounting
     # Live inbox events: published after each change (NoEvents when there is no broker).
     events: InboxEvents = field(default_factory=NoEvents)
-    # The process's open DynamoDB client, for tools that look at the table itself (tests, bench);
-    # None when the stores are in memory. The core never uses it: it goes through the ports.
+    mission_store: MissionStore | None = None  # None: stores in memory (no missions)
+    # The open DynamoDB client for tools that look at the table (tests, bench; None in memory).
     client: DynamoDBClient | None = None
 
     def inbox_queries(
@@ -106,9 +108,12 @@ class Container:
             categories=self.settings.categories,
         )
 
-    def point_club_queries(self, *, members: MemberReader | None = None) -> PointClubQueries:
+    def point_club_queries(
+        self, *, members: MemberReader | None = None, live: LiveListReader | None = None
+    ) -> PointClubQueries:
         return PointClubQueries(
             members=members or self.members,
+            live=live or self.live,
             ranks=self.ranks,
             default_locale=self.settings.default_locale,
         )
@@ -188,6 +193,23 @@ class Container:
             ranks=self.ranks,
             clock=self.clock,
             order=self.settings.point_use_order,
+            missions=self.missions,
+        )
+
+    @cached_property
+    def missions(self) -> Missions | None:
+        """One per process (read counting holds it); None on stores in memory."""
+        return (
+            None
+            if self.mission_store is None
+            else Missions(
+                store=self.mission_store,
+                ledger=self.ledger,
+                ranks=self.ranks,
+                notices=self.notice_sender(),
+                clock=self.clock,
+                ids=self.ids,
+            )
         )
 
     def notice_sender(self) -> NoticeSender:
@@ -218,9 +240,6 @@ class Container:
             categories=self.settings.categories,
             events=self.events,
         )
-
-    async def create_table(self) -> bool:
-        return await self.system.create_table()
 
     async def seed_demo(self) -> SeedReport:
         return await SeedDemo(
@@ -257,7 +276,7 @@ def build_container(
     clock = clock or SystemClock()
     ranks = RankTable.from_file(settings.ranks_file)
     read_stats = DynamoReadStats(client, table, now=clock.now)
-    return Container(
+    container = Container(
         settings=settings,
         clock=clock,
         ids=ids or UlidGenerator(),
@@ -275,4 +294,7 @@ def build_container(
         read_counting=ReadCounting(read_stats),
         client=client,
         events=events or NoEvents(),
+        mission_store=DynamoMissionStore(client, table, settings.recall_shards),
     )
+    container.read_counting.use_missions(container.missions)
+    return container

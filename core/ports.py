@@ -18,6 +18,7 @@ from core.domain.audience import AudiencePartition, BatchResult, Checkpoint, Del
 from core.domain.broadcast import Broadcast, LiveList
 from core.domain.events import Feed, InboxChange
 from core.domain.inbox import InboxEntry, InboxState
+from core.domain.missions import MemberMissions, Mission
 from core.domain.notification import AuditRecord, Notification, NotificationState
 
 # The values the ports trade, re-exported where the core has always imported them from.
@@ -51,6 +52,8 @@ class MemberReader(Protocol):
 
     async def club(self, user_id: str) -> ClubRecord | None: ...
 
+    async def missions(self, user_id: str) -> MemberMissions: ...
+
     async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan: ...
 
     async def inbox_entry(
@@ -70,8 +73,8 @@ class InboxStore(MemberReader, Protocol):
 
     async def statuses(
         self, user_ids: Sequence[str]
-    ) -> dict[str, tuple[InboxState, ClubRecord | None]]:
-        """State and club record of several members in one read."""
+    ) -> dict[str, tuple[InboxState, ClubRecord | None, MemberMissions]]:
+        """State, club record and mission progress of several members in one read."""
         ...
 
     async def deliver(self, user_id: str, entry: InboxEntry) -> bool:
@@ -273,10 +276,12 @@ class LedgerStore(Protocol):
         run_id: str,
         *,
         rank_was: str | None,
+        missions: Mapping[str, int] | None = None,
     ) -> Mapping[str, EntryClaim]:
         """Write the entries and the record (if still at ``version``, whose rank was
-        ``rank_was``) in one transaction with the member counts per rank; nothing is written
-        when an id is claimed already, and those claims come back."""
+        ``rank_was``) in one transaction with the member counts per rank and the progress the
+        entries make in ``missions``; nothing is written when an id is claimed already, and
+        those claims come back."""
         ...
 
     async def save_club(
@@ -300,14 +305,67 @@ class LedgerStore(Protocol):
     async def put_ledger(self, user_id: str, entries: Sequence[LedgerEntry]) -> None: ...
 
 
+class MissionStore(Protocol):
+    """Missions (their items and the live list's copies) and members' progress items."""
+
+    async def listed(self, user_id: str | None = None) -> tuple[Mission, ...]:
+        """The running and upcoming missions (from the member's copy of the live list)."""
+        ...
+
+    async def create(self, mission: Mission, now: datetime) -> None:
+        """``Conflict`` when as many missions as allowed are running or upcoming."""
+        ...
+
+    async def get(self, mission_id: str) -> Mission | None: ...
+
+    async def progress(self, user_id: str) -> MemberMissions: ...
+
+    async def record_events(
+        self,
+        user_id: str,
+        events: Sequence[tuple[str, str]],
+        run_id: str,
+        adds: Mapping[str, int],
+    ) -> Mapping[str, EntryClaim]:
+        """Claim each (event id, fingerprint) and add ``adds`` to the progress at once; the
+        claims of ids held already come back and nothing is written."""
+        ...
+
+    async def complete(
+        self,
+        user_id: str,
+        mission: Mission,
+        entry: LedgerEntry,
+        record: ClubRecord,
+        version: int,
+        *,
+        rank_was: str | None,
+        at: datetime,
+    ) -> bool:
+        """The reward entry, its claim, the club record (if still at ``version``) and the
+        completion mark in one transaction; False if the mission was completed already."""
+        ...
+
+    async def mark_noticed(self, user_id: str, mission_id: str) -> None: ...
+
+    async def settle(self, user_id: str, seq: int, forget: Sequence[str]) -> bool:
+        """Off the due index if the progress is still at ``seq``; False if it moved."""
+        ...
+
+    async def members_due(self, shard: int) -> list[str]: ...
+
+    def due_shards(self) -> range: ...
+
+
 # -- counters ----------------------------------------------------------------------------------
 
 
 class ReadStats(Protocol):
     """Per-notification read counters, fed from each member's queue of reads."""
 
-    async def count_pending_reads(self, user_id: str) -> int:
-        """Add this member's queued reads to the per-notification counters, each once."""
+    async def count_pending_reads(self, user_id: str, missions: Sequence[Mission] = ()) -> int:
+        """Add this member's queued reads to the per-notification counters, each once, and
+        each read to the member's progress in the READ_NOTIFICATIONS ``missions`` open now."""
         ...
 
     async def read_counts(self, notification_ids: Sequence[str]) -> Mapping[str, int]: ...

@@ -12,11 +12,13 @@ from datetime import datetime
 from functools import cached_property
 
 from core.bootstrap import Container
+from core.errors import Unavailable
 from core.ports import LiveListReader, MemberReader, NotificationReader
 from core.queries.admin import AdminQueries
 from core.queries.inbox import InboxQueries
 from core.queries.pointclub import PointClubQueries
 from core.usecases.authoring import NotificationAuthoring
+from core.usecases.missions import Missions
 from core.usecases.read_state import ReadStateCommands
 from core.usecases.segments import SegmentAuthoring
 
@@ -52,7 +54,7 @@ class RequestScope:
 
     @cached_property
     def point_club(self) -> PointClubQueries:
-        return self._container.point_club_queries(members=self._members)
+        return self._container.point_club_queries(members=self._members, live=self._live)
 
     @cached_property
     def read_state(self) -> ReadStateCommands:
@@ -74,3 +76,10 @@ class RequestScope:
     @cached_property
     def segment_authoring(self) -> SegmentAuthoring:
         return self._container.segment_authoring()
+
+    @property
+    def missions(self) -> Missions:
+        missions = self._container.missions
+        if missions is None:
+            raise Unavailable("missions need a DynamoDB table")
+        return missions

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import strawberry
 
+from core.domain.missions import MissionGoal
 from core.domain.notification import (
     Audience,
     LocalizedContent,
@@ -16,6 +17,7 @@ from core.domain.notification import (
 )
 from core.domain.segment import SegmentRule
 from core.errors import Conflict, FieldError, InvalidInput, NotFound, ValidationFailed
+from core.usecases.missions import MissionDraft
 from schema.admin import (
     AudienceInput,
     LocalizedContentInput,
@@ -24,6 +26,7 @@ from schema.admin import (
     SegmentRuleInput,
     UserError,
 )
+from schema.missions import MissionInput
 
 T = TypeVar("T")
 CLEARABLE = ("url", "image_url", "visible_from", "expires_at")
@@ -105,3 +108,17 @@ async def expected(call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Use
         return await call(), []
     except (InvalidInput, NotFound, Conflict) as error:
         return None, user_errors(error)
+
+
+def mission_draft_of(value: MissionInput) -> MissionDraft:
+    locales = [c.locale for c in value.contents]
+    if len(set(locales)) != len(locales):
+        raise InvalidInput("each locale once", field="contents")
+    return MissionDraft(
+        contents={c.locale: LocalizedContent(c.title, c.body) for c in value.contents},
+        goal=MissionGoal(value.goal.kind, value.goal.target, value.goal.event),
+        starts_at=value.starts_at,
+        ends_at=value.ends_at,
+        reward=value.reward,
+        reward_valid_days=value.reward_valid_days,
+    )

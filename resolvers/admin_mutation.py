@@ -8,7 +8,7 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers.admin_inputs import draft_of, expected, patch_of, rule_of
+from resolvers.admin_inputs import draft_of, expected, mission_draft_of, patch_of, rule_of
 from resolvers.admin_query import Segment
 from resolvers.context import Context
 from resolvers.permissions import IsAdmin
@@ -20,6 +20,7 @@ from schema.admin import (
     SegmentInput,
     UserError,
 )
+from schema.missions import AdminMission, MissionInput, MissionPayload
 
 
 @strawberry.type
@@ -105,6 +106,24 @@ class Mutation:
             lambda: context.scope.authoring.recall(actor, str(id), reason)
         )
         return await _payload(context, str(id) if done else None, errors)
+
+    @strawberry.mutation(
+        description="A new mission for every member, shown in `pointClub.missions` from "
+        "startsAt; at most 10 running or upcoming at once (CONFLICT beyond).",
+        permission_classes=[IsAdmin],
+    )
+    async def create_mission(
+        self, info: strawberry.Info[Context, None], input: MissionInput
+    ) -> MissionPayload:
+        context = info.context
+        actor = context.admin().user_id
+        created, errors = await expected(
+            lambda: context.scope.missions.create(actor, mission_draft_of(input))
+        )
+        return MissionPayload(
+            mission=None if created is None else AdminMission.from_value(created),
+            user_errors=errors,
+        )
 
     @strawberry.mutation(
         description="ALL_MEMBERS or RANKS; USER_LIST segments come from the CLI.",

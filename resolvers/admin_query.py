@@ -14,6 +14,7 @@ from resolvers.context import Context
 from resolvers.permissions import IsAdmin
 from resolvers.viewer import PointClubStatus, point_club_of
 from schema.admin import Notification, NotificationConnection, SegmentRule, SegmentRuleInput
+from schema.missions import AdminMission
 
 
 @strawberry.type
@@ -66,6 +67,15 @@ class Query:
     @strawberry.field(permission_classes=[IsAdmin])
     async def segments(self, info: strawberry.Info[Context, None]) -> list[Segment]:
         return [Segment.from_value(s) for s in await info.context.scope.admin_queries.segments()]
+
+    @strawberry.field(
+        description="Missions running or upcoming (not ended), soonest end first.",
+        permission_classes=[IsAdmin],
+    )
+    async def missions(self, info: strawberry.Info[Context, None]) -> list[AdminMission]:
+        now = info.context.now
+        listed = await info.context.scope.missions.listed()
+        return [AdminMission.from_value(m) for m in listed if m.ends_at > now]
 
     @strawberry.field(
         description="How many members a rule selects now: a preview before sending.",

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 
 from core.domain.broadcast import LiveList
 from core.domain.inbox import InboxEntry, InboxState
+from core.domain.missions import MemberMissions
 from core.domain.notification import Notification
 from core.domain.pointclub import ClubRecord
 from core.ports import (
@@ -98,7 +99,7 @@ class _ScanKey:
 
 
 _MemberKey = _StatusKey | _ScanKey
-_Status = tuple[InboxState, ClubRecord | None]
+_Status = tuple[InboxState, ClubRecord | None, MemberMissions]
 
 
 class MemberLoader:
@@ -118,6 +119,11 @@ class MemberLoader:
         status = await self._loader.load(_StatusKey(user_id))
         assert isinstance(status, tuple)
         return status[1]
+
+    async def missions(self, user_id: str) -> MemberMissions:
+        status = await self._loader.load(_StatusKey(user_id))
+        assert isinstance(status, tuple)
+        return status[2]
 
     async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
         scan = await self._loader.load(_ScanKey(user_id, request))
@@ -156,7 +162,11 @@ class MemberLoader:
         by_scan = dict(zip(scans, scan_results, strict=True))
         for user_id, carrier in carriers.items():
             scan = by_scan[carrier]
-            statuses[user_id] = (scan.state or InboxState(), scan.club)
+            statuses[user_id] = (
+                scan.state or InboxState(),
+                scan.club,
+                scan.missions or MemberMissions(),
+            )
         return [
             by_scan[key] if isinstance(key, _ScanKey) else statuses[key.user_id] for key in keys
         ]

@@ -14,6 +14,7 @@ from core.queries.inbox import InboxFilterSpec
 from core.queries.views import PointClubView
 from resolvers.context import Context
 from resolvers.permissions import IsMember
+from schema.missions import MissionConnection
 from schema.pointclub import (
     PendingPoints,
     PointBalance,
@@ -69,6 +70,23 @@ class PointClubStatus:
             self.user_id, first=DEFAULT_PAGE if first is None else first, after=after
         )
         return PointHistoryConnection.from_view(view)
+
+    @strawberry.field(
+        description="Missions running now (started, not ended), soonest end first, with the "
+        "viewer's progress; completed ones stay until their period ends. `first` is 1..100."
+    )
+    async def missions(
+        self, info: strawberry.Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> MissionConnection:
+        context = info.context
+        view = await context.scope.point_club.missions(
+            self.user_id,
+            first=DEFAULT_PAGE if first is None else first,
+            after=after,
+            locales=context.locales,
+            now=context.now,
+        )
+        return MissionConnection.from_view(view)
 
     @classmethod
     def from_view(cls, view: PointClubView) -> PointClubStatus:

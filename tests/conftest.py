@@ -113,7 +113,7 @@ async def container(
     settings: Settings, dynamo_client: Any, clock: FakeClock
 ) -> AsyncIterator[Container]:
     built = build_container(settings, dynamo_client, clock=clock, ids=SequentialIds())
-    await built.create_table()
+    await built.system.create_table()
     yield built
     await delete_table(dynamo_client, settings.table_name)
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from functools import cached_property
 
 from core.domain.inbox import InboxEntry, UnreadMarker, entry_position
+from core.domain.missions import Mission
 from core.domain.notification_draft import AudienceRule
 from core.domain.pointclub import ClubRecord
 
@@ -94,6 +95,7 @@ class LiveList:
 
     recalled: frozenset[str] = frozenset()
     broadcasts: tuple[Broadcast, ...] = ()
+    missions: tuple[Mission, ...] = ()  # running or upcoming, soonest end first
 
     def seen_by(self, club: ClubRecord | None) -> Visibility:
         return Visibility(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.domain.missions import Mission
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -72,6 +73,32 @@ def expiry_notice(
         },
         visible_from=now,
         expires_at=expires_at,
+    )
+
+
+def mission_notice(user_id: str, mission: Mission, completed_at: datetime) -> Notification:
+    """Congratulations in each locale the mission has (its own title), visible for 30 days."""
+    contents = {}
+    for locale, content in mission.contents.items():
+        japanese = locale.split("-")[0] == "ja"
+        contents[locale] = (
+            LocalizedContent(
+                f"ミッション達成: {content.title}",
+                f"ミッション「{content.title}」を達成し、{mission.reward:,}ポイントを獲得しました。",
+            )
+            if japanese
+            else LocalizedContent(
+                f"Mission complete: {content.title}",
+                f"You completed “{content.title}” and earned {mission.reward:,} points.",
+            )
+        )
+    return _notice(
+        mission.reward_entry_id(user_id),
+        user_id,
+        "point",
+        contents,
+        visible_from=completed_at,
+        expires_at=completed_at + timedelta(days=30),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.inbox import InboxEntry, InboxState
+from core.domain.missions import MemberMissions
 from core.domain.pointclub import ClubRecord, LedgerEntry
 
 
@@ -34,6 +35,7 @@ class InboxScan:
     resume_after: str | None  # where the next read continues; None when nothing is left
     state: InboxState | None = None
     club: ClubRecord | None = None
+    missions: MemberMissions | None = None
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import datetime
 
 from core.domain.audience import check_member_id
 from core.domain.club_status import PointExpiry, club_status
+from core.domain.missions import MISSION_ID, Mission, MissionProgress
 from core.domain.pointclub import (
     LEDGER_POSITION_PATTERN,
     LedgerEntry,
     Rank,
     RankTable,
 )
+from core.domain.time import ISO_KEY_PATTERN, iso_key
 from core.domain.wallet import PointKind
 from core.observability.spans import traced
-from core.ports import MemberReader
+from core.ports import LiveListReader, MemberReader
 from core.queries.cursors import check_first, decode_cursor, encode_cursor
 from core.queries.views import (
+    MissionPageView,
+    MissionView,
     PendingPointsView,
     PointClubView,
     PointEntryView,
@@ -29,8 +35,16 @@ from core.queries.views import (
 
 
 class PointClubQueries:
-    def __init__(self, *, members: MemberReader, ranks: RankTable, default_locale: str) -> None:
+    def __init__(
+        self,
+        *,
+        members: MemberReader,
+        live: LiveListReader,
+        ranks: RankTable,
+        default_locale: str,
+    ) -> None:
         self._members = members
+        self._live = live
         self._ranks = ranks
         self._default_locale = default_locale
 
@@ -76,6 +90,38 @@ class PointClubQueries:
             end_cursor=views[-1].cursor if views else None,
         )
 
+    @traced
+    async def missions(
+        self,
+        user_id: str,
+        *,
+        first: int,
+        after: str | None,
+        locales: tuple[str, ...],
+        now: datetime,
+    ) -> MissionPageView:
+        """The missions running now, soonest end first, with the member's progress: the
+        live list and the progress item, both read with the home screen's first round."""
+        check_first(first)
+        position = None if after is None else decode_cursor(after, pattern=MISSION_POSITION)
+        live, member = await asyncio.gather(
+            self._live.live_for(user_id), self._members.missions(user_id)
+        )
+        running = [
+            m
+            for m in live.missions
+            if m.is_open(now) and (position is None or _position(m) > position)
+        ]
+        views = tuple(
+            _mission_view(m, member.of(m.mission_id), locales, self._default_locale)
+            for m in running[:first]
+        )
+        return MissionPageView(
+            missions=views,
+            has_next_page=len(running) > first,
+            end_cursor=views[-1].cursor if views else None,
+        )
+
     def _rank_view(self, rank: Rank, locales: tuple[str, ...]) -> RankView:
         return RankView(
             code=rank.code,
@@ -103,4 +149,32 @@ def _entry_view(entry: LedgerEntry) -> PointEntryView:
         consumed=tuple(
             PointUseView(use.lot_id, use.kind, use.amount, use.expires_at) for use in entry.consumed
         ),
+    )
+
+
+MISSION_POSITION = re.compile(rf"{ISO_KEY_PATTERN}#{MISSION_ID.pattern}")
+
+
+def _position(mission: Mission) -> str:
+    return f"{iso_key(mission.ends_at)}#{mission.mission_id}"
+
+
+def _mission_view(
+    mission: Mission, progress: MissionProgress, locales: tuple[str, ...], fallback: str
+) -> MissionView:
+    content = mission.content_for(locales, fallback)
+    return MissionView(
+        id=mission.mission_id,
+        title=content.title,
+        body=content.body,
+        goal_kind=mission.goal.kind,
+        target=mission.goal.target,
+        event=mission.goal.event,
+        progress=min(progress.progress, mission.goal.target),
+        reward=mission.reward,
+        reward_valid_days=mission.reward_valid_days,
+        starts_at=mission.starts_at,
+        ends_at=mission.ends_at,
+        completed_at=progress.completed_at,
+        cursor=encode_cursor(_position(mission)),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.domain.missions import GoalKind
 from core.domain.notification import Priority
 from core.domain.pointclub import PointEntryKind
 from core.domain.wallet import PointKind
@@ -105,5 +106,29 @@ class PointEntryView:
 @dataclass(frozen=True)
 class PointHistoryView:
     entries: tuple[PointEntryView, ...]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MissionView:
+    id: str
+    title: str
+    body: str
+    goal_kind: GoalKind
+    target: int
+    event: str | None
+    progress: int  # at most the target
+    reward: int
+    reward_valid_days: int
+    starts_at: datetime
+    ends_at: datetime
+    completed_at: datetime | None
+    cursor: str
+
+
+@dataclass(frozen=True)
+class MissionPageView:
+    missions: tuple[MissionView, ...]
     has_next_page: bool
     end_cursor: str | None

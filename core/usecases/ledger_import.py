@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.audience import MEMBER_ID
+from core.domain.missions import REWARD_PREFIX, GoalKind, Mission, advances, merge
 from core.domain.pointclub import (
     ClubRecord,
     LedgerEntry,
@@ -33,7 +34,10 @@ from core.domain.wallet import PointKind, UseOrder
 from core.errors import Conflict, InvalidInput
 from core.observability.spans import chunk_span, traced
 from core.ports import Clock, LedgerStore
+from core.usecases.missions import Missions
 from core.usecases.segments import BadLine, text_of
+
+USE_POINTS = GoalKind.USE_POINTS
 
 CHUNK_LINES = 400
 CONCURRENCY = 16
@@ -93,10 +97,10 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
     except (ValueError, TypeError) as error:
         raise InvalidInput("pointKind must be PAID or FREE") from error
     try:
-        occurred = _instant(document["occurredAt"])
-        expires = None if document.get("expiresAt") is None else _instant(document["expiresAt"])
+        occurred = instant(document["occurredAt"])
+        expires = None if document.get("expiresAt") is None else instant(document["expiresAt"])
         available = (
-            None if document.get("availableAt") is None else _instant(document["availableAt"])
+            None if document.get("availableAt") is None else instant(document["availableAt"])
         )
     except (TypeError, ValueError, OverflowError) as error:
         raise InvalidInput(
@@ -112,6 +116,8 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
     entry = LedgerEntry(
         entry_id, kind, amount, occurred, description, expires, point_kind, available
     )
+    if entry_id.startswith(REWARD_PREFIX):
+        raise InvalidInput(f"entry ids starting {REWARD_PREFIX} are kept for mission rewards")
     if entry.adds and point_kind is PointKind.FREE:
         entry = replace(entry, point_kind=None)  # FREE said or not: one line, one fingerprint
     problem = check_entry(entry)
@@ -120,7 +126,7 @@ def parse_line(text: str) -> tuple[str, LedgerEntry]:
     return user_id, entry
 
 
-def _instant(value: Any) -> datetime:
+def instant(value: Any) -> datetime:
     if not isinstance(value, str):
         raise TypeError("not a string")
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -147,11 +153,14 @@ class ImportLedger:
         ranks: RankTable,
         clock: Clock,
         order: UseOrder = UseOrder.FREE_FIRST,
+        missions: Missions | None = None,
     ) -> None:
         self._store = store
         self._ranks = ranks
         self._clock = clock
         self._order = order
+        self._missions = missions
+        self._listed: tuple[Mission, ...] = ()
 
     @traced
     async def run(
@@ -159,6 +168,8 @@ class ImportLedger:
     ) -> LedgerImportReport:
         report = LedgerImportReport()
         run_id = uuid.uuid4().hex
+        # The missions known as the run starts: a USED entry advances those open at its time.
+        self._listed = await self._missions.listed() if self._missions else ()
         chunk: dict[str, _Line] = {}  # by entry id: the first line that gave it
         seen = 0
         for number, raw in enumerate(lines, start=1):
@@ -229,9 +240,13 @@ class ImportLedger:
             record, version = await self._store.club_for_update(user_id)
             updated = record or ClubRecord.joined(self._ranks.base.code, self._clock.now())
             written: list[LedgerEntry] = []
+            progress: dict[str, int] = {}
             for line in lines:
                 updated, entry = apply_entry(updated, line.entry, self._order)
                 written.append(entry)
+                if entry.kind is PointEntryKind.USED:
+                    used = advances(self._listed, USE_POINTS, entry.occurred_at, -entry.amount)
+                    merge(progress, used)
             updated = compact(updated, self._clock.now())
             try:
                 claimed = await self._store.save(
@@ -241,11 +256,14 @@ class ImportLedger:
                     version,
                     run_id,
                     rank_was=record.rank_code if record else None,
+                    missions=progress,
                 )
             except Conflict:
                 continue  # the club item moved: read it again
             if not claimed:
                 report.imported += len(lines)
+                if progress and self._missions is not None:
+                    await self._missions.settle_safely(user_id)
                 return
             for line in lines:
                 claim = claimed.get(line.entry.entry_id)

@@ -11,8 +11,10 @@ import asyncio
 
 import structlog
 
+from core.domain.missions import GoalKind
 from core.errors import PointclubError
 from core.ports import ReadStats
+from core.usecases.missions import Missions
 
 log = structlog.get_logger("pointclub.background")
 
@@ -20,10 +22,15 @@ log = structlog.get_logger("pointclub.background")
 class ReadCounting:
     """Counts each member's queued reads after the request that queued them, one pass at a time."""
 
-    def __init__(self, stats: ReadStats) -> None:
+    def __init__(self, stats: ReadStats, missions: Missions | None = None) -> None:
         self._stats = stats
+        self._missions = missions
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
+
+    def use_missions(self, missions: Missions | None) -> None:
+        """Reads counted from now on advance READ_NOTIFICATIONS missions (set once built)."""
+        self._missions = missions
 
     def schedule(self, user_id: str) -> None:
         if user_id in self._running:
@@ -36,7 +43,7 @@ class ReadCounting:
             while True:
                 self._again.discard(user_id)
                 try:
-                    await self._stats.count_pending_reads(user_id)
+                    await count_reads(self._stats, self._missions, user_id)
                 except PointclubError as error:
                     log.warning("read counting failed; reads stay queued", error=str(error))
                     return
@@ -49,3 +56,19 @@ class ReadCounting:
         """Wait for the counts under way (shutdown, tests)."""
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+async def count_reads(stats: ReadStats, missions: Missions | None, user_id: str) -> int:
+    """Count the member's queued reads, each a read for the READ_NOTIFICATIONS missions open
+    now, and settle what that completed."""
+    reading = (
+        []
+        if missions is None
+        else [
+            m for m in await missions.listed(user_id) if m.goal.kind is GoalKind.READ_NOTIFICATIONS
+        ]
+    )
+    counted = await stats.count_pending_reads(user_id, reading)
+    if counted and reading and missions is not None:
+        await missions.settle_safely(user_id)
+    return counted

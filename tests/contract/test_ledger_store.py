@@ -103,4 +103,4 @@ async def test_the_demo_anchor_is_claimed_once(backend: Backend, clock: FakeCloc
     await system.ping()
     first = await system.claim_anchor(clock.now())
     assert await system.claim_anchor(clock.now() + timedelta(days=3)) == first
-    assert await backend.container.create_table() is False  # there already
+    assert await backend.container.system.create_table() is False  # there already

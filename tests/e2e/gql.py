@@ -21,6 +21,9 @@ query Home($first: Int!) {
       balance balanceByKind { paid free } nextExpiry { amount expiresAt }
       pending { amount availableAt } rank { code }
       outlook { projectedRank { code } pointsToKeepRank keepRankBy }
+      missions(first: 5) { edges { node {
+        id title progress goal { kind target } reward completedAt
+      } } }
     }
   }
 }

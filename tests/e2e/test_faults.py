@@ -66,7 +66,7 @@ async def faulty(proxy: FaultProxy, clock: FakeClock) -> AsyncIterator[Faulty]:
         dynamodb_timeout_seconds=BOUND,
     )
     async with open_container(settings, clock=clock) as container:
-        await container.create_table()
+        await container.system.create_table()
         async with app_client(settings, container) as client:
             yield Faulty(proxy, client, container, DevTokenIssuer(settings).issue("alice"))
 

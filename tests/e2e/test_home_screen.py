@@ -10,7 +10,10 @@ import pytest
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
+from core.domain.missions import GoalKind, MissionGoal
+from core.domain.notification_draft import LocalizedContent
 from core.domain.pointclub import ClubRecord
+from core.usecases.missions import MissionDraft
 from tests.builders import broadcast_for, notification, publish
 from tests.conftest import CallRecorder
 from tests.e2e.gql import HOME, codes, gql
@@ -37,6 +40,20 @@ async def _broadcast(container: Container, clock: FakeClock) -> str:
     return nid
 
 
+async def _mission_in_progress(container: Container, clock: FakeClock, user: str) -> str:
+    """A running EVENT mission (in the live list) the member has made progress in."""
+    assert container.missions is not None
+    goal = MissionGoal(GoalKind.EVENT, 3, "watched-video")
+    content = {"ja": LocalizedContent("動画を3本見る", "動画を見てポイントを獲得")}
+    draft = MissionDraft(
+        content, goal, clock.now() - timedelta(hours=1), clock.now() + timedelta(days=7), 10, 30
+    )
+    mission = await container.missions.create("operator", draft)
+    events = [("home-ev-1", "fp")]
+    await container.missions.store.record_events(user, events, "run", {mission.mission_id: 1})
+    return mission.mission_id
+
+
 @pytest.mark.parametrize("broadcasts", [0, 10, 100])
 @pytest.mark.parametrize("first", [1, 20, 100])
 async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
@@ -52,6 +69,7 @@ async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     await _fill_inbox(container, clock, "alice", 130)
     for _ in range(broadcasts):
         await _broadcast(container, clock)
+    mission = await _mission_in_progress(container, clock, "alice")
     token = tokens.issue("alice")
     dynamo_calls.reset()
 
@@ -61,6 +79,8 @@ async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     edges = body["data"]["viewer"]["inbox"]["edges"]
     assert len(edges) == first
     assert body["data"]["viewer"]["unreadCount"] == 130 + broadcasts
+    missions = body["data"]["viewer"]["pointClub"]["missions"]["edges"]
+    assert [(m["node"]["id"], m["node"]["progress"]) for m in missions] == [(mission, 1)]
     assert len(dynamo_calls.calls) <= 3, dynamo_calls.operations
     assert dynamo_calls.sequential_rounds() <= 2, dynamo_calls.operations
     assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]

@@ -59,7 +59,7 @@ async def container(
         built = build_container(
             settings, dynamo_client, clock=clock, ids=SequentialIds(), events=events
         )
-        await built.create_table()
+        await built.system.create_table()
         yield built
     await delete_table(dynamo_client, settings.table_name)
 

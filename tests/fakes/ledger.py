@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from core.domain.audience import member_shard
+from core.domain.missions import Mission
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.errors import Conflict
 from tests.fakes.world import World
@@ -34,9 +35,11 @@ class FakeLedger:
         run_id: str,
         *,
         rank_was: str | None,
+        missions: Mapping[str, int] | None = None,
     ) -> Mapping[str, EntryClaim]:
         """All or nothing, as the transaction: ids claimed already (or entries present from
-        before claims) come back and nothing is written; a moved club record is a Conflict."""
+        before claims) come back and nothing is written; a moved club record is a Conflict.
+        Mission progress is not modelled in memory (tests run missions on engines)."""
         self.world.check()
         ledger = self.world.ledgers.get(user_id, {})
         held: dict[str, EntryClaim] = {}
@@ -113,7 +116,7 @@ class FakeReadStats:
     def __init__(self, world: World | None = None) -> None:
         self.world = world or World()
 
-    async def count_pending_reads(self, user_id: str) -> int:
+    async def count_pending_reads(self, user_id: str, missions: Sequence[Mission] = ()) -> int:
         self.world.check()
         queue = self.world.pending.pop(user_id, {})
         counted = 0

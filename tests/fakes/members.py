@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from core.domain.inbox import InboxEntry, InboxState
+from core.domain.missions import MemberMissions
 from core.domain.pointclub import ClubRecord
 from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
 from tests.fakes.world import World
@@ -26,11 +27,18 @@ class FakeMembers:
         self.world.check()
         return self.world.clubs.get(user_id)
 
+    async def missions(self, user_id: str) -> MemberMissions:
+        self.world.check()
+        return MemberMissions()  # missions are not modelled in memory (tests run them on engines)
+
     async def statuses(
         self, user_ids: Sequence[str]
-    ) -> dict[str, tuple[InboxState, ClubRecord | None]]:
+    ) -> dict[str, tuple[InboxState, ClubRecord | None, MemberMissions]]:
         self.world.check()
-        return {uid: (self.world.state(uid), self.world.clubs.get(uid)) for uid in user_ids}
+        return {
+            uid: (self.world.state(uid), self.world.clubs.get(uid), MemberMissions())
+            for uid in user_ids
+        }
 
     async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
         """As the Query does: ``limit`` entries are evaluated, then the hidden ones dropped."""
@@ -56,6 +64,7 @@ class FakeMembers:
             resume_after=evaluated[-1].position if more and evaluated else None,
             state=self.world.state(user_id) if with_status else None,
             club=self.world.clubs.get(user_id) if with_status else None,
+            missions=MemberMissions() if with_status else None,
         )
 
     async def inbox_entry(

@@ -82,7 +82,7 @@ class Runtime:
         self.container = build_container(
             self.settings, self.client, clock=self.clock, ids=SequentialIds()
         )
-        self.run(self.container.create_table())
+        self.run(self.container.system.create_table())
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coroutine)
@@ -292,7 +292,7 @@ class AudienceMachine(RuleBasedStateMachine):
         self.c = build_container(
             self.settings, RUNTIME.client, clock=RUNTIME.clock, ids=SequentialIds("n")
         )
-        self.rt.run(self.c.create_table())
+        self.rt.run(self.c.system.create_table())
         joined = self.now - timedelta(days=1)
         self.history: dict[str, list[tuple[datetime, str]]] = {}
         for index, member in enumerate(self.MEMBERS):

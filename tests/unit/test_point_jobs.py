@@ -115,6 +115,7 @@ class MovedOnce(FakeLedger):
         run_id: str,
         *,
         rank_was: str | None,
+        missions: Mapping[str, int] | None = None,
     ) -> Mapping[str, EntryClaim]:
         if not self.moved:
             self.moved = True

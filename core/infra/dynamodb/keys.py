@@ -2,10 +2,13 @@
 
 Member partition ``USER#<uid>``, sort keys in this order:
   ``I#<visibleFrom>#<nid>``   inbox entries (visibleFrom as fixed-width UTC ISO-8601)
-  ``I~CLUB``, ``I~STATE``      point-club read model and read state, just above the newest entry,
-                              so the home screen's one Query returns them with the first page
+  ``I~CLUB``, ``I~MISSIONS``, ``I~STATE``  point-club read model, mission progress and read
+                              state, just above the newest entry, so the home screen's one Query
+                              returns them with the first page
   ``L#<occurredAt>#<entryId>`` point ledger
-``NOTIF#<nid>`` / ``META``     a notification; ``RECALLS#<k>`` / ``META`` a copy of the recall list.
+``NOTIF#<nid>`` / ``META``     a notification; ``MISSION#<mid>`` / ``META`` a mission;
+``MEVENT#<eventId>`` / ``META`` a recorded mission event's claim;
+``RECALLS#<k>`` / ``META`` a copy of the recall list (and of the running missions).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ ENTRY_UPPER = "I#\U0010ffff"
 STATUS_UPPER = "I~\U0010ffff"
 STATE_SK = "I~STATE"
 CLUB_SK = "I~CLUB"
+MISSIONS_SK = "I~MISSIONS"
 LEDGER_PREFIX = "L#"
 LEDGER_UPPER = "L#\U0010ffff"
 META_SK = "META"
@@ -47,6 +51,19 @@ def ledger_sk(occurred_at: datetime, entry_id: str) -> str:
 
 def notification_pk(notification_id: str) -> str:
     return f"NOTIF#{notification_id}"
+
+
+def mission_pk(mission_id: str) -> str:
+    return f"MISSION#{mission_id}"
+
+
+def mission_event_pk(event_id: str) -> str:
+    return f"MEVENT#{event_id}"
+
+
+def missions_due_pk(shard: int) -> str:
+    """Members whose mission progress moved and is not settled yet (GSI1, 16 shards)."""
+    return f"MDUE#{shard:02d}"
 
 
 def recall_pk(shard: int) -> str:

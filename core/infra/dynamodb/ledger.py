@@ -21,11 +21,14 @@ from core.errors import Conflict
 from core.infra.dynamodb import club_codec, codec, keys
 from core.infra.dynamodb.batch import batch_get, batch_write, contended
 from core.infra.dynamodb.client import cancellation_reasons, translated_errors
+from core.infra.dynamodb.mission_codec import progress_update
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
-MAX_ENTRIES = 49  # an entry and its id's claim each, beside the club item: 99 of 100
+# An entry and its id's claim each, beside the club item, the counts per rank and the mission
+# progress: 99 of 100.
+MAX_ENTRIES = 48
 CLAIM_PREFIX = "LEDGER#"
 
 
@@ -60,51 +63,16 @@ class DynamoLedgerStore:
         run_id: str,
         *,
         rank_was: str | None,
+        missions: Mapping[str, int] | None = None,
     ) -> dict[str, EntryClaim]:
         """Write the entries, a claim of each id and the new club item; the claims of ids held
         already come back (nothing is written then), and ``StaleClub`` if the club item moved."""
-        club = club_codec.club_to_item(user_id, record)
-        club["ver"] = codec.n(version + 1)
-        items: list[Any] = []
-        for entry in entries:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": {
-                            **_claim_key(entry.entry_id),
-                            "uid": codec.s(user_id),
-                            "fp": codec.s(entry.fingerprint(user_id)),
-                            "run": codec.s(run_id),
-                        },
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": club_codec.ledger_to_item(user_id, entry),
-                        # Entries imported before ids were claimed have no claim: their own
-                        # item still says they are there.
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-        items.append(
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": club,
-                    "ConditionExpression": _unchanged(version),
-                    "ExpressionAttributeValues": {":v": codec.n(version)},
-                }
-            }
-        )
+        items = entry_writes(self._table, user_id, entries, run_id, record, version)
         counts = rank_count_update(self._table, user_id, rank_was, record.rank_code)
         if counts is not None:
             items.append(counts)
+        if missions:
+            items.append(progress_update(self._table, user_id, missions))
         try:
             write = partial(self._client.transact_write_items, TransactItems=items)
             await contended("import ledger entries", write)
@@ -170,7 +138,7 @@ class DynamoLedgerStore:
         await batch_write(self._client, self._table, requests)
 
     async def _claims(self, entry_ids: Sequence[str]) -> dict[str, EntryClaim]:
-        found = await batch_get(self._client, self._table, [_claim_key(e) for e in entry_ids])
+        found = await batch_get(self._client, self._table, [claim_key(e) for e in entry_ids])
         return {
             item[keys.PK]["S"].removeprefix(CLAIM_PREFIX): EntryClaim(
                 fingerprint=item["fp"]["S"], run_id=item["run"]["S"]
@@ -187,7 +155,7 @@ class DynamoLedgerStore:
         put: dict[str, Any] = {
             "TableName": self._table,
             "Item": club,
-            "ConditionExpression": _unchanged(version),
+            "ConditionExpression": unchanged_since(version),
             "ExpressionAttributeValues": {":v": codec.n(version)},
         }
         counts = rank_count_update(self._table, user_id, rank_was, record.rank_code)
@@ -259,11 +227,63 @@ def rank_count_update(
     }
 
 
-def _claim_key(entry_id: str) -> dict[str, Any]:
+def claim_key(entry_id: str) -> dict[str, Any]:
     """An entry id's claim: one item per id across all members, so an id counts once."""
     return {keys.PK: codec.s(f"{CLAIM_PREFIX}{entry_id}"), keys.SK: codec.s(keys.META_SK)}
 
 
-def _unchanged(version: int) -> str:
+def unchanged_since(version: int) -> str:
     """The club item is as read: absent or unversioned when read at version 0."""
     return "attribute_not_exists(ver) OR ver = :v" if version == 0 else "ver = :v"
+
+
+def entry_writes(
+    table: str,
+    user_id: str,
+    entries: Sequence[LedgerEntry],
+    run_id: str,
+    record: ClubRecord,
+    version: int,
+) -> list[Any]:
+    """A transaction's items: each entry's claim and the entry (at 2i and 2i+1), then the club
+    item if it is still at ``version``."""
+    club = club_codec.club_to_item(user_id, record)
+    club["ver"] = codec.n(version + 1)
+    items: list[Any] = []
+    for entry in entries:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {
+                        **claim_key(entry.entry_id),
+                        "uid": codec.s(user_id),
+                        "fp": codec.s(entry.fingerprint(user_id)),
+                        "run": codec.s(run_id),
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
+        items.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": club_codec.ledger_to_item(user_id, entry),
+                    # Entries imported before ids were claimed have no claim: their own
+                    # item still says they are there.
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
+    items.append(
+        {
+            "Put": {
+                "TableName": table,
+                "Item": club,
+                "ConditionExpression": unchanged_since(version),
+                "ExpressionAttributeValues": {":v": codec.n(version)},
+            }
+        }
+    )
+    return items

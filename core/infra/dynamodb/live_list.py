@@ -4,7 +4,8 @@ Every inbox read fetches one copy (chosen by a hash of the member id); every cha
 copies in one transaction, so each copy is always complete. A copy holds ``ids`` (a string set of
 recalled notifications whose entries may still be in inboxes) and one attribute ``b:<nid>`` per
 live broadcast: ``visibleFromMs|expiresAtMs|rule|ranks|category`` (ranks comma-separated, empty
-for every member), about 67 bytes each (`bench broadcast`).
+for every member), about 67 bytes each (`bench broadcast`); and one attribute ``m:<mid>`` per
+running or upcoming mission (``mission_codec``), at most ``MAX_LISTED``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.domain.broadcast import AudienceRule, Broadcast, LiveList
 from core.domain.time import from_epoch_ms, to_epoch_ms
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.client import translated_errors
+from core.infra.dynamodb.mission_codec import missions_in
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -97,7 +99,11 @@ def live_list_from_item(item: Mapping[str, Any] | None) -> LiveList:
         for name, value in item.items()
         if name.startswith(BROADCAST_PREFIX)
     )
-    return LiveList(recalled=frozenset(item.get("ids", {}).get("SS", [])), broadcasts=broadcasts)
+    return LiveList(
+        recalled=frozenset(item.get("ids", {}).get("SS", [])),
+        broadcasts=broadcasts,
+        missions=missions_in(item),
+    )
 
 
 class DynamoLiveList:

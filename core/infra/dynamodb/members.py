@@ -7,18 +7,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.domain.inbox import InboxEntry, InboxState
+from core.domain.missions import MemberMissions
 from core.domain.pointclub import ClubRecord
 from core.domain.time import iso_key
 from core.infra.dynamodb import club_codec, codec, keys
 from core.infra.dynamodb.batch import batch_get
 from core.infra.dynamodb.client import cancellation_reasons, translated_errors
+from core.infra.dynamodb.mission_codec import progress_from_item
 from core.infra.dynamodb.read_state import ReadStateWriter
 from core.ports import EntryRef, InboxScan, InboxScanRequest, LedgerPage, ReadChange
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
-STATUS_ITEMS = 2  # I~STATE and I~CLUB
+STATUS_ITEMS = 3  # I~STATE, I~MISSIONS and I~CLUB
 
 
 class DynamoMemberStore:
@@ -35,14 +37,18 @@ class DynamoMemberStore:
     async def club(self, user_id: str) -> ClubRecord | None:
         return (await self.statuses([user_id]))[user_id][1]
 
+    async def missions(self, user_id: str) -> MemberMissions:
+        return (await self.statuses([user_id]))[user_id][2]
+
     async def statuses(
         self, user_ids: Sequence[str]
-    ) -> dict[str, tuple[InboxState, ClubRecord | None]]:
-        """State and club of several members in one BatchGetItem (two keys each)."""
+    ) -> dict[str, tuple[InboxState, ClubRecord | None, MemberMissions]]:
+        """State, club and mission progress of several members in one BatchGetItem (three
+        keys each)."""
         wanted = [
             {keys.PK: codec.s(keys.user_pk(uid)), keys.SK: codec.s(sk)}
             for uid in user_ids
-            for sk in (keys.STATE_SK, keys.CLUB_SK)
+            for sk in (keys.STATE_SK, keys.CLUB_SK, keys.MISSIONS_SK)
         ]
         found: dict[tuple[str, str], dict[str, Any]] = {
             (item[keys.PK]["S"], item[keys.SK]["S"]): item
@@ -52,6 +58,7 @@ class DynamoMemberStore:
             uid: (
                 codec.state_from_item(found.get((keys.user_pk(uid), keys.STATE_SK))),
                 club_codec.club_from_item(found.get((keys.user_pk(uid), keys.CLUB_SK))),
+                progress_from_item(found.get((keys.user_pk(uid), keys.MISSIONS_SK))),
             )
             for uid in user_ids
         }
@@ -59,8 +66,8 @@ class DynamoMemberStore:
     async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
         """One Query, newest first; hidden entries are filtered by the engine.
 
-        With ``with_status`` the range starts above the newest entry, so the state and club items
-        come first in the same response.
+        With ``with_status`` the range starts above the newest entry, so the state, mission
+        progress and club items come first in the same response.
         """
         with_status = request.with_status and request.after is None
         values: dict[str, Any] = {
@@ -97,13 +104,15 @@ class DynamoMemberStore:
         with translated_errors("read the inbox"):
             response = await self._client.query(**params)
         entries: list[InboxEntry] = []
-        state_item = club_item = None
+        state_item = club_item = missions_item = None
         for item in response.get("Items", []):
             sort_key = item[keys.SK]["S"]
             if sort_key == keys.STATE_SK:
                 state_item = item
             elif sort_key == keys.CLUB_SK:
                 club_item = item
+            elif sort_key == keys.MISSIONS_SK:
+                missions_item = item
             else:
                 entries.append(codec.entry_from_item(item))
         last = response.get("LastEvaluatedKey")
@@ -112,6 +121,7 @@ class DynamoMemberStore:
             resume_after=None if last is None else _position(last[keys.SK]["S"]),
             state=codec.state_from_item(state_item) if with_status else None,
             club=club_codec.club_from_item(club_item) if with_status else None,
+            missions=progress_from_item(missions_item) if with_status else None,
         )
 
     async def inbox_entry(

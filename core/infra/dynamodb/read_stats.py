@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.domain.inbox import UnreadMarker
+from core.domain.missions import GoalKind, Mission, advances
 from core.domain.time import iso_key
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks
 from core.infra.dynamodb.client import cancellation_reasons, is_contention, translated_errors
+from core.infra.dynamodb.mission_codec import progress_update
 from core.infra.dynamodb.read_state import PENDING_INDEX_SHARDS
 from core.infra.dynamodb.table import GSI1
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 READ_COUNTER_SHARDS = 32
-COUNT_CHUNK = 49  # two items per read plus the state item: 99 per transaction
+COUNT_CHUNK = 49  # two items per read, the state item and the mission progress: 100
 
 
 def read_counter_sk(shard: int) -> str:
@@ -42,7 +44,7 @@ class DynamoReadStats:
         self._table = table
         self._now = now  # a callable returning the current instant
 
-    async def count_pending_reads(self, user_id: str) -> int:
+    async def count_pending_reads(self, user_id: str, missions: Sequence[Mission] = ()) -> int:
         counted = 0
         for _ in range(1000):
             pending = await self._pending(user_id)
@@ -50,7 +52,7 @@ class DynamoReadStats:
                 await self._leave_pending_index(user_id)
                 return counted
             for chunk in chunks(sorted(pending), COUNT_CHUNK):
-                counted += await self._count_chunk(user_id, list(chunk))
+                counted += await self._count_chunk(user_id, list(chunk), missions)
         return counted
 
     async def read_counts(self, notification_ids: Sequence[str]) -> Mapping[str, int]:
@@ -97,7 +99,9 @@ class DynamoReadStats:
             )
         return set(response.get("Item", {}).get("pend", {}).get("SS", []))
 
-    async def _count_chunk(self, user_id: str, elements: list[str]) -> int:
+    async def _count_chunk(
+        self, user_id: str, elements: list[str], missions: Sequence[Mission]
+    ) -> int:
         now: datetime = self._now()
         for attempt in range(MAX_ATTEMPTS):
             if not elements:
@@ -108,6 +112,10 @@ class DynamoReadStats:
                 items.append(self._stamp_counted(user_id, marker, now))
                 items.append(self._increment(marker.notification_id))
             items.append(self._unqueue(user_id, elements))
+            # Each read counted here is a read for the missions open now (a last item: 100).
+            adds = advances(missions, GoalKind.READ_NOTIFICATIONS, now, len(elements))
+            if adds:
+                items.append(progress_update(self._table, user_id, adds))
             try:
                 with translated_errors("count reads"):
                     await self._client.transact_write_items(TransactItems=items)
