@@ -313,7 +313,11 @@ class MissionStore(Protocol):
         ...
 
     async def create(self, mission: Mission, now: datetime) -> None:
-        """``Conflict`` when as many missions as allowed are running or upcoming."""
+        """``Conflict`` when as many missions as allowed are listed."""
+        ...
+
+    async def prune(self, now: datetime) -> int:
+        """Unlist missions ended long enough ago; how many."""
         ...
 
     async def get(self, mission_id: str) -> Mission | None: ...
@@ -323,12 +327,12 @@ class MissionStore(Protocol):
     async def record_events(
         self,
         user_id: str,
-        events: Sequence[tuple[str, str]],
+        events: Sequence[tuple[str, str, datetime]],
         run_id: str,
         adds: Mapping[str, int],
     ) -> Mapping[str, EntryClaim]:
-        """Claim each (event id, fingerprint) and add ``adds`` to the progress at once; the
-        claims of ids held already come back and nothing is written."""
+        """Claim each (event id, fingerprint, occurred at) and add ``adds`` to the progress at
+        once; the claims of ids held already come back and nothing is written."""
         ...
 
     async def complete(

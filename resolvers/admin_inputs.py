@@ -114,6 +114,9 @@ def mission_draft_of(value: MissionInput) -> MissionDraft:
     locales = [c.locale for c in value.contents]
     if len(set(locales)) != len(locales):
         raise InvalidInput("each locale once", field="contents")
+    for name, moment in (("startsAt", value.starts_at), ("endsAt", value.ends_at)):
+        if moment.tzinfo is None:
+            raise InvalidInput("a time with an offset (Z or +09:00)", field=name)
     return MissionDraft(
         contents={c.locale: LocalizedContent(c.title, c.body) for c in value.contents},
         goal=MissionGoal(value.goal.kind, value.goal.target, value.goal.event),

@@ -18,10 +18,10 @@ strawberry.enum(
     name="MissionGoalKind",
     description=(
         "USE_POINTS: points used (USED ledger entries, as `points import` brings them) in the "
-        "period. READ_NOTIFICATIONS: notifications read in the period (each counted once per "
-        "member, as its read count; a mark-all counts what it read). EVENT: events the platform "
-        "reports with `pointclub missions record` under the goal's `event` name, dated in the "
-        "period, each event id once."
+        "period; refunds do not lower progress. READ_NOTIFICATIONS: notifications read in the "
+        "period (each counted once per member, as its read count; a mark-all counts what it "
+        "read). EVENT: events the platform reports with `pointclub missions record` under the "
+        "goal's `event` name, dated in the period, each event id once."
     ),
 )
 
@@ -42,8 +42,8 @@ class Mission:
     body: str
     goal: MissionGoal
     progress: int = strawberry.field(
-        description="Toward `goal.target`, at most the target; counts what happened in the "
-        "period after the mission was created."
+        description="Toward `goal.target`, at most the target: what the jobs brought while the "
+        "mission was listed, dated in its period (reads: when counted, right after the read)."
     )
     reward: int = strawberry.field(
         description="Free points granted once on completion, into `balance` and `history`."
@@ -132,7 +132,7 @@ class AdminMission:
 class MissionContentInput:
     locale: str
     title: str = strawberry.field(description="At most 80 characters.")
-    body: str = strawberry.field(description="At most 300 characters.")
+    body: str = strawberry.field(description="At most 200 characters.")
 
 
 @strawberry.input
@@ -149,7 +149,7 @@ class MissionGoalInput:
 @strawberry.input
 class MissionInput:
     contents: list[MissionContentInput] = strawberry.field(
-        description="Title and body per locale; Japanese (ja) required, at most 5 locales."
+        description="Title and body per locale; Japanese (ja) required, at most 3 locales."
     )
     goal: MissionGoalInput
     starts_at: datetime

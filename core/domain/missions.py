@@ -24,9 +24,14 @@ MISSION_ID = re.compile(r"[0-9A-Za-z]{1,40}")
 EVENT_NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
 REWARD_PREFIX = "mission-"  # ledger entry ids of rewards; refused in imported files
 MAX_TITLE = 80
-MAX_BODY = 300
-MAX_LOCALES = 5
-MAX_LISTED = 10  # missions running or upcoming at once: every inbox read carries them
+MAX_BODY = 200
+MAX_LOCALES = 3
+# Missions listed at once (upcoming, running, or ended less than LISTED_AFTER_END ago): every
+# inbox read carries them, so their size is bounded (``tests/unit/test_missions.py``).
+MAX_LISTED = 10
+# An ended mission stays listed this long: a ledger export or event file that lands late still
+# counts what is dated in the period. Then the next createMission or `missions settle` drops it.
+LISTED_AFTER_END = timedelta(days=2)
 MAX_PERIOD = timedelta(days=366)
 MAX_REWARD = 1_000_000
 MAX_VALID_DAYS = 3650
@@ -176,7 +181,7 @@ def check_mission(mission: Mission, now: datetime) -> list[FieldError]:
     elif mission.ends_at - mission.starts_at > MAX_PERIOD:
         errors.append(FieldError("endsAt", "a period of at most 366 days"))
     if not 1 <= mission.reward <= MAX_REWARD:
-        errors.append(FieldError("reward.points", f"from 1 to {MAX_REWARD:,}"))
+        errors.append(FieldError("reward", f"from 1 to {MAX_REWARD:,}"))
     if not 1 <= mission.reward_valid_days <= MAX_VALID_DAYS:
-        errors.append(FieldError("reward.validDays", f"from 1 to {MAX_VALID_DAYS:,}"))
+        errors.append(FieldError("rewardValidDays", f"from 1 to {MAX_VALID_DAYS:,}"))
     return errors

@@ -3,8 +3,10 @@ from what it is about (the member and month, or the lot): a notice exists once, 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
+from core.domain.inbox import NOTIFICATION_ID
 from core.domain.missions import Mission
 from core.domain.notification import (
     Audience,
@@ -57,8 +59,11 @@ def expiry_notice(
     user_id: str, lot_id: str, amount: int, expires_at: datetime, now: datetime
 ) -> Notification:
     local = expires_at.astimezone(JST)
+    notice_id = f"expiring-{user_id}-{lot_id}"
+    if not NOTIFICATION_ID.fullmatch(notice_id):  # a reward lot of a long member id
+        notice_id = f"expiring-{user_id}-h{hashlib.sha256(lot_id.encode()).hexdigest()[:32]}"
     return _notice(
-        f"expiring-{user_id}-{lot_id}",
+        notice_id,
         user_id,
         "point",
         {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from core.domain.audience import MEMBER_ID
+from core.domain.audience import ID_CHARACTERS
 from core.domain.ranks import Rank as Rank
 from core.domain.ranks import RankTable as RankTable
 from core.domain.time import ISO_KEY_PATTERN, iso_key, jst_month, shift_month
@@ -94,7 +94,10 @@ class ClubRecord:
         return held
 
 
-LEDGER_POSITION_PATTERN = re.compile(rf"{ISO_KEY_PATTERN}#{MEMBER_ID.pattern}")
+# Entry ids: an imported one is a member-id-like name (up to 128); a mission reward's is
+# ``mission-<missionId>-<userId>`` (up to 8 + 40 + 1 + 128).
+ENTRY_ID = re.compile(rf"[A-Za-z0-9][{ID_CHARACTERS}]{{0,199}}")
+LEDGER_POSITION_PATTERN = re.compile(rf"{ISO_KEY_PATTERN}#{ENTRY_ID.pattern}")
 
 
 @dataclass(frozen=True)

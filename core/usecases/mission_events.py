@@ -166,7 +166,7 @@ class RecordMissionEvents:
                 more = advances(listed, GoalKind.EVENT, event.occurred_at, event=event.event)
                 merge(adds, more)
                 counting += bool(more)
-            events = [(event.event_id, event.fingerprint()) for _n, _t, event in lines]
+            events = [(e.event_id, e.fingerprint(), e.occurred_at) for _n, _t, e in lines]
             held = await self._missions.store.record_events(user_id, events, run_id, adds)
             if not held:
                 report.recorded += len(lines)

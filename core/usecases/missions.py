@@ -18,6 +18,7 @@ from datetime import datetime
 import structlog
 
 from core.domain.missions import (
+    LISTED_AFTER_END,
     GoalKind,
     Mission,
     MissionGoal,
@@ -27,7 +28,7 @@ from core.domain.missions import (
 from core.domain.notices import mission_notice
 from core.domain.notification_draft import LocalizedContent
 from core.domain.pointclub import ClubRecord, RankTable, apply_entry, compact
-from core.errors import Conflict, PointclubError, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from core.observability.spans import traced
 from core.ports import Clock, IdGenerator, LedgerStore, MissionStore
 from core.usecases.notices import NoticeSender
@@ -127,19 +128,24 @@ class Missions:
                 notice = mission_notice(user_id, mission, progress.completed_at)
                 report.noticed += await self._notices.send(notice)
                 await self._store.mark_noticed(user_id, mission_id)
+            # Progress in a mission past its listing can never move again: it goes. An ended
+            # one still listed may yet advance (a late export dated in its period).
             now = self._clock.now()
             forget = [
                 mission_id
                 for mission_id in member.missions
-                if (mission := known.get(mission_id)) is None or mission.ends_at <= now
+                if (mission := known.get(mission_id)) is None
+                or mission.ends_at + LISTED_AFTER_END <= now
             ]
             if await self._store.settle(user_id, member.seq, forget):
                 return report
         raise Conflict(f"member {user_id}'s missions kept changing")
 
     async def settle_due(self, progress: Callable[[int], None] | None = None) -> SettleReport:
-        """Every member a stopped process left on the due index (``missions settle``)."""
+        """Unlist missions ended long enough ago, then settle every member a stopped process
+        left on the due index (``missions settle``)."""
         report = SettleReport()
+        await self._store.prune(self._clock.now())
         for shard in self._store.due_shards():
             for user_id in await self._store.members_due(shard):
                 await self.settle_safely(user_id, report)
@@ -152,9 +158,9 @@ class Missions:
         report = report or SettleReport()
         try:
             await self.settle(user_id, report)
-        except PointclubError as error:
+        except Exception as error:
             report.failed += 1
-            log.warning("mission.settle_failed", user_id=user_id, error=str(error))
+            log.warning("mission.settle_failed", user_id=user_id, error=repr(error))
 
     async def _complete(self, user_id: str, mission: Mission) -> int:
         for _ in range(MAX_RETRIES):

@@ -41,6 +41,7 @@ def env_for(settings: Settings) -> dict[str, str]:
     return cli_env(
         POINTCLUB_DYNAMODB_ENDPOINT=str(settings.dynamodb_endpoint),
         POINTCLUB_TABLE_NAME=settings.table_name,
+        POINTCLUB_RECALL_SHARDS=str(settings.recall_shards),  # the same live-list copies
     )
 
 

@@ -49,7 +49,7 @@ async def _mission_in_progress(container: Container, clock: FakeClock, user: str
         content, goal, clock.now() - timedelta(hours=1), clock.now() + timedelta(days=7), 10, 30
     )
     mission = await container.missions.create("operator", draft)
-    events = [("home-ev-1", "fp")]
+    events = [("home-ev-1", "fp", clock.now())]
     await container.missions.store.record_events(user, events, "run", {mission.mission_id: 1})
     return mission.mission_id
 

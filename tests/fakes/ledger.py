@@ -12,7 +12,7 @@ from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.errors import Conflict
 from tests.fakes.world import World
 
-MAX_ENTRIES = 49
+MAX_ENTRIES = 48
 PENDING_SHARDS = 8
 
 

@@ -53,7 +53,10 @@ async def test_settles_at_once_grant_the_reward_once(
     mission = await missions.create("op", draft(clock))
     # Progress written as a stopped process leaves it: reached, not settled.
     await missions.store.record_events(
-        "alice", [("e1", "a"), ("e2", "b")], "run", {mission.mission_id: 2}
+        "alice",
+        [("e1", "a", clock.now()), ("e2", "b", clock.now())],
+        "run",
+        {mission.mission_id: 2},
     )
     reports = await asyncio.gather(*(missions.settle("alice") for _ in range(6)))
     assert sum(r.completed for r in reports) == 1
@@ -70,9 +73,14 @@ async def test_the_sweep_finishes_what_a_stop_left(container: Container, clock: 
     mission = await missions.create("op", draft(clock))
     for user in ("bob", "carol"):
         await missions.store.record_events(
-            user, [(f"{user}-1", "x"), (f"{user}-2", "y")], "run", {mission.mission_id: 2}
+            user,
+            [(f"{user}-1", "x", clock.now()), (f"{user}-2", "y", clock.now())],
+            "run",
+            {mission.mission_id: 2},
         )
-    await missions.store.record_events("dave", [("dave-1", "x")], "run", {mission.mission_id: 1})
+    await missions.store.record_events(
+        "dave", [("dave-1", "x", clock.now())], "run", {mission.mission_id: 1}
+    )
     report = await missions.settle_due()
     assert (report.members, report.completed, report.noticed, report.failed) == (3, 2, 2, 0)
     assert [await balance(container, u, clock) for u in ("bob", "carol", "dave")] == [40, 40, 0]
@@ -85,7 +93,9 @@ async def test_a_notice_that_failed_goes_out_on_the_next_settle(
 ) -> None:
     missions = missions_of(container)
     mission = await missions.create("op", draft(clock, target=1))
-    await missions.store.record_events("erin", [("erin-1", "x")], "run", {mission.mission_id: 1})
+    await missions.store.record_events(
+        "erin", [("erin-1", "x", clock.now())], "run", {mission.mission_id: 1}
+    )
     sender = missions._notices
     real = sender.send
 
@@ -113,7 +123,7 @@ async def test_the_listing_holds_at_most_max_listed_and_drops_ended_ones(
         await missions.create("op", draft(clock))
     with pytest.raises(Conflict):
         await missions.create("op", draft(clock))
-    clock.advance(timedelta(days=2))  # the short one ended: its place is free again
+    clock.advance(timedelta(days=4))  # the short one ended over two days ago: its place is free
     fresh = await missions.create("op", draft(clock))
     listed = {m.mission_id for m in await missions.listed()}
     assert short.mission_id not in listed and fresh.mission_id in listed
@@ -169,3 +179,33 @@ async def test_events_count_once_each_in_the_period_whatever_the_file(
 
 
 CREATED: dict[str, Mission] = {}
+
+
+async def test_an_ended_mission_counts_late_files_until_it_is_unlisted(
+    container: Container, clock: FakeClock
+) -> None:
+    missions = missions_of(container)
+    mission = await missions.create("op", draft(clock, target=2, days=1))
+    inside = clock.now() + timedelta(hours=2)
+    clock.advance(timedelta(days=1, hours=1))  # ended an hour ago; the export lands now
+    lines = [
+        json.dumps(
+            {
+                "eventId": f"late-{n}",
+                "userId": "frank",
+                "event": "watched-video",
+                "occurredAt": inside.isoformat(),
+            }
+        )
+        for n in range(2)
+    ]
+    report = await RecordMissionEvents(missions=missions, clock=container.clock).run(lines)
+    assert (report.recorded, report.counted, report.completed) == (2, 2, 1)
+    assert await balance(container, "frank", clock) == 40
+    assert await missions.store.prune(clock.now()) == 0  # still listed: within two days
+    clock.advance(timedelta(days=2))
+    assert await missions.store.prune(clock.now()) == 1
+    assert mission.mission_id not in {m.mission_id for m in await missions.listed()}
+    assert (await missions.settle("frank")).completed == 0
+    assert (await missions.store.progress("frank")).missions == {}  # nothing can move it now
+    assert await balance(container, "frank", clock) == 40

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from core.domain.inbox import NOTIFICATION_ID
 from core.domain.missions import (
+    MAX_BODY,
+    MAX_LISTED,
+    MAX_TITLE,
     GoalKind,
     MemberMissions,
     Mission,
@@ -15,9 +19,9 @@ from core.domain.missions import (
     check_mission,
     due,
 )
-from core.domain.notices import mission_notice
+from core.domain.notices import expiry_notice, mission_notice
 from core.domain.notification_draft import LocalizedContent
-from core.domain.pointclub import PointEntryKind, check_entry
+from core.domain.pointclub import LEDGER_POSITION_PATTERN, PointEntryKind, check_entry
 from core.infra.dynamodb.mission_codec import (
     mission_from_json,
     mission_to_json,
@@ -84,7 +88,7 @@ def test_a_new_mission_is_checked_field_by_field() -> None:
     good = mission()
     assert check_mission(good, NOW) == []
     bad = mission(
-        contents={"en": LocalizedContent("", "x" * 301)},
+        contents={"en": LocalizedContent("", "x" * 201)},
         goal=MissionGoal(GoalKind.READ_NOTIFICATIONS, 1001, "named"),
         ends_at=NOW - timedelta(hours=1),
         reward=0,
@@ -98,8 +102,8 @@ def test_a_new_mission_is_checked_field_by_field() -> None:
         "goal.target",
         "goal.event",
         "endsAt",
-        "reward.points",
-        "reward.validDays",
+        "reward",
+        "rewardValidDays",
     ]
     event = mission(goal=MissionGoal(GoalKind.EVENT, 1, None))
     assert [e.field for e in check_mission(event, NOW)] == ["goal.event"]
@@ -152,3 +156,34 @@ def test_missions_and_progress_round_trip_through_items() -> None:
     assert member.of("m2") == MissionProgress(5, NOW, noticed=True)
     assert member.of("none") == MissionProgress()
     assert progress_from_item(None) == MemberMissions()
+
+
+def test_ten_missions_of_the_largest_size_keep_the_live_list_small() -> None:
+    """Every inbox read fetches one live-list copy: the missions it carries are bounded by the
+    caps (10 listed, 3 locales, 80 + 200 characters of 4-byte UTF-8 each)."""
+    widest = "𠀋"  # four bytes in UTF-8
+    contents = {
+        locale: LocalizedContent(widest * MAX_TITLE, widest * MAX_BODY)
+        for locale in ("ja", "en", "zh-Hant")
+    }
+    largest = [
+        mission(
+            f"{n:026d}", GoalKind.EVENT, 1000, "e" * 64, contents=contents, created_by="o" * 128
+        )
+        for n in range(MAX_LISTED)
+    ]
+    total = sum(len(f"m:{m.mission_id}") + len(mission_to_json(m).encode()) for m in largest)
+    assert total <= 38_130, total  # 38 KB: 10 read units of a consistent read, at worst
+
+
+def test_ids_derived_from_a_reward_of_the_longest_member_id_stay_valid() -> None:
+    user = "u" * 128
+    reward = mission("0" * 26).reward_entry(user, NOW)
+    assert LEDGER_POSITION_PATTERN.fullmatch(reward.position)
+    notice = expiry_notice(user, reward.entry_id, 100, NOW + timedelta(days=1), NOW)
+    assert NOTIFICATION_ID.fullmatch(notice.notification_id)
+    assert (
+        notice.notification_id == expiry_notice(user, reward.entry_id, 1, NOW, NOW).notification_id
+    )
+    # Ids that fit keep the form they always had (notices already sent keep their ids).
+    assert expiry_notice("alice", "lot-1", 5, NOW, NOW).notification_id == "expiring-alice-lot-1"

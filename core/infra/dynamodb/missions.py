@@ -10,12 +10,12 @@ moved since it read the item. Completion writes the reward entry, its id's claim
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from core.domain.audience import MEMBER_SHARDS
-from core.domain.missions import MAX_LISTED, MemberMissions, Mission
+from core.domain.missions import LISTED_AFTER_END, MAX_LISTED, MemberMissions, Mission
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.domain.time import iso_key
 from core.errors import Conflict
@@ -26,24 +26,25 @@ from core.infra.dynamodb.ledger import StaleClub, entry_writes, rank_count_updat
 from core.infra.dynamodb.live_list import copy_key
 from core.infra.dynamodb.mission_codec import (
     DONE,
-    MISSION_PREFIX,
     NOTICED,
     PROGRESS,
     mission_from_json,
-    mission_to_item,
-    mission_to_json,
     missions_in,
     progress_from_item,
     progress_key,
     progress_update,
 )
+from core.infra.dynamodb.mission_listing import relisting
 from core.infra.dynamodb.table import GSI1
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 MAX_EVENTS = 98  # event claims per transaction, beside the progress item
-REWARD_RUN = "mission"  # the run id a reward's claim records
+REWARD_RUN = "mission"
+# A listed mission's period starts at most 366 days before its end, which is at most two days
+# past (LISTED_AFTER_END): an event older than this can never count again, claimed or not.
+EVENT_CLAIM_KEPT = timedelta(days=400)  # the run id a reward's claim records
 
 
 class DynamoMissionStore:
@@ -59,51 +60,36 @@ class DynamoMissionStore:
         return missions_in(item)
 
     async def create(self, mission: Mission, now: datetime) -> None:
-        """The mission's own item and an entry in every live-list copy, in one transaction;
-        missions ended by ``now`` leave the copies. ``Conflict`` when ``MAX_LISTED`` run."""
+        """The mission's own item and an entry in every live-list copy, in one transaction
+        (missions ended ``LISTED_AFTER_END`` ago leave the copies); ``Conflict`` when
+        ``MAX_LISTED`` are listed."""
+        await self._relist(mission, now)
+
+    async def prune(self, now: datetime) -> int:
+        """Take missions ended ``LISTED_AFTER_END`` ago out of every copy; how many left."""
+        return await self._relist(None, now)
+
+    async def _relist(self, mission: Mission | None, now: datetime) -> int:
         for _ in range(10):
             item, version = await self._listing()
-            ended = [m.mission_id for m in missions_in(item) if m.ends_at <= now]
-            if len(missions_in(item)) - len(ended) >= MAX_LISTED:
-                raise Conflict(f"at most {MAX_LISTED} missions running or upcoming at once")
-            names = {"#m": MISSION_PREFIX + mission.mission_id}
-            names.update({f"#e{i}": MISSION_PREFIX + mid for i, mid in enumerate(ended)})
-            expression = "SET #m = :m, mv = :next"
-            if ended:
-                expression += " REMOVE " + ", ".join(f"#e{i}" for i in range(len(ended)))
-            items: list[Any] = [
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": mission_to_item(mission),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            ]
-            for shard in range(self._shards):
-                update: dict[str, Any] = {
-                    "TableName": self._table,
-                    "Key": copy_key(shard),
-                    "UpdateExpression": expression,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": {
-                        ":m": codec.s(mission_to_json(mission)),
-                        ":next": codec.n(version + 1),
-                    },
-                }
-                if shard == 0:  # the listing read: unchanged, or another create went first
-                    update["ConditionExpression"] = (
-                        "attribute_not_exists(mv) OR mv = :v" if version == 0 else "mv = :v"
-                    )
-                    update["ExpressionAttributeValues"][":v"] = codec.n(version)
-                items.append({"Update": update})
+            listed = missions_in(item)
+            ended = [m.mission_id for m in listed if m.ends_at + LISTED_AFTER_END <= now]
+            if mission is None and not ended:
+                return 0
+            if mission is not None and len(listed) - len(ended) >= MAX_LISTED:
+                raise Conflict(
+                    f"at most {MAX_LISTED} missions listed at once (upcoming, running, or ended "
+                    "in the last two days)"
+                )
             try:
-                with translated_errors("create the mission"):
-                    await self._client.transact_write_items(TransactItems=items)
-                return
+                with translated_errors("list the missions"):
+                    await self._client.transact_write_items(
+                        TransactItems=relisting(self._table, self._shards, mission, ended, version)
+                    )
+                return len(ended)
             except self._client.exceptions.TransactionCanceledException as error:
                 reasons = cancellation_reasons(error)
-                if reasons[:1] == ["ConditionalCheckFailed"]:
+                if mission is not None and reasons[:1] == ["ConditionalCheckFailed"]:
                     raise Conflict("a mission with this id exists") from error
                 if "ConditionalCheckFailed" not in reasons:
                     raise
@@ -128,7 +114,7 @@ class DynamoMissionStore:
     async def record_events(
         self,
         user_id: str,
-        events: Sequence[tuple[str, str]],
+        events: Sequence[tuple[str, str, datetime]],
         run_id: str,
         adds: Mapping[str, int],
     ) -> dict[str, EntryClaim]:
@@ -144,11 +130,13 @@ class DynamoMissionStore:
                         "uid": codec.s(user_id),
                         "fp": codec.s(fingerprint),
                         "run": codec.s(run_id),
+                        # Gone when no listed mission's period can hold the event any more.
+                        "ttl": codec.n(int((occurred + EVENT_CLAIM_KEPT).timestamp())),
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
-            for event_id, fingerprint in events
+            for event_id, fingerprint, occurred in events
         ]
         if adds:
             items.append(progress_update(self._table, user_id, adds))
