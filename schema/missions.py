@@ -28,7 +28,7 @@ strawberry.enum(
 
 @strawberry.type(description="What completes a mission.")
 class MissionGoal:
-    kind: GoalKind
+    kind: GoalKind = strawberry.field(description="What counts toward the target.")
     target: int = strawberry.field(
         description="Points to use (USE_POINTS), notifications to read, or events to report."
     )
@@ -37,10 +37,10 @@ class MissionGoal:
 
 @strawberry.type(description="A mission running now, in the viewer's locale, with their progress.")
 class Mission:
-    id: strawberry.ID
-    title: str
-    body: str
-    goal: MissionGoal
+    id: strawberry.ID = strawberry.field(description="The mission's id (as operators see it).")
+    title: str = strawberry.field(description="In the viewer's locale (else Japanese).")
+    body: str = strawberry.field(description="What to do, in the viewer's locale.")
+    goal: MissionGoal = strawberry.field(description="What completes it.")
     progress: int = strawberry.field(
         description="Toward `goal.target`, at most the target: what the jobs brought while the "
         "mission was listed, dated in its period (reads: when counted, right after the read)."
@@ -49,7 +49,7 @@ class Mission:
         description="Free points granted once on completion, into `balance` and `history`."
     )
     reward_valid_days: int = strawberry.field(description="How long the reward's points last.")
-    starts_at: datetime
+    starts_at: datetime = strawberry.field(description="The period starts (inclusive).")
     ends_at: datetime = strawberry.field(description="The period ends (exclusive).")
     completed_at: datetime | None = strawberry.field(
         description="When the reward was granted; null until then."
@@ -73,13 +73,13 @@ class Mission:
 
 @strawberry.type
 class MissionEdge:
-    cursor: str
+    cursor: str = strawberry.field(description="Pass as `after` for the missions after this.")
     node: Mission
 
 
 @strawberry.type
 class MissionConnection:
-    edges: list[MissionEdge]
+    edges: list[MissionEdge] = strawberry.field(description="Soonest end first.")
     page_info: PageInfo
 
     @classmethod
@@ -90,9 +90,9 @@ class MissionConnection:
         )
 
 
-@strawberry.type(name="MissionContent")
+@strawberry.type(name="MissionContent", description="A mission's text in one locale.")
 class MissionContent:
-    locale: str
+    locale: str = strawberry.field(description="A locale tag such as ja or en-US.")
     title: str
     body: str
 
@@ -100,14 +100,16 @@ class MissionContent:
 @strawberry.type(name="AdminMission", description="A mission as created, in every locale.")
 class AdminMission:
     id: strawberry.ID
-    contents: list[MissionContent]
+    contents: list[MissionContent] = strawberry.field(description="Every locale, sorted.")
     goal: MissionGoal
-    starts_at: datetime
-    ends_at: datetime
-    reward: int
-    reward_valid_days: int
+    starts_at: datetime = strawberry.field(description="The period starts (inclusive).")
+    ends_at: datetime = strawberry.field(
+        description="The period ends (exclusive); listed two days more for late exports."
+    )
+    reward: int = strawberry.field(description="Free points granted once per member.")
+    reward_valid_days: int = strawberry.field(description="How long the reward's points last.")
     created_at: datetime
-    created_by: str
+    created_by: str = strawberry.field(description="The operator who created it.")
 
     @classmethod
     def from_value(cls, mission: domain.Mission) -> AdminMission:
@@ -130,14 +132,14 @@ class AdminMission:
 
 @strawberry.input
 class MissionContentInput:
-    locale: str
+    locale: str = strawberry.field(description="A locale tag such as ja or en-US, each once.")
     title: str = strawberry.field(description="At most 80 characters.")
     body: str = strawberry.field(description="At most 200 characters.")
 
 
 @strawberry.input
 class MissionGoalInput:
-    kind: GoalKind
+    kind: GoalKind = strawberry.field(description="What counts toward the target.")
     target: int = strawberry.field(
         description="USE_POINTS: 1..1,000,000,000 points; READ_NOTIFICATIONS, EVENT: 1..1,000."
     )
@@ -151,8 +153,10 @@ class MissionInput:
     contents: list[MissionContentInput] = strawberry.field(
         description="Title and body per locale; Japanese (ja) required, at most 3 locales."
     )
-    goal: MissionGoalInput
-    starts_at: datetime
+    goal: MissionGoalInput = strawberry.field(description="What completes it.")
+    starts_at: datetime = strawberry.field(
+        description="With an offset; may be past (entries and events dated since then count)."
+    )
     ends_at: datetime = strawberry.field(
         description="After startsAt and in the future; a period of at most 366 days."
     )
@@ -164,5 +168,7 @@ class MissionInput:
 
 @strawberry.type
 class MissionPayload:
-    mission: AdminMission | None
-    user_errors: list[UserError]
+    mission: AdminMission | None = strawberry.field(description="Null when refused.")
+    user_errors: list[UserError] = strawberry.field(
+        description="Field by field; CONFLICT when 10 missions are listed already."
+    )
