@@ -312,8 +312,11 @@ class MissionStore(Protocol):
         """The running and upcoming missions (from the member's copy of the live list)."""
         ...
 
-    async def create(self, mission: Mission, now: datetime) -> None:
-        """``Conflict`` when as many missions as allowed are listed."""
+    async def create(
+        self, mission: Mission, now: datetime, claim: IdempotencyClaim | None = None
+    ) -> Mission:
+        """``Conflict`` when as many missions as allowed are listed; with a claim, the key's
+        first mission (``Conflict`` if the key was used with another input)."""
         ...
 
     async def prune(self, now: datetime) -> int:

@@ -109,16 +109,20 @@ class Mutation:
 
     @strawberry.mutation(
         description="A new mission for every member, shown in `pointClub.missions` from "
-        "startsAt; at most 10 running or upcoming at once (CONFLICT beyond).",
+        "startsAt; at most 10 listed at once (CONFLICT beyond). The same idempotencyKey and "
+        "input (within 24 hours) returns the first one; another input under it is CONFLICT.",
         permission_classes=[IsAdmin],
     )
     async def create_mission(
-        self, info: strawberry.Info[Context, None], input: MissionInput
+        self,
+        info: strawberry.Info[Context, None],
+        input: MissionInput,
+        idempotency_key: str | None = None,
     ) -> MissionPayload:
         context = info.context
         actor = context.admin().user_id
         created, errors = await expected(
-            lambda: context.scope.missions.create(actor, mission_draft_of(input))
+            lambda: context.scope.missions.create(actor, mission_draft_of(input), idempotency_key)
         )
         return MissionPayload(
             mission=None if created is None else AdminMission.from_value(created),

@@ -10,6 +10,7 @@ among those known when the run starts. Bad lines are reported by number, the res
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -22,13 +23,14 @@ from core.domain.missions import EVENT_NAME, GoalKind, Mission, advances, merge
 from core.domain.pointclub import EARLIEST, LATEST
 from core.domain.time import iso_key
 from core.errors import Conflict, InvalidInput
-from core.observability.spans import traced
+from core.observability.spans import chunk_span, traced
 from core.ports import Clock
 from core.usecases.ledger_import import instant
 from core.usecases.missions import Missions, SettleReport
 from core.usecases.segments import BadLine, text_of
 
 CHUNK_LINES = 400
+CONCURRENCY = 16  # members recorded at once
 MAX_RETRIES = 20
 BATCH = 98  # event claims per transaction, beside the progress item
 
@@ -101,9 +103,10 @@ class RecordMissionEvents:
                 if not text.strip():
                     continue
                 event = parse_event(text)
-            except InvalidInput as error:
+            except Exception as error:
                 shown = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-                report.bad.append(BadLine(number, shown.rstrip("\r\n")[:200], str(error)))
+                reason = str(error) if isinstance(error, InvalidInput) else "unreadable"
+                report.bad.append(BadLine(number, shown.rstrip("\r\n")[:200], reason))
                 continue
             first = chunk.get(event.event_id)
             if first is not None:
@@ -138,16 +141,22 @@ class RecordMissionEvents:
         by_member: dict[str, list[tuple[int, str, MissionEvent]]] = {}
         for line in lines:
             by_member.setdefault(line[2].user_id, []).append(line)
-        for user_id, mine in by_member.items():
-            moved = False
-            for start in range(0, len(mine), BATCH):
-                moved |= await self._record_member(
-                    user_id, mine[start : start + BATCH], listed, report, run_id
-                )
-            if moved:
-                settled = SettleReport()
-                await self._missions.settle_safely(user_id, settled)
-                report.completed += settled.completed
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(user_id: str, mine: list[tuple[int, str, MissionEvent]]) -> None:
+            async with limit:
+                moved = False
+                for start in range(0, len(mine), BATCH):
+                    moved |= await self._record_member(
+                        user_id, mine[start : start + BATCH], listed, report, run_id
+                    )
+                if moved:
+                    settled = SettleReport()
+                    await self._missions.settle_safely(user_id, settled)
+                    report.completed += settled.completed
+
+        with chunk_span("missions.record_chunk", f"{len(lines)} events"):
+            await asyncio.gather(*(one(user, mine) for user, mine in by_member.items()))
 
     async def _record_member(
         self,

@@ -11,6 +11,8 @@ has seen everything, so ``missions settle`` finds what a stopped process left.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,11 +28,13 @@ from core.domain.missions import (
     due,
 )
 from core.domain.notices import mission_notice
-from core.domain.notification_draft import LocalizedContent
+from core.domain.notification_draft import IdempotencyClaim, LocalizedContent
 from core.domain.pointclub import ClubRecord, RankTable, apply_entry, compact
-from core.errors import Conflict, ValidationFailed
+from core.domain.time import iso_key
+from core.errors import Conflict, InvalidInput, ValidationFailed
 from core.observability.spans import traced
 from core.ports import Clock, IdGenerator, LedgerStore, MissionStore
+from core.usecases.authoring import IDEMPOTENCY_WINDOW, MAX_KEY
 from core.usecases.notices import NoticeSender
 
 log = structlog.get_logger("pointclub.missions")
@@ -45,6 +49,17 @@ class MissionDraft:
     ends_at: datetime
     reward: int
     reward_valid_days: int
+
+    def fingerprint(self) -> str:
+        """What was asked, to tell a replay of a create from another request."""
+        goal = self.goal
+        said = {
+            "contents": {k: [v.title, v.body] for k, v in sorted(self.contents.items())},
+            "goal": [goal.kind.value, goal.target, goal.event],
+            "period": [iso_key(self.starts_at), iso_key(self.ends_at)],
+            "reward": [self.reward, self.reward_valid_days],
+        }
+        return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -83,7 +98,10 @@ class Missions:
         return await self._store.listed(user_id)
 
     @traced
-    async def create(self, actor: str, draft: MissionDraft) -> Mission:
+    async def create(
+        self, actor: str, draft: MissionDraft, idempotency_key: str | None = None
+    ) -> Mission:
+        """A new mission; the same key and input (within 24 hours) return the first one."""
         now = self._clock.now()
         mission = Mission(
             mission_id=self._ids.new_id(),
@@ -99,9 +117,17 @@ class Missions:
         errors = check_mission(mission, now)
         if errors:
             raise ValidationFailed(errors)
-        await self._store.create(mission, now)
-        log.info("mission.created", mission_id=mission.mission_id, actor=actor)
-        return mission
+        claim = None
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= MAX_KEY:
+                raise InvalidInput(f"1 to {MAX_KEY} characters", field="idempotencyKey")
+            claim = IdempotencyClaim(
+                actor, idempotency_key, draft.fingerprint(), now + IDEMPOTENCY_WINDOW
+            )
+        stored = await self._store.create(mission, now, claim)
+        replayed = stored.mission_id != mission.mission_id
+        log.info("mission.created", mission_id=stored.mission_id, actor=actor, replayed=replayed)
+        return stored
 
     @traced
     async def settle(self, user_id: str, report: SettleReport | None = None) -> SettleReport:

@@ -263,3 +263,18 @@ async def test_reward_entry_ids_are_refused_in_imported_files(
     file.write_text(entry("mission-x-alice", "ADJUSTED", 5, datetime.now().astimezone()) + "\n")
     code, _, err = await cli(settings, "points", "import", str(file))
     assert code == 1 and "mission rewards" in reported(err, file)[1], err
+
+
+async def test_a_retried_create_with_its_idempotency_key_makes_one_mission(
+    api: httpx.AsyncClient, tokens: DevTokenIssuer, clock: FakeClock
+) -> None:
+    query = """mutation($input: MissionInput!, $key: String) {
+      createMission(input: $input, idempotencyKey: $key) {
+        mission { id } userErrors { field code } } }"""
+    value = mission_input(clock.now(), "USE_POINTS", 100, 5)
+    first = await admin(api, tokens, query, input=value, key="winter-1")
+    again = await admin(api, tokens, query, input=value, key="winter-1")
+    assert first["mission"]["id"] == again["mission"]["id"] and again["userErrors"] == []
+    other = await admin(api, tokens, query, input={**value, "reward": 6}, key="winter-1")
+    assert (other["mission"], [e["code"] for e in other["userErrors"]]) == (None, ["CONFLICT"])
+    assert len(await admin(api, tokens, "{ missions { id } }")) == 1
