@@ -88,7 +88,7 @@ class Container:
     read_counting: ReadCounting
     # Live inbox events: published after each change (NoEvents when there is no broker).
     events: InboxEvents = field(default_factory=NoEvents)
-    mission_store: MissionStore | None = None  # None: stores in memory (no missions)
+    mission_store: MissionStore | None = None  # None: in memory (no missions)
     # The open DynamoDB client for tools that look at the table (tests, bench; None in memory).
     client: DynamoDBClient | None = None
 
@@ -198,7 +198,6 @@ class Container:
 
     @cached_property
     def missions(self) -> Missions | None:
-        """One per process (read counting holds it); None on stores in memory."""
         return (
             None
             if self.mission_store is None
@@ -248,6 +247,7 @@ class Container:
             inbox=self.members,
             club=self.ledger,
             now=self.clock.now(),
+            missions=self.mission_store,
         ).run()
 
 

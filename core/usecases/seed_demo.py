@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from core.domain.missions import GoalKind, Mission, MissionGoal
 from core.domain.notification import (
     Audience,
     AudienceKind,
@@ -16,10 +18,12 @@ from core.domain.notification import (
 from core.domain.pointclub import ClubRecord, LedgerEntry, PointEntryKind
 from core.domain.time import jst_month, shift_month
 from core.domain.wallet import PointKind, PointLot
+from core.errors import Conflict
 from core.ports import (
     EntryRef,
     InboxStore,
     LedgerStore,
+    MissionStore,
     NotificationStore,
     ReadChange,
     SystemStore,
@@ -156,7 +160,9 @@ class SeedDemo:
         inbox: InboxStore,
         club: LedgerStore,
         now: datetime,
+        missions: MissionStore | None = None,
     ) -> None:
+        self._missions = missions
         self._registry = registry
         self._notifications = notifications
         self._inbox = inbox
@@ -185,6 +191,9 @@ class SeedDemo:
                             stamp_read=(EntryRef(entry.notification_id, entry.visible_from),),
                         )
                         await self._inbox.apply(member.user_id, change, anchor)
+        if self._missions is not None:
+            with suppress(Conflict):  # seeded before (its id is fixed), or the listing is full
+                await self._missions.create(_demo_mission(anchor), self._now)
         return report
 
     async def _seed_member(self, member: DemoMember, anchor: datetime) -> None:
@@ -257,4 +266,26 @@ def _notification(demo: DemoNotification, anchor: datetime) -> Notification:
         url=demo.url,
         visible_from=visible_from,
         expires_at=None if demo.lifetime is None else visible_from + demo.lifetime,
+    )
+
+
+def _demo_mission(anchor: datetime) -> Mission:
+    """A mission every demo member sees: read three notifications (two months from the seed)."""
+    return Mission(
+        mission_id="DEMOREAD3",
+        contents={
+            "ja": LocalizedContent(
+                "お知らせを3件読む", "お知らせを3件読むと50ポイント獲得できます。"
+            ),
+            "en": LocalizedContent(
+                "Read 3 notifications", "Read 3 notifications to earn 50 points."
+            ),
+        },
+        goal=MissionGoal(GoalKind.READ_NOTIFICATIONS, 3),
+        starts_at=anchor - timedelta(days=1),
+        ends_at=anchor + timedelta(days=60),
+        reward=50,
+        reward_valid_days=90,
+        created_at=anchor,
+        created_by=DEMO_ADMIN,
     )

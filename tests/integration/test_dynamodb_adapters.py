@@ -135,6 +135,8 @@ async def test_seed_demo_twice_changes_nothing(container: Container) -> None:
     assert first.delivered > 0 and second.delivered == 0
     assert second.anchor == first.anchor
     assert await _all_items(container) == snapshot
+    assert container.missions is not None  # the demo mission, once
+    assert [m.mission_id for m in await container.missions.listed("demo-member")] == ["DEMOREAD3"]
 
 
 async def _all_items(container: Container) -> list[dict[str, Any]]:
