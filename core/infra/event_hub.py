@@ -33,7 +33,7 @@ from core.domain.events import (
 )
 from core.errors import InvalidInput
 from core.infra.announcements import Announcements
-from core.infra.events import EventChannels, RedisEvents, connect
+from core.infra.events import CLOSE_SECONDS, EventChannels, RedisEvents, closed, connect
 from core.observability.spans import tracer
 
 log = structlog.get_logger("pointclub.events")
@@ -101,13 +101,14 @@ class EventHub:
         self._end_all(ServerStopping())
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(2 * CLOSE_SECONDS):  # its close is bounded too
+                    await self._task
         if self._upcoming is not None:
             self._upcoming.cancel()
         for client in (self._client, self._listener):
             if client is not None:
-                await client.aclose()
+                await closed(client.aclose)
 
     @asynccontextmanager
     async def feed(self, user_id: str) -> AsyncIterator[Feed]:
@@ -185,8 +186,7 @@ class EventHub:
                     attempt = 0
             finally:
                 self._pubsub = None
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                await closed(pubsub.aclose)
             await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
             attempt += 1
 

@@ -8,6 +8,7 @@ a change for everyone (a broadcast, a recall, an amend) once on ``<prefix>all``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -228,4 +229,15 @@ class RedisEvents:
                     keys=[self._channels.shared_counter],
                     args=[self._channels.shared, InboxChange(ChangeKind.GAP).encode()],
                 )
-        await self._client.aclose()
+        await closed(self._client.aclose)
+
+
+CLOSE_SECONDS = 2.0
+
+
+async def closed(close: Callable[[], Awaitable[object]]) -> None:
+    """Close a broker connection, giving up after ``CLOSE_SECONDS``: redis-py's close can wait
+    for the socket forever (redis/redis-py#3941), and a stopping server must stop."""
+    with contextlib.suppress(Exception):  # TimeoutError, RedisError, OSError: it is going anyway
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await close()
