@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import Unavailable
 from core.infra.dynamodb.client import is_contention, translated_errors
+from core.infra.dynamodb.table import GSI1
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -94,3 +95,24 @@ async def batch_write(client: DynamoDBClient, table: str, requests: Sequence[Any
             await backoff(attempt)
         else:
             raise Unavailable("DynamoDB left items unprocessed")
+
+
+async def index_members(
+    client: DynamoDBClient, table: str, partition: str, action: str
+) -> list[str]:
+    """Every ``GSI1SK`` under ``GSI1PK = partition`` (member ids of a sparse listing), all pages."""
+    found: list[str] = []
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": GSI1,
+        "KeyConditionExpression": "GSI1PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": partition}},
+        "ProjectionExpression": "GSI1SK",
+    }
+    while True:
+        with translated_errors(action):
+            page = await client.query(**params)
+        found += [item["GSI1SK"]["S"] for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return found
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -19,7 +19,7 @@ from core.domain.missions import MemberMissions, Mission
 from core.domain.pointclub import ClubRecord, EntryClaim, LedgerEntry
 from core.domain.time import iso_key
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import batch_get, contended
+from core.infra.dynamodb.batch import batch_get, contended, index_members
 from core.infra.dynamodb.client import cancellation_reasons, translated_errors
 from core.infra.dynamodb.ledger import StaleClub, entry_writes, rank_count_update
 from core.infra.dynamodb.mission_codec import (
@@ -30,7 +30,6 @@ from core.infra.dynamodb.mission_codec import (
     progress_key,
     progress_update,
 )
-from core.infra.dynamodb.table import GSI1
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -196,21 +195,12 @@ class DynamoMissionProgress:
 
     async def members_due(self, shard: int) -> list[str]:
         """Members whose progress moved and was not settled (a stop between the two steps)."""
-        found: list[str] = []
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1,
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": {":pk": codec.s(keys.missions_due_pk(shard))},
-            "ProjectionExpression": "GSI1SK",
-        }
-        while True:
-            with translated_errors("list members with mission progress to settle"):
-                page = await self._client.query(**params)
-            found += [item["GSI1SK"]["S"] for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return found
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return await index_members(
+            self._client,
+            self._table,
+            keys.missions_due_pk(shard),
+            "list members with mission progress to settle",
+        )
 
     @staticmethod
     def due_shards() -> range:

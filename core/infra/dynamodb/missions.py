@@ -19,6 +19,7 @@ from core.infra.dynamodb.mission_codec import (
 )
 from core.infra.dynamodb.mission_listing import relisting
 from core.infra.dynamodb.mission_progress import DynamoMissionProgress
+from core.infra.dynamodb.notifications import claimed_by
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -113,21 +114,10 @@ class DynamoMissionStore(DynamoMissionProgress):
 
     async def _replay(self, claim: IdempotencyClaim) -> Mission | None:
         """The mission an idempotency key created, None if the key is unused."""
-        with translated_errors("read an idempotency key"):
-            response = await self._client.get_item(
-                TableName=self._table,
-                Key={
-                    keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
-                    keys.SK: codec.s(keys.META_SK),
-                },
-                ConsistentRead=True,
-            )
-        stored = response.get("Item")
+        stored = await claimed_by(self._client, self._table, claim, "mid")
         if stored is None:
             return None
-        if "mid" not in stored or stored["fp"]["S"] != claim.fingerprint:
-            raise Conflict("this idempotency key was used with a different input")
-        first = await self.get(stored["mid"]["S"])
+        first = await self.get(stored)
         if first is None:
             raise Conflict("the idempotency key's mission is gone")
         return first

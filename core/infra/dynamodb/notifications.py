@@ -98,21 +98,10 @@ class DynamoNotificationStore:
         return await self._replay(claim)
 
     async def _replay(self, claim: IdempotencyClaim) -> Notification:
-        with translated_errors("read an idempotency key"):
-            response = await self._client.get_item(
-                TableName=self._table,
-                Key={
-                    keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
-                    keys.SK: codec.s(keys.META_SK),
-                },
-                ConsistentRead=True,
-            )
-        stored = response.get("Item")
+        stored = await claimed_by(self._client, self._table, claim, "nid")
         if stored is None:
             raise Conflict("the idempotency key is being used by a request under way; retry")
-        if stored["fp"]["S"] != claim.fingerprint:
-            raise Conflict("this idempotency key was used with a different input")
-        found = await self.get(stored["nid"]["S"])
+        found = await self.get(stored)
         if found is None:
             raise Conflict("the idempotency key's notification is gone")
         return found
@@ -269,3 +258,26 @@ class DynamoNotificationStore:
             if len(page) < LISTING_PAGE:
                 return
             after = listing_position(page[-1])
+
+
+async def claimed_by(
+    client: DynamoDBClient, table: str, claim: IdempotencyClaim, field: str
+) -> str | None:
+    """The id (``field``: ``nid``, ``mid``) an idempotency key created, None if the key is
+    unused; ``Conflict`` if it was used with another input (or for another kind of thing)."""
+    with translated_errors("read an idempotency key"):
+        response = await client.get_item(
+            TableName=table,
+            Key={
+                keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
+                keys.SK: codec.s(keys.META_SK),
+            },
+            ConsistentRead=True,
+        )
+    stored = response.get("Item")
+    if stored is None:
+        return None
+    if field not in stored or stored["fp"]["S"] != claim.fingerprint:
+        raise Conflict("this idempotency key was used with a different input")
+    found: str = stored[field]["S"]
+    return found

@@ -21,11 +21,10 @@ from core.domain.missions import GoalKind, Mission, advances
 from core.domain.time import iso_key
 from core.errors import Unavailable
 from core.infra.dynamodb import codec, keys
-from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks
+from core.infra.dynamodb.batch import MAX_ATTEMPTS, backoff, batch_get, chunks, index_members
 from core.infra.dynamodb.client import cancellation_reasons, is_contention, translated_errors
 from core.infra.dynamodb.mission_codec import progress_update
 from core.infra.dynamodb.read_state import PENDING_INDEX_SHARDS
-from core.infra.dynamodb.table import GSI1
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -69,21 +68,9 @@ class DynamoReadStats:
 
     async def members_with_pending_reads(self, shard: int) -> list[str]:
         """Members whose queued reads were not counted yet (a crash between the two steps)."""
-        found: list[str] = []
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": GSI1,
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": {":pk": codec.s(f"PEND#{shard}")},
-            "ProjectionExpression": "GSI1SK",
-        }
-        while True:
-            with translated_errors("list members with queued reads"):
-                page = await self._client.query(**params)
-            found += [item["GSI1SK"]["S"] for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return found
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return await index_members(
+            self._client, self._table, f"PEND#{shard}", "list members with queued reads"
+        )
 
     @staticmethod
     def pending_shards() -> range:
