@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import typer
 
@@ -55,36 +54,35 @@ def token(
 
 @app.command("trusted-documents")
 def trusted_documents(
-    operations: Path = typer.Option(
-        PROJECT_ROOT / "config" / "operations",
-        "--operations",
-        help="The clients' operations: one named operation a *.graphql file.",
-    ),
-    output: Path = typer.Option(
-        PROJECT_ROOT / "config" / "trusted-documents.json", "--output", help="The manifest."
-    ),
     check: bool = typer.Option(
-        False, "--check", help="Exit 1 if the manifest is not what the operations give."
+        False, "--check", help="Exit 1 if a file is not what the operations give."
     ),
 ) -> None:
-    """Build the trusted-documents manifest from the clients' operations (validated against the
-    public schema); the server accepts their sha256 and, in trusted-only mode, nothing else."""
-    from resolvers.app import public_schema
-    from resolvers.trusted import build_manifest, manifest_text
+    """Build the trusted-documents manifests from the clients' operations: config/operations
+    (against the public schema) and config/admin-operations (the operator console's, against the
+    admin schema), and the web pages' web/js/documents.js; the server accepts their sha256 and,
+    in trusted-only mode, nothing else."""
+    from resolvers.trusted import client_files
 
     try:
-        manifest = build_manifest(operations, public_schema()._schema)
+        files = client_files(PROJECT_ROOT)
     except ValueError as error:
         fail(str(error), code=2)
-    text = manifest_text(manifest)
+    stale = [
+        path
+        for path, text in files.items()
+        if (path.read_text(encoding="utf-8") if path.is_file() else "") != text
+    ]
     if check:
-        current = output.read_text(encoding="utf-8") if output.is_file() else ""
-        if current != text:
-            fail(f"{output} is out of date: run `uv run pointclub trusted-documents`")
-        typer.echo(f"{output} is up to date")
+        if stale:
+            names = ", ".join(str(path.relative_to(PROJECT_ROOT)) for path in stale)
+            fail(f"{names} out of date: run `uv run pointclub trusted-documents`")
+        typer.echo("the manifests and web/js/documents.js are up to date")
         return
-    output.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {output} ({len(manifest['operations'])} operations)")
+    for path in stale:
+        path.write_text(files[path], encoding="utf-8")
+        typer.echo(f"wrote {path.relative_to(PROJECT_ROOT)}")
+    typer.echo(f"{len(files) - len(stale)} files were up to date")
 
 
 @app.command("export-schema")

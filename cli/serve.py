@@ -43,6 +43,11 @@ def banner(settings: Settings, host: str, port: int, store: str, events: str) ->
         f"  store:     {store}",
         f"  events:    {events}",
         f"  GraphiQL:  http://{member}/graphql",
+        *(
+            [f"  member inbox:     http://{member}/", f"  operator console: http://{member}/admin"]
+            if settings.web_pages_enabled
+            else []
+        ),
         f"  demo member: {DEMO_MEMBER}",
         f"  member token (12h): {member_token}",
         f"  admin token  (12h): {admin_token}",
@@ -78,7 +83,14 @@ def serve(
                 embedded.start()
             except RuntimeError as error:
                 fail(str(error))
-            settings = settings.model_copy(update={"dynamodb_endpoint": embedded.url})
+            # The console's "publish now" needs prepare-due: on the embedded default, the server
+            # runs it itself every 2 s (unless configured otherwise).
+            settings = settings.model_copy(
+                update={
+                    "dynamodb_endpoint": embedded.url,
+                    "serve_prepare_due_seconds": settings.serve_prepare_due_seconds or 2.0,
+                }
+            )
         if settings.redis_url is None and not settings.is_production:
             broker = EmbeddedBroker(settings.embedded_events_port)
             try:

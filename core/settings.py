@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     # document's sha256 instead of its text; in trusted-only mode nothing else is accepted.
     trusted_documents_file: Path | None = PROJECT_ROOT / "config" / "trusted-documents.json"
     trusted_documents_only: bool = False
+    # The operator console's operations (``config/admin-operations``), the same way.
+    admin_trusted_documents_file: Path | None = (
+        PROJECT_ROOT / "config" / "admin-trusted-documents.json"
+    )
+    admin_trusted_documents_only: bool = False
+
+    # Web pages (docs/WEB.md): the member's inbox at / and the operator console at /admin.
+    web_pages: bool | None = None  # None: on in development, off in production
+    # `serve` runs prepare-due in process this often (its embedded default: 2 s), so a
+    # notification the console publishes shows with no scheduler; None: only the CLI does.
+    serve_prepare_due_seconds: float | None = Field(default=None, ge=0.1, le=3_600)
 
     @property
     def is_production(self) -> bool:
@@ -106,14 +117,22 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         return (not self.is_production) if self.graphiql is None else self.graphiql
 
+    @property
+    def web_pages_enabled(self) -> bool:
+        return (not self.is_production) if self.web_pages is None else self.web_pages
+
     @model_validator(mode="after")
     def _trusted_only_needs_a_manifest(self) -> Self:
-        manifest = self.trusted_documents_file
-        if self.trusted_documents_only and (manifest is None or not manifest.is_file()):
-            raise ValueError(
-                "POINTCLUB_TRUSTED_DOCUMENTS_ONLY needs POINTCLUB_TRUSTED_DOCUMENTS_FILE, a "
-                f"manifest built by `pointclub trusted-documents` (there is none at {manifest})"
-            )
+        for prefix, only, manifest in (
+            ("", self.trusted_documents_only, self.trusted_documents_file),
+            ("ADMIN_", self.admin_trusted_documents_only, self.admin_trusted_documents_file),
+        ):
+            if only and (manifest is None or not manifest.is_file()):
+                raise ValueError(
+                    f"POINTCLUB_{prefix}TRUSTED_DOCUMENTS_ONLY needs "
+                    f"POINTCLUB_{prefix}TRUSTED_DOCUMENTS_FILE, a manifest built by "
+                    f"`pointclub trusted-documents` (there is none at {manifest})"
+                )
         return self
 
     @model_validator(mode="after")

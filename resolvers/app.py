@@ -3,9 +3,11 @@ container per process, opened in the lifespan."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
+import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
@@ -20,11 +22,13 @@ from resolvers.live_service import LiveService
 from resolvers.schemas import Limits, admin_schema, public_schema
 from resolvers.trusted import TrustedDocuments
 from resolvers.view import PointclubGraphQL
+from resolvers.web import web_routes
 
 __all__ = ["PointclubGraphQL", "admin_schema", "create_app", "install", "public_schema"]
 
 Startup = Callable[[Container], Awaitable[None]]
 HUB_START_SECONDS = 2.0  # the hub is given this long to connect before the app serves
+log = structlog.get_logger("pointclub.serve")
 
 
 def install(app: Starlette, container: Container) -> None:
@@ -51,10 +55,23 @@ def create_app(
             await hub.stop()
 
     @asynccontextmanager
+    async def live_events_and_jobs(app: Starlette, opened: Container) -> AsyncIterator[None]:
+        every = settings.serve_prepare_due_seconds
+        async with live_events(app, opened):
+            jobs = None if every is None else asyncio.create_task(prepare_due_every(opened, every))
+            try:
+                yield
+            finally:
+                if jobs is not None:
+                    jobs.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await jobs
+
+    @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if container is not None:
             install(app, container)
-            async with live_events(app, container):
+            async with live_events_and_jobs(app, container):
                 yield
             await container.read_counting.drain()
             return
@@ -62,7 +79,7 @@ def create_app(
             install(app, opened)
             if on_startup is not None:
                 await on_startup(opened)
-            async with live_events(app, opened):
+            async with live_events_and_jobs(app, opened):
                 freeze_startup_heap()  # after the last startup object: see core/heap.py
                 yield
             await opened.read_counting.drain()
@@ -78,8 +95,14 @@ def create_app(
         live=True,
         trusted=trusted,
     )
+    admin_trusted = TrustedDocuments.load(
+        settings.admin_trusted_documents_file, only=settings.admin_trusted_documents_only
+    )
     admin_api = PointclubGraphQL(
-        settings, admin_schema(settings.is_production, limits), allow_get=False
+        settings,
+        admin_schema(settings.is_production, limits, admin_trusted),
+        allow_get=False,
+        trusted=admin_trusted,
     )
     return Starlette(
         middleware=[
@@ -92,6 +115,28 @@ def create_app(
             Route("/admin/graphql", admin_api, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *web_routes(settings),
         ],
         lifespan=lifespan,
     )
+
+
+async def prepare_due_every(container: Container, seconds: float) -> None:
+    """``POINTCLUB_SERVE_PREPARE_DUE_SECONDS``: ``prepare-due`` in the server's process, so what
+    the console schedules is published with no scheduler running (``serve``'s embedded default).
+    A failed run is logged and the next one tries again."""
+    prepare = container.prepare_due()
+    reported: set[tuple[str, str]] = set()  # each failure logged once, not every few seconds
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            report = await prepare.run(lambda _: None)
+        except Exception:
+            log.warning("serve.prepare_due_failed", exc_info=True)
+            continue
+        for failure in report.failed:
+            if failure not in reported and len(reported) < 1_000:
+                reported.add(failure)
+                log.warning(
+                    "serve.prepare_due_item_failed", notification_id=failure[0], why=failure[1]
+                )

@@ -167,12 +167,16 @@ def public_schema(
 
 
 @lru_cache(maxsize=8)
-def admin_schema(production: bool = False, limits: Limits = DEFAULT_LIMITS) -> strawberry.Schema:
+def admin_schema(
+    production: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    trusted: TrustedDocuments | None = None,
+) -> strawberry.Schema:
     """A separate schema: admin fields do not exist on ``/graphql``."""
     return PointclubSchema(
         query=admin_query.Query,
         mutation=admin_mutation.Mutation,
-        extensions=_extensions(production, limits),
+        extensions=_extensions(production, limits, trusted),
         config=StrawberryConfig(disable_field_suggestions=production),
         execution_context_class=PlainFieldsExecutor,
     )

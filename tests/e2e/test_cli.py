@@ -11,11 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,6 +68,7 @@ class Server:
     port: int
     store_port: int
     banner: str
+    output: list[str] = field(default_factory=list)  # what it printed after the banner (drain)
 
     @property
     def url(self) -> str:
@@ -80,9 +83,13 @@ def server() -> Iterator[Server]:
 
 
 @contextmanager
-def serving(env: dict[str, str], store_port: int = 0) -> Iterator[Server]:
-    """`pointclub serve` on a free loopback port, stopped when done."""
-    port = free_port()
+def serving(
+    env: dict[str, str], store_port: int = 0, *, port: int | None = None, drain: bool = False
+) -> Iterator[Server]:
+    """`pointclub serve` on a free loopback port (or ``port``), stopped when done. With
+    ``drain``, what it prints after the banner is read into ``output`` as it comes, so a long
+    test never fills the pipe (and stalls the server)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [POINTCLUB, "serve", "--port", str(port)],
         env=env,
@@ -106,13 +113,22 @@ def serving(env: dict[str, str], store_port: int = 0) -> Iterator[Server]:
         process.kill()
         pytest.fail(f"serve did not start:\n{banner}")
     wait_for_port(port)
+    running = Server(process, port, store_port, banner)
+    if drain:
+        threading.Thread(target=_drain, args=(process.stdout, running.output), daemon=True).start()
     try:
-        yield Server(process, port, store_port, banner)
+        yield running
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def _drain(stream: Any, into: list[str]) -> None:
+    with suppress(ValueError, OSError):  # closed when the server is stopped
+        for line in stream:
+            into.append(line)
 
 
 def test_serve_prints_a_curl_that_returns_the_demo_home_screen(server: Server) -> None:

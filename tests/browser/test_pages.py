@@ -1,0 +1,394 @@
+"""Issue 20's must-show, in Chromium: the member's inbox and the operator console against a
+running ``pointclub serve`` (tests/browser/conftest.py). Each test checks what the page shows
+against what the API says, and fails on any console error of any page it opened."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import DESKTOP, PHONE, Site, Watched, shoot
+from tests.e2e.test_cli import run_cli
+
+pytestmark = pytest.mark.e2e
+
+WAIT_MS = 15_000
+
+
+# ---- helpers
+
+
+def deliver(site: Site, user: str, title: str, *, category: str = "news", now: bool = True) -> str:
+    """A notification for one member, created by the operator API; with ``now`` scheduled at
+    once (the server's own prepare-due publishes it), else left a DRAFT."""
+    input_ = {
+        "category": category,
+        "contents": [
+            {"locale": "ja", "title": title, "body": f"{title}の本文"},
+            {"locale": "en", "title": f"{title} (en)", "body": "body"},
+        ],
+        "audience": {"kind": "USER", "userId": user},
+    }
+    created = site.operator("CreateNotification", {"input": input_})["createNotification"]
+    assert created["userErrors"] == [], created
+    notification_id = str(created["notification"]["id"])
+    if now:
+        scheduled = site.operator(
+            "ScheduleNotification",
+            {
+                "id": notification_id,
+                "visibleFrom": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )["scheduleNotification"]
+        assert scheduled["userErrors"] == [], scheduled
+    return notification_id
+
+
+def unread(site: Site, user: str) -> int:
+    return int(site.member("UnreadCount", {}, user=user)["viewer"]["unreadCount"])
+
+
+def inbox(site: Site, user: str) -> list[dict[str, Any]]:
+    """Every visible item of the member's inbox, newest first, page by page."""
+    items: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = site.member("InboxPage", {"first": 50, "after": after}, user=user)["viewer"]["inbox"]
+        items += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return items
+        after = page["pageInfo"]["endCursor"]
+
+
+def eventually(
+    check: Callable[[], Any],
+    what: str,
+    last: Callable[[], str] = lambda: "",
+    seconds: float = 15,
+) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what} {last()}")
+        time.sleep(0.1)
+
+
+def sign_in(watched: Watched, site: Site, user: str) -> None:
+    """As the picker does, for any member: a development token in this context's storage."""
+    answer = watched.page.evaluate(
+        """async (user) => {
+            const r = await fetch("/dev/token", {method: "POST",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({userId: user, admin: false})});
+            const body = await r.json();
+            localStorage.setItem("pointclub.session.member",
+                JSON.stringify({userId: user, admin: false, token: body.token,
+                                expiresAt: body.expiresAt}));
+            return r.status;
+        }""",
+        user,
+    )
+    assert answer == 200
+    watched.page.reload()
+    live(watched)
+
+
+def live(watched: Watched) -> None:
+    watched.page.wait_for_selector('#live-status[data-status="live"]', timeout=WAIT_MS)
+    watched.page.wait_for_selector('#list-state:not([data-state="loading"])', timeout=WAIT_MS)
+
+
+def badge(watched: Watched) -> int:
+    return int(watched.page.get_attribute("#badge", "data-count") or "-1")
+
+
+def shown(watched: Watched) -> list[tuple[str, bool]]:
+    """The list as the page shows it: (id, read) in order."""
+    rows = watched.page.eval_on_selector_all(
+        "#items .item", "rows => rows.map(r => [r.dataset.id, r.dataset.read === 'true'])"
+    )
+    return [(str(i), bool(r)) for i, r in rows]
+
+
+def settles(watched: Watched, site: Site, user: str, count: int) -> None:
+    """The badge shows ``count``, the API's count, and the list the API's inbox (ids, order,
+    read state)."""
+
+    seen: list[Any] = []
+
+    def agree() -> bool:
+        expected = [(item["id"], item["isRead"]) for item in inbox(site, user)]
+        seen[:] = [badge(watched), unread(site, user), shown(watched), expected]
+        return bool(seen[0] == seen[1] == count and seen[2] == seen[3])
+
+    eventually(
+        agree, "the page to agree with the API", lambda: f"badge, API count, list, API list: {seen}"
+    )
+
+
+# ---- the member's inbox
+
+
+def test_the_demo_inbox_signs_in_switches_locale_and_is_screenshot(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    """The development picker, the badge against the API, the point-club card, the locale
+    switch in place; screenshots at desktop and phone width (the README shows the first)."""
+    for name, viewport in (("inbox-desktop", DESKTOP), ("inbox-phone", PHONE)):
+        watched = open_page("/", viewport=viewport)
+        page = watched.page
+        page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+        page.click('[data-user="demo-member"]')
+        live(watched)
+        page.wait_for_selector("#balance", timeout=WAIT_MS)
+        assert badge(watched) == unread(site, "demo-member") > 0
+        club = site.member("ClubCard", {}, user="demo-member")["viewer"]["pointClub"]
+        assert page.get_attribute("#balance", "data-value") == str(club["balance"])
+        assert page.get_attribute("#rank", "data-code") == club["rank"]["code"]
+        assert page.locator(".mission").count() == len(club["missions"]["edges"]) > 0
+        assert "ポイントクラブへようこそ" in page.inner_text("#items")
+        assert page.get_attribute("#badge", "aria-live") == "polite"
+        shoot(page, name)
+    page.select_option("#locale", "en")
+    page.wait_for_function(
+        "() => document.querySelector('#items').innerText.includes('Welcome to the point club')",
+        timeout=WAIT_MS,
+    )
+    assert page.inner_text("#mark-all") == "Mark all read"
+    assert page.evaluate("document.documentElement.lang") == "en"
+
+
+def test_open_mark_unread_archive_and_mark_all_follow_the_api(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-actions"
+    ids = [deliver(site, user, f"操作{i}", category=("news", "point")[i % 2]) for i in range(4)]
+    eventually(lambda: unread(site, user) == 4, "the four deliveries")
+    watched = open_page("/")
+    sign_in(watched, site, user)
+    page = watched.page
+    settles(watched, site, user, 4)
+    assert len(shown(watched)) == 4
+
+    page.click(f'.item[data-id="{ids[0]}"] .item-title')  # open: marks it read, shows the body
+    assert page.is_visible(f"#body-{ids[0]}")
+    settles(watched, site, user, 3)
+
+    page.click(f'.item[data-id="{ids[0]}"] .mark-unread')
+    settles(watched, site, user, 4)
+
+    page.click(f'.item[data-id="{ids[1]}"] .archive')
+    settles(watched, site, user, 3)
+    assert ids[1] not in dict(shown(watched))
+
+    page.click('[data-tab="point"]')  # mark all of one category
+    page.wait_for_selector('#list-state:not([data-state="loading"])', timeout=WAIT_MS)
+    page.click("#mark-all")
+    eventually(lambda: unread(site, user) == 2 and badge(watched) == 2, "mark all in point")
+    page.click('[data-tab="all"]')
+    settles(watched, site, user, 2)
+    page.click("#mark-all")
+    # That was the third notification read: the demo's mission (read three) completes, and its
+    # reward notice arrives live, unread: the page follows the API there too.
+    notice = f"mission-DEMOREAD3-{user}"
+    eventually(lambda: notice in {item["id"] for item in inbox(site, user)}, "the mission notice")
+    settles(watched, site, user, 1)
+    page.click(f'.item[data-id="{notice}"] .item-title')
+    settles(watched, site, user, 0)
+    assert page.is_hidden("#badge")
+
+
+def test_a_refused_change_is_rolled_back_with_a_visible_error(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-refused"
+    target = deliver(site, user, "拒否される")
+    eventually(lambda: unread(site, user) == 1, "the delivery")
+    watched = open_page("/")
+    sign_in(watched, site, user)
+    page = watched.page
+
+    held: list[Any] = []  # the MarkRead request, answered once the page has been looked at
+
+    def hold(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("operationName") == "MarkRead":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/graphql", hold)
+    page.click(f'.item[data-id="{target}"] .item-title')
+    page.wait_for_selector(f'.item[data-id="{target}"][data-read="true"]', timeout=WAIT_MS)
+    assert badge(watched) == 0  # made at once, before any answer
+    eventually(lambda: held, "the MarkRead request")
+    refusal = {"errors": [{"message": "refused", "extensions": {"code": "UNAVAILABLE"}}]}
+    held[0].fulfill(status=200, content_type="application/json", body=json.dumps(refusal))
+    page.wait_for_selector(".toast-error", timeout=WAIT_MS)
+    assert "refused" in page.inner_text(".toast-error")
+    page.wait_for_selector(f'.item[data-id="{target}"][data-read="false"]', timeout=WAIT_MS)
+    assert badge(watched) == 1 == unread(site, user)  # rolled back; the server has it unread
+    page.unroute("**/graphql")
+
+
+def test_scrolling_loads_each_page_once_while_new_items_arrive(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-scroll"
+    for i in range(45):
+        deliver(site, user, f"スクロール{i:02d}")
+    eventually(lambda: unread(site, user) == 45, "45 deliveries", seconds=60)
+    watched = open_page("/", viewport={"width": 1280, "height": 700})
+    sign_in(watched, site, user)
+    page = watched.page
+    assert len(shown(watched)) == 20  # one page, then more only as the list is scrolled
+
+    fresh = deliver(site, user, "スクロール中の新着")  # arrives live while the list pages
+    page.wait_for_selector(f'.item[data-id="{fresh}"]', timeout=WAIT_MS)
+    for _ in range(30):
+        page.mouse.wheel(0, 5000)
+        page.wait_for_timeout(150)
+        if len(shown(watched)) == 46 and page.get_attribute("#list-state", "data-state") == "ok":
+            break
+    ids = [item_id for item_id, _ in shown(watched)]
+    assert len(ids) == len(set(ids)) == 46, ids
+    assert ids == [item["id"] for item in inbox(site, user)]
+    assert badge(watched) == 46 == unread(site, user)
+
+
+def test_a_cli_delivery_arrives_live_in_both_tabs(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-live"
+    first = open_page("/")
+    sign_in(first, site, user)
+    second = open_page("/", context=first.page.context)  # the same browser, a second tab
+    live(second)
+    assert badge(first) == badge(second) == 0
+
+    draft = deliver(site, user, "CLIからのお知らせ", now=False)
+    result = run_cli("prepare-notification", draft, env=site.env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for tab in (first, second):
+        tab.page.wait_for_selector(".toast:has-text('CLIからのお知らせ')", timeout=WAIT_MS)
+        tab.page.wait_for_selector(f'.item[data-id="{draft}"]', timeout=WAIT_MS)
+        assert badge(tab) == 1 == unread(site, user)
+
+    first.page.click(f'.item[data-id="{draft}"] .item-title')  # read in one tab...
+    second.page.wait_for_selector(f'.item[data-id="{draft}"][data-read="true"]', timeout=WAIT_MS)
+    eventually(lambda: badge(second) == 0 == unread(site, user), "the other tab")
+
+
+# ---- the operator console
+
+
+def test_the_operator_creates_previews_publishes_amends_and_recalls(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-console"
+    member = open_page("/")
+    sign_in(member, site, user)
+    console = open_page("/admin")
+    page = console.page
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    page.click('[data-user="demo-admin"]')
+    page.wait_for_selector("#rows tr", timeout=WAIT_MS)
+
+    page.fill("#title-ja", "コンソールから")
+    page.fill("#body-ja", "運営からのお知らせです。")
+    page.fill("#title-en", "From the console")
+    page.fill("#body-en", "A notice from the operators.")
+    assert page.inner_text("#preview-title-text") == "コンソールから"
+    page.click('[data-locale="en"]')
+    assert page.inner_text("#preview-title-text") == "From the console"
+    assert page.inner_text("#preview-body-text") == "A notice from the operators."
+    page.fill("#user-id", user)
+    page.check('input[name="audience"][value="SEGMENT"]')  # the segment chooser and its size
+    page.click("#segment-field summary")
+    page.fill("#new-segment-name", "web-gold")
+    page.select_option("#new-segment-kind", "RANKS")
+    page.check('#new-segment-ranks input[value="GOLD"]')
+    page.wait_for_selector("#new-segment-size:has-text('members now')", timeout=WAIT_MS)
+    size = site.operator("SegmentSize", {"rule": {"kind": "RANKS", "ranks": ["GOLD"]}})
+    assert page.inner_text("#new-segment-size").startswith(f"{size['segmentSize']} members")
+    page.click("#create-segment")
+    page.wait_for_selector("#segment-size:has-text('web-gold')", timeout=WAIT_MS)
+    page.check('input[name="audience"][value="USER"]')
+    shoot(page, "console-desktop", full_page=True)
+    page.click("#publish")
+
+    # The member's page follows: a toast, the item, the badge.
+    member.page.wait_for_selector(".toast:has-text('コンソールから')", timeout=WAIT_MS)
+    row = eventually(
+        lambda: next(
+            (n for n in _notifications(site) if n["audience"].get("userId") == user), None
+        ),
+        "the notification in the list",
+    )
+    member.page.wait_for_selector(f'.item[data-id="{row["id"]}"]', timeout=WAIT_MS)
+    assert badge(member) == 1 == unread(site, user)
+    # The console's statistics follow the delivery and the read.
+    page.wait_for_selector(f'tr[data-id="{row["id"]}"][data-state="PUBLISHED"]', timeout=WAIT_MS)
+    page.wait_for_selector(f'tr[data-id="{row["id"]}"] .delivered:has-text("1")', timeout=WAIT_MS)
+    member.page.click(f'.item[data-id="{row["id"]}"] .item-title')
+    page.wait_for_selector(f'tr[data-id="{row["id"]}"] .read:has-text("1 (100%)")', timeout=WAIT_MS)
+
+    page.click(f'tr[data-id="{row["id"]}"] .amend')  # amend: the member sees the new title
+    page.fill("#title-ja", "コンソールから(訂正)")
+    page.click("#publish")
+    member.page.wait_for_selector(".item:has-text('コンソールから(訂正)')", timeout=WAIT_MS)
+
+    page.click(f'tr[data-id="{row["id"]}"] .recall')
+    page.fill(f'tr[data-id="{row["id"]}"] .recall-box input', "wrong audience")
+    page.click(f'tr[data-id="{row["id"]}"] .confirm-recall')
+    page.wait_for_selector(f'tr[data-id="{row["id"]}"][data-state="RECALLED"]', timeout=WAIT_MS)
+    member.page.wait_for_selector(
+        f'.item[data-id="{row["id"]}"]', state="detached", timeout=WAIT_MS
+    )
+    assert badge(member) == 0 == unread(site, user)
+
+    page.set_viewport_size(PHONE)
+    page.evaluate("document.querySelector('#list-title').scrollIntoView()")
+    shoot(page, "console-phone")
+
+
+def _notifications(site: Site) -> list[dict[str, Any]]:
+    data = site.operator("Notifications", {"first": 50})
+    return [edge["node"] for edge in data["notifications"]["edges"]]
+
+
+# ---- the server going away (last: it restarts the module's server)
+
+
+def test_the_server_going_away_shows_reconnecting_then_refetches(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-outage"
+    watched = open_page("/")
+    sign_in(watched, site, user)
+    page = watched.page
+    draft = deliver(site, user, "停止中に届いた", now=False)
+    stopped_at = time.monotonic()
+
+    def while_down() -> None:
+        page.wait_for_selector('#live-status[data-status="reconnecting"]', timeout=WAIT_MS)
+        # Delivered while no server runs (its events are lost with it).
+        result = run_cli("prepare-notification", draft, env=site.env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert badge(watched) == 0  # the page cannot know yet
+
+    site.restart(while_down)
+    live(watched)
+    page.wait_for_selector(f'.item[data-id="{draft}"]', timeout=WAIT_MS)  # the refetch
+    settles(watched, site, user, 1)
+    assert page.locator(".toast").count() == 0  # no stale toast for what came while away
+    # Connection failures while the server was down are expected; nothing else.
+    watched.allowed.append((stopped_at, time.monotonic(), "ERR_CONNECTION_REFUSED"))
+    watched.allowed.append((stopped_at, time.monotonic(), "WebSocket connection to"))

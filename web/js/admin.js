@@ -1,0 +1,469 @@
+// The operator console: compose a notification per locale with a preview of what a member sees,
+// choose its audience (a member, or a segment with its size), publish or schedule it, and follow
+// the list by state with delivery and read statistics; recall with a reason, amend content.
+import { OPERATOR } from "./documents.js";
+import {
+  ApiError,
+  clearSession,
+  devSignIn,
+  loadSession,
+  pageConfig,
+  saveSession,
+  send,
+} from "./client.js";
+import { $, formatDate, formatNumber, h, hideSignIn, signInPicker, toast } from "./ui.js";
+
+const STATES = ["ALL", "DRAFT", "SCHEDULED", "PREPARING", "PUBLISHED", "RECALLED"];
+const REFRESH_MS = 3000;
+const PAGE = 50;
+
+const state = {
+  config: null,
+  session: null,
+  filter: "ALL",
+  rows: [],
+  cursor: null,
+  hasNext: false,
+  generation: 0,
+  amending: null, // the notification whose content the form edits
+  previewLocale: "ja",
+  segments: [],
+  idempotencyKey: newKey(), // one per notification composed: a retry makes one
+  loaded: false,
+};
+
+// A random key (crypto.randomUUID needs a secure context; a LAN address over http is not one).
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function api(name, variables = {}) {
+  return send("/admin/graphql", OPERATOR, name, variables, { token: state.session.token }).catch(
+    (error) => {
+      if (error instanceof ApiError && (error.code === "UNAUTHENTICATED" || error.code === "FORBIDDEN")) {
+        toast(error.message, { kind: "error" });
+        if (error.code === "UNAUTHENTICATED") signOut();
+      }
+      throw error;
+    },
+  );
+}
+
+// ---- the form
+
+function value(id) {
+  return $(`#${id}`).value.trim();
+}
+
+function contents() {
+  const list = [{ locale: "ja", title: value("title-ja"), body: value("body-ja") }];
+  if (value("title-en") || value("body-en")) {
+    list.push({ locale: "en", title: value("title-en"), body: value("body-en") });
+  }
+  return list;
+}
+
+function audience() {
+  const kind = document.querySelector('input[name="audience"]:checked').value;
+  if (kind === "USER") return { kind, userId: value("user-id") };
+  return { kind, segment: $("#segment").value, rule: $("#rule").value };
+}
+
+function showErrors(errors) {
+  $("#form-errors").replaceChildren(
+    ...errors.map((error) => h("li", {}, error.field ? `${error.field}: ${error.message}` : error.message)),
+  );
+}
+
+function readForm() {
+  const input = {
+    category: $("#category").value,
+    priority: $("#priority").value,
+    contents: contents(),
+    audience: audience(),
+    url: value("url") || null,
+  };
+  const errors = [];
+  if (!input.contents[0].title) errors.push({ field: "contents.ja.title", message: "a title is required" });
+  if (input.audience.kind === "USER" && !input.audience.userId) errors.push({ field: "audience.userId", message: "name the member" });
+  if (input.audience.kind === "SEGMENT" && !input.audience.segment) errors.push({ field: "audience.segment", message: "choose a segment (or create one)" });
+  return { input, errors };
+}
+
+function when() {
+  if (document.querySelector('input[name="when"]:checked').value === "now") return new Date();
+  const at = $("#visible-from").value;
+  return at ? new Date(at) : null;
+}
+
+async function submit(event, publish) {
+  event?.preventDefault();
+  if (state.amending) return amend();
+  const { input, errors } = readForm();
+  const at = publish ? when() : null;
+  if (publish && !at) errors.push({ field: "visibleFrom", message: "choose when" });
+  showErrors(errors);
+  if (errors.length) return;
+  setBusy(true);
+  try {
+    const created = (await api("CreateNotification", { input, idempotencyKey: state.idempotencyKey })).createNotification;
+    if (created.userErrors.length) return showErrors(created.userErrors);
+    let notification = created.notification;
+    if (publish) {
+      const scheduled = (await api("ScheduleNotification", { id: notification.id, visibleFrom: at.toISOString() })).scheduleNotification;
+      if (scheduled.userErrors.length) return showErrors(scheduled.userErrors);
+      notification = scheduled.notification;
+    }
+    toast(publish ? `${notification.id}: ${notification.state} from ${formatDate(notification.visibleFrom, "en")}` : `${notification.id}: saved as a draft`);
+    resetForm();
+    await reloadRows();
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function amend() {
+  const { input, errors } = readForm();
+  showErrors(errors);
+  if (errors.length) return;
+  setBusy(true);
+  try {
+    const result = (await api("UpdateNotification", { id: state.amending.id, input: { contents: input.contents } })).updateNotification;
+    if (result.userErrors.length) return showErrors(result.userErrors);
+    toast(`${state.amending.id}: content amended`);
+    resetForm();
+    await reloadRows();
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+  } finally {
+    setBusy(false);
+  }
+}
+
+function setBusy(busy) {
+  for (const id of ["publish", "save-draft", "cancel-amend"]) $(`#${id}`).disabled = busy;
+}
+
+function resetForm() {
+  state.amending = null;
+  state.idempotencyKey = newKey();
+  for (const id of ["title-ja", "body-ja", "title-en", "body-en", "url"]) $(`#${id}`).value = "";
+  $("#compose-title").textContent = "New notification";
+  $("#publish").textContent = "Publish";
+  $("#save-draft").hidden = false;
+  $("#cancel-amend").hidden = true;
+  $("#audience-box").disabled = false;
+  showErrors([]);
+  renderPreview();
+}
+
+function startAmend(notification) {
+  state.amending = notification;
+  const by = Object.fromEntries(notification.contents.map((content) => [content.locale, content]));
+  $("#title-ja").value = by.ja?.title ?? "";
+  $("#body-ja").value = by.ja?.body ?? "";
+  $("#title-en").value = by.en?.title ?? "";
+  $("#body-en").value = by.en?.body ?? "";
+  $("#compose-title").textContent = `Amend ${notification.id}`;
+  $("#publish").textContent = "Save content";
+  $("#save-draft").hidden = true;
+  $("#cancel-amend").hidden = false;
+  $("#audience-box").disabled = true;
+  renderPreview();
+  $("#title-ja").focus();
+}
+
+// ---- the preview: the item as the member's inbox draws it
+
+function renderPreview() {
+  const list = contents();
+  const chosen = list.find((content) => content.locale === state.previewLocale) ?? list[0];
+  const priority = $("#priority").value.toLowerCase();
+  $("#preview").replaceChildren(
+    h(
+      "div",
+      { class: `item unread priority-${priority}` },
+      h("div", { class: "item-title" }, h("span", { class: "dot" }), h("span", { class: "title", id: "preview-title-text" }, chosen.title || "(no title)")),
+      h("span", { class: "meta" }, `${$("#category").value} · ${formatDate(new Date().toISOString(), state.previewLocale)}`),
+      h("div", { class: "item-body", id: "preview-body-text" }, chosen.body),
+      chosen.locale !== state.previewLocale ? h("p", { class: "hint" }, "No content in this locale: members see the Japanese.") : null,
+    ),
+  );
+  for (const tab of document.querySelectorAll("[data-locale]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.locale === state.previewLocale));
+  }
+}
+
+// ---- audiences
+
+async function loadSegments(select) {
+  const data = await api("Segments");
+  state.segments = data.segments;
+  const segment = $("#segment");
+  segment.replaceChildren(
+    ...state.segments.map((item) => h("option", { value: item.name }, `${item.name} (${item.size === null ? "?" : formatNumber(item.size, "en")} members)`)),
+  );
+  if (select) segment.value = select;
+  showSegmentSize();
+}
+
+function showSegmentSize() {
+  const chosen = state.segments.find((item) => item.name === $("#segment").value);
+  $("#segment-size").textContent = chosen
+    ? `${chosen.name}: ${chosen.size === null ? "size unknown" : `${formatNumber(chosen.size, "en")} members now`}`
+    : "No segment yet: create one below.";
+}
+
+function newSegmentRule() {
+  const kind = $("#new-segment-kind").value;
+  if (kind === "ALL_MEMBERS") return { kind };
+  const ranks = [...document.querySelectorAll("#new-segment-ranks input:checked")].map((box) => box.value);
+  return { kind, ranks };
+}
+
+async function previewNewSegment() {
+  $("#new-segment-ranks").hidden = $("#new-segment-kind").value !== "RANKS";
+  const rule = newSegmentRule();
+  if (rule.kind === "RANKS" && !rule.ranks.length) {
+    $("#new-segment-size").textContent = "Choose at least one rank.";
+    return;
+  }
+  try {
+    const size = (await api("SegmentSize", { rule })).segmentSize;
+    $("#new-segment-size").textContent = `${formatNumber(size, "en")} members now`;
+  } catch (error) {
+    $("#new-segment-size").textContent = error.message;
+  }
+}
+
+async function createSegment() {
+  try {
+    const result = (await api("CreateSegment", { input: { name: value("new-segment-name"), rule: newSegmentRule() } })).createSegment;
+    if (result.userErrors.length) return showErrors(result.userErrors);
+    showErrors([]);
+    toast(`segment ${result.segment.name} created`);
+    await loadSegments(result.segment.name);
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+  }
+}
+
+// ---- the list
+
+async function reloadRows() {
+  state.generation += 1;
+  state.cursor = null;
+  state.rows = [];
+  await loadRows();
+}
+
+async function loadRows() {
+  const generation = state.generation;
+  const line = $("#list-state");
+  try {
+    const data = await api("Notifications", {
+      first: PAGE,
+      after: state.cursor,
+      state: state.filter === "ALL" ? null : state.filter,
+    });
+    if (generation !== state.generation) return;
+    const known = new Set(state.rows.map((row) => row.id));
+    state.rows.push(...data.notifications.edges.map((edge) => edge.node).filter((node) => !known.has(node.id)));
+    state.cursor = data.notifications.pageInfo.endCursor ?? state.cursor;
+    state.hasNext = data.notifications.pageInfo.hasNextPage;
+    state.loaded = true;
+    line.dataset.state = state.rows.length ? "ok" : "empty";
+    line.textContent = state.rows.length ? "" : "Nothing here.";
+    renderRows();
+  } catch (error) {
+    line.dataset.state = "error";
+    line.textContent = error.message;
+  }
+}
+
+// Statistics move while the fan-out and the reads go on: the loaded rows are read again.
+async function refreshRows() {
+  if (!state.session || document.hidden || !state.loaded) return;
+  const generation = state.generation;
+  try {
+    const data = await api("Notifications", { first: Math.min(100, Math.max(PAGE, state.rows.length)), state: state.filter === "ALL" ? null : state.filter });
+    if (generation !== state.generation) return;
+    state.rows = data.notifications.edges.map((edge) => edge.node);
+    state.cursor = data.notifications.pageInfo.endCursor;
+    state.hasNext = data.notifications.pageInfo.hasNextPage;
+    renderRows();
+  } catch {
+    // The next refresh tries again; a failed action says so itself.
+  }
+}
+
+function titleOf(notification) {
+  return (notification.contents.find((content) => content.locale === "ja") ?? notification.contents[0])?.title ?? "";
+}
+
+function audienceText(audience) {
+  if (audience.kind === "USER") return `member ${audience.userId}`;
+  return `segment ${audience.segment}${audience.rule === "LIVE" ? " (live)" : ""}`;
+}
+
+function renderRows() {
+  $("#rows").replaceChildren(...state.rows.map(renderRow));
+  $("#more-rows").hidden = !state.hasNext;
+}
+
+function renderRow(notification) {
+  const stats = notification.stats;
+  const recallBox = h("div", { class: "row recall-box", hidden: true });
+  const actions = h("td", { class: "actions" });
+  if (notification.state === "DRAFT") {
+    actions.append(h("button", { type: "button", class: "publish", onclick: () => publishDraft(notification) }, "Publish"));
+  }
+  if (notification.state !== "RECALLED") {
+    actions.append(h("button", { type: "button", class: "amend", onclick: () => startAmend(notification) }, "Amend"));
+    actions.append(
+      h("button", {
+        type: "button",
+        class: "danger recall",
+        onclick: () => {
+          recallBox.hidden = !recallBox.hidden;
+          recallBox.querySelector("input")?.focus();
+        },
+      }, "Recall"),
+    );
+    const reason = h("input", { type: "text", maxlength: "500", "aria-label": "Reason for the recall", placeholder: "Reason" });
+    recallBox.append(reason, h("button", { type: "button", class: "danger confirm-recall", onclick: () => recall(notification, reason.value) }, "Recall now"));
+    actions.append(recallBox);
+  }
+  return h(
+    "tr",
+    { "data-id": notification.id, "data-state": notification.state },
+    h("td", {}, titleOf(notification), h("div", { class: "hint" }, `${notification.id} · ${notification.category}`)),
+    h("td", {}, h("span", { class: "state-tag", "data-state": notification.state }, notification.state)),
+    h("td", { class: "wide" }, audienceText(notification.audience)),
+    h("td", { class: "wide" }, formatDate(notification.visibleFrom, "en")),
+    h("td", { class: "num targeted" }, formatNumber(stats.targeted, "en")),
+    h("td", { class: "num delivered" }, formatNumber(stats.delivered, "en")),
+    h("td", { class: "num read" }, `${formatNumber(stats.read, "en")} (${Math.round(stats.readRate * 100)}%)`),
+    actions,
+  );
+}
+
+async function publishDraft(notification) {
+  try {
+    const result = (await api("ScheduleNotification", { id: notification.id, visibleFrom: new Date().toISOString() })).scheduleNotification;
+    if (result.userErrors.length) throw new Error(result.userErrors[0].message);
+    toast(`${notification.id}: scheduled now`);
+    await reloadRows();
+  } catch (error) {
+    toast(`${notification.id}: ${error.message}`, { kind: "error" });
+  }
+}
+
+async function recall(notification, reason) {
+  if (!reason.trim()) {
+    toast("Give a reason for the recall", { kind: "error" });
+    return;
+  }
+  try {
+    const result = (await api("RecallNotification", { id: notification.id, reason: reason.trim() })).recallNotification;
+    if (result.userErrors.length) throw new Error(result.userErrors[0].message);
+    toast(`${notification.id}: recalled`);
+    await reloadRows();
+  } catch (error) {
+    toast(`${notification.id}: ${error.message}`, { kind: "error" });
+  }
+}
+
+function renderStates() {
+  $("#states").replaceChildren(
+    ...STATES.map((name) =>
+      h("button", {
+        type: "button",
+        role: "tab",
+        "data-state": name,
+        "aria-selected": String(name === state.filter),
+        onclick: () => {
+          state.filter = name;
+          renderStates();
+          reloadRows();
+        },
+      }, name === "ALL" ? "All" : name),
+    ),
+  );
+}
+
+// ---- the page
+
+function signOut() {
+  clearSession("operator");
+  location.reload();
+}
+
+async function start(session) {
+  state.session = session;
+  hideSignIn();
+  $("#who").textContent = session.userId;
+  $("#signout").hidden = false;
+  renderStates();
+  await Promise.all([reloadRows(), loadSegments(), previewNewSegment()]);
+  setInterval(refreshRows, REFRESH_MS);
+}
+
+async function main() {
+  state.config = await pageConfig();
+  $("#category").replaceChildren(...state.config.categories.map((name) => h("option", { value: name }, name)));
+  $("#new-segment-ranks").replaceChildren(
+    ...state.config.ranks.map((code) => h("label", {}, h("input", { type: "checkbox", value: code }), ` ${code}`)),
+  );
+  $("#compose").addEventListener("submit", (event) => submit(event, true));
+  $("#compose").addEventListener("input", renderPreview);
+  $("#save-draft").addEventListener("click", (event) => submit(event, false));
+  $("#cancel-amend").addEventListener("click", resetForm);
+  $("#more-rows").addEventListener("click", loadRows);
+  $("#segment").addEventListener("change", showSegmentSize);
+  $("#new-segment-kind").addEventListener("change", previewNewSegment);
+  $("#new-segment-ranks").addEventListener("change", previewNewSegment);
+  $("#create-segment").addEventListener("click", createSegment);
+  for (const radio of document.querySelectorAll('input[name="audience"]')) {
+    radio.addEventListener("change", () => {
+      const segment = audience().kind === "SEGMENT";
+      $("#segment-field").hidden = !segment;
+      $("#user-field").hidden = segment;
+    });
+  }
+  for (const radio of document.querySelectorAll('input[name="when"]')) {
+    radio.addEventListener("change", () => {
+      $("#visible-from").disabled = document.querySelector('input[name="when"]:checked').value === "now";
+      $("#publish").textContent = $("#visible-from").disabled ? "Publish" : "Schedule";
+    });
+  }
+  for (const tab of document.querySelectorAll("[data-locale]")) {
+    tab.addEventListener("click", () => {
+      state.previewLocale = tab.dataset.locale;
+      renderPreview();
+    });
+  }
+  renderPreview();
+  const session = loadSession("operator");
+  if (session) {
+    await start(session);
+    return;
+  }
+  signInPicker({
+    config: state.config,
+    admin: true,
+    onPick: async (account) => {
+      const signed = await devSignIn(account.userId, true);
+      saveSession("operator", signed);
+      await start(signed);
+    },
+  });
+}
+
+main().catch((error) => {
+  $("#list-state").textContent = error.message;
+  $("#list-state").dataset.state = "error";
+});

@@ -1,0 +1,497 @@
+// The member's inbox: the bell and its exact badge, the list by cursor, read state changes made
+// at once and rolled back when the server refuses, live events, and the point-club card.
+import { MEMBER } from "./documents.js";
+import {
+  ApiError,
+  LiveInbox,
+  clearSession,
+  devSignIn,
+  loadSession,
+  pageConfig,
+  saveSession,
+  send,
+} from "./client.js";
+import { $, formatDate, h, hideSignIn, signInPicker, toast } from "./ui.js";
+import { renderClub } from "./club.js";
+
+const PAGE = 20;
+const TEXT = {
+  ja: {
+    all: "すべて", unread: "未読", empty: "お知らせはありません", loading: "読み込み中…",
+    markAll: "すべて既読にする", markUnread: "未読にする", archive: "アーカイブ", open: "リンクを開く",
+    failed: "更新できませんでした", retry: "再読み込み", live: "ライブ", reconnecting: "再接続中…",
+    inbox: "お知らせ", club: "ポイントクラブ", signOut: "サインアウト", new: "新着",
+  },
+  en: {
+    all: "All", unread: "Unread", empty: "No notifications", loading: "Loading…",
+    markAll: "Mark all read", markUnread: "Mark unread", archive: "Archive", open: "Open link",
+    failed: "The change did not go through", retry: "Retry", live: "Live",
+    reconnecting: "Reconnecting…", inbox: "Inbox", club: "Point club", signOut: "Sign out",
+    new: "New",
+  },
+};
+
+const state = {
+  config: null,
+  session: null,
+  locale: localStorage.getItem("pointclub.locale") ?? "ja",
+  tab: "all",
+  items: [], // the loaded list, newest first
+  expanded: new Set(), // ids whose body is open
+  cursor: null,
+  hasNext: false,
+  loading: false,
+  generation: 0, // bumped by every reset: answers to an older list are dropped
+  badge: 0,
+  seq: null,
+  synced: false, // a SYNC was seen on this page: the next one is a reconnect
+  live: null,
+};
+
+const t = (key) => TEXT[state.locale]?.[key] ?? TEXT.en[key];
+// The configured categories' names; one configured later shows as it is.
+const CATEGORIES = {
+  ja: { campaign: "キャンペーン", point: "ポイント", rank: "ランク", system: "システム", news: "ニュース" },
+  en: { campaign: "Campaigns", point: "Points", rank: "Rank", system: "System", news: "News" },
+};
+const label = (name) =>
+  name === "all" || name === "unread" ? t(name) : (CATEGORIES[state.locale]?.[name] ?? name);
+
+function api(name, variables = {}) {
+  return send("/graphql", MEMBER, name, variables, {
+    token: state.session.token,
+    locale: state.locale,
+  }).catch((error) => {
+    if (error instanceof ApiError && error.code === "UNAUTHENTICATED") signOut();
+    throw error;
+  });
+}
+
+// ---- the badge
+
+function setBadge(count) {
+  state.badge = count;
+  const badge = $("#badge");
+  badge.dataset.count = String(count);
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.hidden = count === 0;
+  badge.setAttribute("aria-label", `${count} unread`);
+}
+
+// ---- the list
+
+function filterOf(tab) {
+  if (tab === "unread") return { unreadOnly: true };
+  if (tab === "all") return {};
+  return { categories: [tab] };
+}
+
+function belongs(item, tab) {
+  if (item.archivedAt) return false;
+  if (tab === "unread") return !item.isRead;
+  return tab === "all" || item.category === tab;
+}
+
+async function resetList() {
+  state.generation += 1;
+  state.items = [];
+  state.cursor = null;
+  state.hasNext = true;
+  state.loading = false;
+  renderList();
+  await loadMore();
+}
+
+async function loadMore() {
+  if (state.loading || !state.hasNext) return;
+  state.loading = true;
+  const generation = state.generation;
+  renderListState();
+  try {
+    const data = await api("InboxPage", {
+      first: PAGE,
+      after: state.cursor,
+      filter: filterOf(state.tab),
+    });
+    if (generation !== state.generation) return;
+    const page = data.viewer.inbox;
+    const known = new Set(state.items.map((item) => item.id));
+    for (const edge of page.edges) {
+      if (!known.has(edge.node.id)) state.items.push(edge.node);
+    }
+    state.cursor = page.pageInfo.endCursor ?? state.cursor;
+    state.hasNext = page.pageInfo.hasNextPage;
+    if (state.tab === "all" || state.tab === "unread") setBadge(page.unreadCount);
+    state.loading = false;
+    renderList();
+  } catch (error) {
+    if (generation !== state.generation) return;
+    state.loading = false;
+    state.hasNext = true;
+    renderListState(error);
+    return;
+  }
+  // A tall screen may show the end of the list at once: keep going until it does not.
+  requestAnimationFrame(() => {
+    if (nearEnd()) loadMore();
+  });
+}
+
+function nearEnd() {
+  const more = $("#more").getBoundingClientRect();
+  return more.top < window.innerHeight + 200;
+}
+
+function renderListState(error) {
+  const line = $("#list-state");
+  line.replaceChildren();
+  line.dataset.state = error ? "error" : state.loading ? "loading" : state.items.length ? "ok" : "empty";
+  if (error) {
+    line.append(`${error.message} `, h("button", { type: "button", onclick: () => loadMore() }, t("retry")));
+  } else if (state.loading) {
+    line.append(t("loading"));
+  } else if (!state.items.length) {
+    line.append(t("empty"));
+  }
+}
+
+function renderList() {
+  const list = $("#items");
+  list.replaceChildren(...state.items.map(renderItem));
+  renderListState();
+}
+
+function renderItem(item) {
+  const open = state.expanded.has(item.id);
+  const body = h("div", { class: "item-body", id: `body-${item.id}`, hidden: !open }, item.body,
+    // Only https links (the server accepts no other; a page does not trust that alone).
+    item.url?.startsWith("https://")
+      ? h("p", {}, h("a", { href: item.url, rel: "noopener noreferrer", target: "_blank" }, t("open")))
+      : null);
+  const row = h(
+    "li",
+    {
+      class: `item ${item.isRead ? "read" : "unread"} priority-${item.priority.toLowerCase()}`,
+      "data-id": item.id,
+      "data-read": String(item.isRead),
+    },
+    h(
+      "button",
+      {
+        type: "button",
+        class: "item-title",
+        "aria-expanded": String(open),
+        "aria-controls": `body-${item.id}`,
+        onclick: (event) => openItem(item, event.currentTarget),
+      },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("span", { class: "title" }, item.title),
+      h("span", { class: "visually-hidden" }, item.isRead ? "" : ` (${t("unread")})`),
+    ),
+    h("span", { class: "meta" }, `${label(item.category)} · ${formatDate(item.visibleFrom, state.locale)}`),
+    body,
+    h(
+      "div",
+      { class: "actions" },
+      item.isRead
+        ? h("button", { type: "button", class: "mark-unread", onclick: () => markUnread(item) }, t("markUnread"))
+        : null,
+      h("button", { type: "button", class: "archive", onclick: () => archive(item) }, t("archive")),
+    ),
+  );
+  return row;
+}
+
+function replaceItem(id, change) {
+  state.items = state.items.map((item) => (item.id === id ? { ...item, ...change } : item));
+}
+
+// ---- changes: made at once, rolled back if the server refuses
+
+async function optimistic(apply, request, message) {
+  const before = { items: state.items, badge: state.badge };
+  apply();
+  renderList();
+  try {
+    const result = await request();
+    if (typeof result?.unreadCount === "number") setBadge(result.unreadCount);
+    return result;
+  } catch (error) {
+    state.items = before.items;
+    setBadge(before.badge);
+    renderList();
+    toast(`${message}: ${error.message}`, { kind: "error" });
+    return null;
+  }
+}
+
+async function openItem(item, button) {
+  const open = !state.expanded.has(item.id);
+  if (open) state.expanded.add(item.id);
+  else state.expanded.delete(item.id);
+  document.getElementById(`body-${item.id}`).hidden = !open;
+  button.setAttribute("aria-expanded", String(open));
+  if (!open || item.isRead) return;
+  const result = await optimistic(
+    () => {
+      replaceItem(item.id, { isRead: true });
+      setBadge(Math.max(0, state.badge - 1));
+    },
+    async () => (await api("MarkRead", { ids: [item.id] })).markNotificationsRead,
+    t("failed"),
+  );
+  if (result) refreshClubSoon(); // a read may move a mission
+}
+
+function markUnread(item) {
+  return optimistic(
+    () => {
+      replaceItem(item.id, { isRead: false, readAt: null });
+      setBadge(state.badge + 1);
+    },
+    async () => (await api("MarkUnread", { id: item.id })).markNotificationUnread,
+    t("failed"),
+  );
+}
+
+function archive(item) {
+  return optimistic(
+    () => {
+      state.items = state.items.filter((other) => other.id !== item.id);
+      if (!item.isRead) setBadge(Math.max(0, state.badge - 1));
+    },
+    async () => (await api("Archive", { ids: [item.id] })).archiveNotifications,
+    t("failed"),
+  );
+}
+
+function markAll() {
+  const categories = state.tab === "all" || state.tab === "unread" ? null : [state.tab];
+  const unreadHere = state.items.filter((item) => !item.isRead).length;
+  return optimistic(
+    () => {
+      state.items = state.items.map((item) => ({ ...item, isRead: true }));
+      setBadge(categories ? Math.max(0, state.badge - unreadHere) : 0);
+    },
+    async () => {
+      const result = (await api("MarkAllRead", { categories })).markAllNotificationsRead;
+      refreshClubSoon();
+      return result;
+    },
+    t("failed"),
+  );
+}
+
+// ---- live events
+
+function onEvent(event) {
+  if (event.kind === "SYNC") {
+    const reconnect = state.synced;
+    state.synced = true;
+    state.seq = event.seq;
+    setBadge(event.unreadCount);
+    if (reconnect) refetch(); // whatever happened while away: no toast for any of it
+    return;
+  }
+  const gap = state.seq === null || event.seq !== state.seq + 1;
+  state.seq = event.seq;
+  setBadge(event.unreadCount);
+  if (gap) {
+    refetch();
+    return;
+  }
+  const ids = new Set(event.ids);
+  switch (event.kind) {
+    case "NEW_ITEM":
+      if (event.item) {
+        insertLive(event.item);
+        toast(`${t("new")}: ${event.item.title}`);
+        refreshClubSoon();
+      }
+      break;
+    case "READ":
+    case "UNREAD":
+      state.items = state.items.map((item) =>
+        ids.has(item.id) ? { ...item, isRead: event.kind === "READ" } : item,
+      );
+      break;
+    case "ALL_READ":
+      state.items = state.items.map((item) =>
+        !event.categories || event.categories.includes(item.category) ? { ...item, isRead: true } : item,
+      );
+      break;
+    case "ARCHIVED":
+    case "RECALLED":
+      state.items = state.items.filter((item) => !ids.has(item.id));
+      break;
+    case "AMENDED":
+      if (event.item) replaceItem(event.item.id, event.item);
+      break;
+    default:
+      break;
+  }
+  renderList();
+}
+
+// A new item goes where the list's order puts it, unless that is past what is loaded (the
+// next page brings it then): no duplicate, no gap.
+function insertLive(item) {
+  if (!belongs(item, state.tab) || state.items.some((other) => other.id === item.id)) return;
+  const newer = (a, b) => a.visibleFrom > b.visibleFrom || (a.visibleFrom === b.visibleFrom && a.id > b.id);
+  const at = state.items.findIndex((other) => newer(item, other));
+  if (at === -1) {
+    if (!state.hasNext) state.items.push(item);
+  } else {
+    state.items.splice(at, 0, item);
+  }
+}
+
+function refetch() {
+  resetList();
+  refreshClub();
+}
+
+function setLiveStatus(status) {
+  const line = $("#live-status");
+  line.dataset.status = status;
+  line.textContent = status === "live" ? t("live") : status === "signed-out" ? "" : t("reconnecting");
+  if (status === "signed-out") signOut();
+}
+
+// ---- the point-club card
+
+let clubTimer = null;
+
+function refreshClubSoon() {
+  clearTimeout(clubTimer);
+  clubTimer = setTimeout(refreshClub, 800);
+}
+
+async function refreshClub() {
+  const stateLine = $("#club-state");
+  stateLine.dataset.state = "loading";
+  stateLine.textContent = t("loading");
+  try {
+    const data = await api("ClubCard", {});
+    renderClub($("#club-body"), data.viewer.pointClub, state.locale);
+    stateLine.dataset.state = "ok";
+    stateLine.textContent = "";
+  } catch (error) {
+    stateLine.dataset.state = "error";
+    stateLine.replaceChildren(`${error.message} `, h("button", { type: "button", onclick: refreshClub }, t("retry")));
+  }
+}
+
+// ---- the page
+
+function renderChrome() {
+  document.documentElement.lang = state.locale;
+  $("#locale").value = state.locale;
+  $("#inbox-title").textContent = t("inbox");
+  $("#club-title").textContent = t("club");
+  $("#mark-all").textContent = t("markAll");
+  $("#signout").textContent = t("signOut");
+  const tabs = ["all", "unread", ...state.config.categories];
+  $("#tabs").replaceChildren(
+    ...tabs.map((tab) =>
+      h(
+        "button",
+        {
+          type: "button",
+          role: "tab",
+          "data-tab": tab,
+          "aria-selected": String(tab === state.tab),
+          tabindex: tab === state.tab ? "0" : "-1",
+          onclick: () => chooseTab(tab),
+          onkeydown: (event) => moveTab(event, tabs),
+        },
+        label(tab),
+      ),
+    ),
+  );
+}
+
+function chooseTab(tab) {
+  state.tab = tab;
+  renderChrome();
+  $(`[data-tab="${tab}"]`).focus();
+  resetList();
+}
+
+function moveTab(event, tabs) {
+  const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+  if (!step) return;
+  const next = tabs[(tabs.indexOf(state.tab) + step + tabs.length) % tabs.length];
+  chooseTab(next);
+}
+
+function signOut() {
+  clearSession("member");
+  state.live?.stop();
+  state.live = null;
+  state.session = null;
+  location.reload();
+}
+
+async function start(session) {
+  state.session = session;
+  hideSignIn();
+  $("#who").textContent = session.userId;
+  $("#signout").hidden = false;
+  renderChrome();
+  state.live = new LiveInbox({
+    token: session.token,
+    locale: state.locale,
+    document: MEMBER.InboxEvents,
+    onEvent,
+    onStatus: setLiveStatus,
+  });
+  state.live.start();
+  await Promise.all([resetList(), refreshClub()]);
+}
+
+async function main() {
+  state.config = await pageConfig();
+  if (!state.config.locales.includes(state.locale)) state.locale = state.config.defaultLocale;
+  $("#locale").addEventListener("change", (event) => {
+    state.locale = event.target.value;
+    localStorage.setItem("pointclub.locale", state.locale);
+    renderChrome();
+    state.synced = false; // the reconnect below starts over: its SYNC is not a gap
+    state.live?.restart(state.locale);
+    refetch();
+  });
+  $("#mark-all").addEventListener("click", markAll);
+  $("#signout").addEventListener("click", signOut);
+  $("#bell").addEventListener("click", () => {
+    if (state.tab !== "unread") chooseTab("unread");
+    $("#inbox").scrollIntoView({ behavior: "smooth" });
+  });
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting) && state.session) loadMore();
+  }, { rootMargin: "200px" }).observe($("#more"));
+  // Another tab of this browser signed in or out: follow it.
+  window.addEventListener("storage", (event) => {
+    if (event.key === "pointclub.session.member") location.reload();
+  });
+  renderChrome();
+  const session = loadSession("member");
+  if (session) {
+    await start(session);
+    return;
+  }
+  signInPicker({
+    config: state.config,
+    admin: false,
+    onPick: async (account) => {
+      const signed = await devSignIn(account.userId, false);
+      saveSession("member", signed);
+      await start(signed);
+    },
+  });
+}
+
+main().catch((error) => {
+  $("#list-state").textContent = error.message;
+  $("#list-state").dataset.state = "error";
+});
