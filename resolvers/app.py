@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import structlog
 from starlette.applications import Starlette
@@ -29,6 +29,7 @@ __all__ = ["PointclubGraphQL", "admin_schema", "create_app", "install", "public_
 Startup = Callable[[Container], Awaitable[None]]
 HUB_START_SECONDS = 2.0  # the hub is given this long to connect before the app serves
 log = structlog.get_logger("pointclub.serve")
+JOBS_STOP_SECONDS = 5.0  # how long a stopping server waits for an in-process job to let go
 
 
 def install(app: Starlette, container: Container) -> None:
@@ -62,10 +63,9 @@ def create_app(
             try:
                 yield
             finally:
-                if jobs is not None:
+                if jobs is not None:  # a run cut short is safe: prepare-due can be killed
                     jobs.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await jobs
+                    await asyncio.wait({jobs}, timeout=JOBS_STOP_SECONDS)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -121,19 +121,30 @@ def create_app(
     )
 
 
-async def prepare_due_every(container: Container, seconds: float) -> None:
+async def prepare_due_every(
+    container: Container, seconds: float, *, longest_wait: float = 60.0
+) -> None:
     """``POINTCLUB_SERVE_PREPARE_DUE_SECONDS``: ``prepare-due`` in the server's process, so what
     the console schedules is published with no scheduler running (``serve``'s embedded default).
-    A failed run is logged and the next one tries again."""
+    A failed run is logged once and retried after a doubling wait (up to ``longest_wait``), so
+    a store that is down is neither hammered nor logged every few seconds; recovery is logged.
+    Running it in several processes at once is safe (each notification is claimed once)."""
     prepare = container.prepare_due()
     reported: set[tuple[str, str]] = set()  # each failure logged once, not every few seconds
+    wait, failing = seconds, 0
     while True:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(wait)
         try:
             report = await prepare.run(lambda _: None)
         except Exception:
-            log.warning("serve.prepare_due_failed", exc_info=True)
+            failing += 1
+            if failing == 1:
+                log.warning("serve.prepare_due_failed", exc_info=True)
+            wait = min(longest_wait, max(seconds, wait * 2))
             continue
+        if failing:
+            log.info("serve.prepare_due_recovered", failed_runs=failing)
+        wait, failing = seconds, 0
         for failure in report.failed:
             if failure not in reported and len(reported) < 1_000:
                 reported.add(failure)

@@ -29,6 +29,7 @@ WEB_ROOT = PROJECT_ROOT / "web"
 LOCALES = ("ja", "en")  # the pages' locale switch; content falls back to Japanese
 DEV_TOKEN_TTL = timedelta(hours=12)
 DEV_TOKEN_BODY_BYTES = 1024
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "via")
 
 # Only this origin's files and connections; no inline script or style, no framing.
 PAGE_HEADERS = {
@@ -52,9 +53,15 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         Route("/web/config.json", _config(settings), methods=["GET"]),
         Mount("/web", app=_Files(directory=WEB_ROOT), name="web"),
     ]
-    if not settings.is_production:
+    if dev_sign_in(settings):
         routes.append(Route("/dev/token", _dev_token(settings), methods=["POST"]))
     return routes
+
+
+def dev_sign_in(settings: Settings) -> bool:
+    """The demo sign-in exists only in development with the public development secret: with a
+    real secret, even a development server's tokens are worth stealing, so it signs none."""
+    return not settings.is_production and settings.uses_development_secret
 
 
 class _Files(StaticFiles):
@@ -77,7 +84,7 @@ def _page(name: str) -> Any:
 
 def _config(settings: Settings) -> Any:
     accounts: list[dict[str, Any]] = []
-    if not settings.is_production:
+    if dev_sign_in(settings):
         accounts = [
             {"userId": member.user_id, "label": f"{member.user_id} ({member.rank})", "admin": False}
             for member in MEMBERS
@@ -85,7 +92,7 @@ def _config(settings: Settings) -> Any:
         accounts.append({"userId": DEMO_ADMIN, "label": f"{DEMO_ADMIN} (operator)", "admin": True})
     body = orjson.dumps(
         {
-            "development": not settings.is_production,
+            "development": dev_sign_in(settings),
             "categories": list(settings.categories),
             "ranks": [rank.code for rank in RankTable.from_file(settings.ranks_file).ranks],
             "locales": list(LOCALES),
@@ -103,15 +110,29 @@ def _config(settings: Settings) -> Any:
 def _dev_token(settings: Settings) -> Any:
     """``POST /dev/token {"userId": "...", "admin": false}`` → ``{"token", "expiresAt"}``.
 
-    Development only (the route does not exist in production, and the issuer refuses there
-    too), and only for a caller on this machine: the development secret signs tokens anyone
-    could sign, but a server bound to another interface should not hand them out. A JSON body
-    is required, so another site's page cannot post here without a CORS preflight (refused)."""
+    Development only (no route in production or with a real secret; the issuer refuses in
+    production too), and only to a browser on this machine talking to this machine directly:
+    - the peer is a loopback address (a server bound to another interface hands out nothing);
+    - the request carries no proxy header (``Forwarded``, ``X-Forwarded-*``, ``X-Real-IP``,
+      ``Via``): a local proxy or tunnel makes a remote caller look like loopback;
+    - the ``Host`` is localhost or a loopback address, and an ``Origin``, when sent, is that
+      same host: another site's page whose name resolves to 127.0.0.1 (DNS rebinding) sends
+      its own name in both, and is refused;
+    - the body is JSON, so another site's page cannot post here without a CORS preflight
+      (which is refused: there is no CORS)."""
     issuer = DevTokenIssuer(settings)
 
     async def dev_token(request: Request) -> Response:
         if not _is_loopback(request.client.host if request.client else ""):
             return _refuse(403, "development tokens are only issued to this machine")
+        if any(header in request.headers for header in PROXY_HEADERS):
+            return _refuse(403, "development tokens are not issued through a proxy")
+        host = request.headers.get("host", "")
+        if not _is_loopback(_hostname(host)):
+            return _refuse(403, "development tokens are only issued at localhost or 127.0.0.1")
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in {f"http://{host}", f"https://{host}"}:
+            return _refuse(403, "development tokens are only issued to this server's own pages")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return _refuse(415, "send a JSON body")
         raw = await request.body()
@@ -141,6 +162,14 @@ def _dev_token(settings: Settings) -> Any:
 
 def _refuse(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _hostname(host: str) -> str:
+    """``Host``'s name without the port: ``[::1]:8000`` → ``::1``, ``localhost:8000`` →
+    ``localhost``."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,16 +10,19 @@ import json
 import re
 from contextlib import suppress
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from core.domain.notification import NotificationState
 from core.settings import Environment, Settings
-from core.usecases.prepare_due import PrepareDue
+from core.usecases.prepare_due import DueReport, PrepareDue
 from resolvers.app import create_app, install, prepare_due_every
 from tests.e2e.gql import app_client, codes
 from tests.e2e.test_admin import CREATE, SCHEDULE, admin, draft
@@ -33,11 +36,16 @@ ADMIN_BY_NAME = {operation["name"]: operation for operation in ADMIN_MANIFEST["o
 PRODUCTION = {"env": Environment.PRODUCTION, "jwt_secret": "x" * 40}
 
 
-async def client_of(settings: Settings, container: Container, peer: str = "127.0.0.1") -> Any:
+async def client_of(
+    settings: Settings,
+    container: Container,
+    peer: str = "127.0.0.1",
+    base_url: str = "http://127.0.0.1:8000",
+) -> Any:
     app = create_app(settings, container=container)
     install(app, container)
     transport = httpx.ASGITransport(app=app, client=(peer, 50_000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 async def test_development_serves_both_pages_their_files_and_config(
@@ -120,6 +128,52 @@ async def test_development_tokens_for_this_machine_only_and_checked(
         assert away.status_code == 403 and "token" not in away.json()
 
 
+@pytest.mark.parametrize(
+    ("base_url", "headers", "issued"),
+    [
+        ("http://localhost:8000", {"Origin": "http://localhost:8000"}, True),
+        ("http://[::1]:8000", {}, True),
+        # DNS rebinding: another site's name now resolves to 127.0.0.1; its page sends its
+        # own name as Host and Origin.
+        ("http://evil.example:8000", {"Origin": "http://evil.example:8000"}, False),
+        ("http://evil.example", {}, False),
+        # A page of another origin (another port on this machine included) posting here.
+        ("http://127.0.0.1:8000", {"Origin": "http://127.0.0.1:9999"}, False),
+        ("http://127.0.0.1:8000", {"Origin": "null"}, False),
+        # A local proxy or tunnel makes any caller look like loopback.
+        ("http://127.0.0.1:8000", {"X-Forwarded-For": "203.0.113.9"}, False),
+        ("http://127.0.0.1:8000", {"Forwarded": "for=203.0.113.9"}, False),
+        ("http://127.0.0.1:8000", {"Via": "1.1 tunnel"}, False),
+        ("http://127.0.0.1:8000", {"X-Real-IP": "203.0.113.9"}, False),
+    ],
+)
+async def test_development_tokens_only_to_this_servers_own_pages_without_a_proxy(
+    settings: Settings,
+    container: Container,
+    base_url: str,
+    headers: dict[str, str],
+    issued: bool,
+) -> None:
+    async with await client_of(settings, container, base_url=base_url) as client:
+        answer = await client.post("/dev/token", json={"userId": "alice"}, headers=headers)
+    assert answer.status_code == (200 if issued else 403), answer.text
+    assert ("token" in answer.json()) is issued
+
+
+async def test_no_development_sign_in_with_a_real_secret(
+    settings: Settings, container: Container
+) -> None:
+    """A development server given a real secret signs nothing for the pages: its tokens would
+    be real ones."""
+    real = settings.model_copy(update={"jwt_secret": SecretStr("r" * 40)})
+    assert not real.uses_development_secret
+    async with await client_of(real, container) as client:
+        answer = await client.post("/dev/token", json={"userId": "alice", "admin": True})
+        config = (await client.get("/web/config.json")).json()
+    assert answer.status_code in {404, 405}
+    assert config["development"] is False and config["accounts"] == []
+
+
 async def test_the_consoles_operations_run_by_hash_and_admin_trusted_only_refuses_text(
     settings: Settings, container: Container, tokens: DevTokenIssuer
 ) -> None:
@@ -200,3 +254,39 @@ async def test_prepare_due_in_process_publishes_what_is_due_and_survives_failure
     assert runs >= 2
     assert await state_of(ids["now"]) is NotificationState.PUBLISHED
     assert await state_of(ids["tomorrow"]) is NotificationState.SCHEDULED
+
+
+async def test_prepare_due_in_process_backs_off_while_the_store_is_down_and_logs_once(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that is down is neither hammered every interval nor logged every interval."""
+    down = True
+    started: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def run(self: PrepareDue, progress_for: Any) -> Any:
+        started.append(loop.time())
+        if down:
+            raise ConnectionError("the store is down")
+        return DueReport()
+
+    monkeypatch.setattr(PrepareDue, "run", run)
+    with capture_logs() as logs:
+        task = asyncio.create_task(prepare_due_every(container, 0.01, longest_wait=0.16))
+        await asyncio.sleep(1.2)
+        down = False
+        await asyncio.sleep(0.4)
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    while_down = [at for at in started if at < started[0] + 1.2]
+    # 0.01 s apart would be over 100 runs; doubling to 0.16 s gives about a dozen.
+    assert 5 <= len(while_down) <= 16, len(while_down)
+    gaps = [b - a for a, b in pairwise(while_down)]
+    assert max(gaps) >= 0.15 and max(gaps) < 0.3
+    events = [entry["event"] for entry in logs]
+    assert events.count("serve.prepare_due_failed") == 1
+    assert events.count("serve.prepare_due_recovered") == 1
+    # Recovered: back to the short interval.
+    after = [at for at in started if at > started[0] + 1.45]
+    assert len(after) >= 5
