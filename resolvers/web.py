@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from core.auth import DevTokenIssuer
 from core.domain.audience import MEMBER_ID
@@ -71,6 +73,14 @@ class _Files(StaticFiles):
         response = super().file_response(*args, **kwargs)
         response.headers.update(PAGE_HEADERS)
         return response
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as missing:  # a 404 or 405 carries the same headers
+            return PlainTextResponse(
+                missing.detail, status_code=missing.status_code, headers=PAGE_HEADERS
+            )
 
 
 def _page(name: str) -> Any:

@@ -205,37 +205,110 @@ def test_open_mark_unread_archive_and_mark_all_follow_the_api(
     assert page.is_hidden("#badge")
 
 
+class Held:
+    """The page's GraphQL requests of the named operations, held until the test answers them;
+    the others go through."""
+
+    def __init__(self, page: Any, *names: str) -> None:
+        self.names = set(names)
+        self.routes: dict[str, list[Any]] = {name: [] for name in names}
+        self.page = page
+        page.route("**/graphql", self._route)
+
+    def _route(self, route: Any) -> None:
+        name = json.loads(route.request.post_data or "{}").get("operationName")
+        if name in self.names:
+            self.routes[name].append(route)
+        else:
+            route.continue_()
+
+    def wait(self, name: str) -> Any:
+        for _ in range(150):
+            if self.routes[name]:
+                return self.routes[name].pop(0)
+            self.page.wait_for_timeout(100)  # lets Playwright dispatch the route
+        errors = (
+            self.page.inner_text("#form-errors") if self.page.query_selector("#form-errors") else ""
+        )
+        pytest.fail(f"timed out waiting for the {name} request {errors}")
+
+    def stop(self) -> None:
+        self.page.unroute("**/graphql")
+
+
+REFUSAL = json.dumps({"errors": [{"message": "refused", "extensions": {"code": "UNAVAILABLE"}}]})
+
+
+def refuse(route: Any) -> None:
+    route.fulfill(status=200, content_type="application/json", body=REFUSAL)
+
+
 def test_a_refused_change_is_rolled_back_with_a_visible_error(
     open_page: Callable[..., Watched], site: Site
 ) -> None:
     user = "web-refused"
-    target = deliver(site, user, "拒否される")
-    eventually(lambda: unread(site, user) == 1, "the delivery")
+    target, kept, opened = (deliver(site, user, f"拒否{i}") for i in range(3))
+    eventually(lambda: unread(site, user) == 3, "the deliveries")
     watched = open_page("/")
     sign_in(watched, site, user)
     page = watched.page
 
-    held: list[Any] = []  # the MarkRead request, answered once the page has been looked at
-
-    def hold(route: Any) -> None:
-        body = json.loads(route.request.post_data or "{}")
-        if body.get("operationName") == "MarkRead":
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route("**/graphql", hold)
+    held = Held(page, "MarkRead", "Archive")
     page.click(f'.item[data-id="{target}"] .item-title')
     page.wait_for_selector(f'.item[data-id="{target}"][data-read="true"]', timeout=WAIT_MS)
-    assert badge(watched) == 0  # made at once, before any answer
-    eventually(lambda: held, "the MarkRead request")
-    refusal = {"errors": [{"message": "refused", "extensions": {"code": "UNAVAILABLE"}}]}
-    held[0].fulfill(status=200, content_type="application/json", body=json.dumps(refusal))
+    assert badge(watched) == 2  # made at once, before any answer
+    refuse(held.wait("MarkRead"))
     page.wait_for_selector(".toast-error", timeout=WAIT_MS)
     assert "refused" in page.inner_text(".toast-error")
     page.wait_for_selector(f'.item[data-id="{target}"][data-read="false"]', timeout=WAIT_MS)
-    assert badge(watched) == 1 == unread(site, user)  # rolled back; the server has it unread
-    page.unroute("**/graphql")
+    assert badge(watched) == 3 == unread(site, user)  # rolled back; the server has it unread
+
+    # Two changes out at once, one refused: only that one is taken back.
+    page.click(f'.item[data-id="{kept}"] .archive')
+    page.click(f'.item[data-id="{opened}"] .item-title')
+    archive, read = held.wait("Archive"), held.wait("MarkRead")
+    assert badge(watched) == 1
+    refuse(archive)
+    page.wait_for_selector(f'.item[data-id="{kept}"][data-read="false"]', timeout=WAIT_MS)
+    assert page.get_attribute(f'.item[data-id="{opened}"]', "data-read") == "true"
+    assert badge(watched) == 2
+    assert [item_id for item_id, _ in shown(watched)] == [opened, kept, target]
+    read.continue_()
+    settles(watched, site, user, 2)
+
+    # A live item arrives while a change is out, and the change is refused: the item stays.
+    page.click(f'.item[data-id="{kept}"] .item-title')
+    pending = held.wait("MarkRead")
+    fresh = deliver(site, user, "保留中の新着")
+    page.wait_for_selector(f'.item[data-id="{fresh}"]', timeout=WAIT_MS)
+    refuse(pending)
+    held.stop()
+    settles(watched, site, user, 3)
+    assert page.is_visible(f'.item[data-id="{fresh}"]')
+
+
+def test_what_arrives_while_a_page_travels_is_not_lost_or_outdone(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    """A page read before a live event and answered after it: the event's item is in the list
+    and the badge is the event's count, not the page's older one."""
+    user = "web-travel"
+    deliver(site, user, "最初の一通")
+    eventually(lambda: unread(site, user) == 1, "the delivery")
+    watched = open_page("/")
+    sign_in(watched, site, user)
+    page = watched.page
+    held = Held(page, "InboxPage")
+    page.click('[data-tab="unread"]')
+    route = held.wait("InboxPage")
+    answer = route.fetch()  # the page is read now, before the next delivery
+    fresh = deliver(site, user, "ページの途中の新着")
+    page.wait_for_selector(".toast:has-text('ページの途中の新着')", timeout=WAIT_MS)
+    route.fulfill(response=answer)
+    held.stop()
+    page.wait_for_selector(f'.item[data-id="{fresh}"]', timeout=WAIT_MS)
+    assert badge(watched) == 2 == unread(site, user)
+    settles(watched, site, user, 2)
 
 
 def test_scrolling_loads_each_page_once_while_new_items_arrive(
@@ -357,6 +430,69 @@ def test_the_operator_creates_previews_publishes_amends_and_recalls(
     page.set_viewport_size(PHONE)
     page.evaluate("document.querySelector('#list-title').scrollIntoView()")
     shoot(page, "console-phone")
+
+
+def test_the_console_keeps_an_open_recall_box_and_retries_only_what_failed(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    user = "web-console-retry"
+    console = open_page("/admin")
+    page = console.page
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    page.click('[data-user="demo-admin"]')
+    page.wait_for_selector("#rows tr", timeout=WAIT_MS)
+
+    # The schedule fails after the create: the draft is said, and pressing again schedules it
+    # (no second notification).
+    held = Held(page, "ScheduleNotification")
+    page.fill("#title-ja", "一度だけ")
+    page.fill("#body-ja", "本文")
+    page.fill("#user-id", user)
+    page.click("#publish")
+    aborted = time.monotonic()
+    held.wait("ScheduleNotification").abort()  # the browser logs the failed request: expected
+    page.wait_for_selector("#form-errors:has-text('saved as a draft')", timeout=WAIT_MS)
+    console.allowed.append((aborted, time.monotonic(), "net::ERR_FAILED"))
+    held.stop()
+    page.click("#publish")
+    page.wait_for_selector(".toast:has-text('SCHEDULED')", timeout=WAIT_MS)
+    once = [n for n in _notifications(site) if n["audience"].get("userId") == user]
+    assert len(once) == 1 and once[0]["state"] in {"SCHEDULED", "PREPARING", "PUBLISHED"}
+
+    # Failed again, then edited: the edited form is another notification, with its own key.
+    held = Held(page, "ScheduleNotification")
+    page.fill("#title-ja", "二通目")
+    page.fill("#body-ja", "本文")
+    page.fill("#user-id", user)
+    page.click("#publish")
+    aborted = time.monotonic()
+    held.wait("ScheduleNotification").abort()  # the browser logs the failed request: expected
+    page.wait_for_selector("#form-errors:has-text('saved as a draft')", timeout=WAIT_MS)
+    console.allowed.append((aborted, time.monotonic(), "net::ERR_FAILED"))
+    held.stop()
+    page.fill("#title-ja", "二通目(直し)")
+    page.click("#publish")
+    page.wait_for_selector(".toast:has-text('SCHEDULED')", timeout=WAIT_MS)
+    titles = {
+        n["contents"][0]["title"]: n["state"]
+        for n in _notifications(site)
+        if n["audience"].get("userId") == user
+    }
+    assert titles.keys() == {"一度だけ", "二通目", "二通目(直し)"}
+    assert titles["二通目"] == "DRAFT"  # left as the operator was told
+
+    # An open recall box with a typed reason outlives the list's refreshes.
+    row = f'tr[data-id="{once[0]["id"]}"]'
+    page.click(f"{row} .recall")
+    page.type(f"{row} .recall-box input", "理由を入力中")
+    with page.expect_request(lambda r: "Notifications" in (r.post_data or ""), timeout=WAIT_MS):
+        pass  # a refresh went out...
+    page.wait_for_timeout(500)  # ...and was drawn
+    assert page.is_visible(f"{row} .recall-box")
+    assert page.input_value(f"{row} .recall-box input") == "理由を入力中"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
+        "Reason for the recall"
+    )
 
 
 def _notifications(site: Site) -> list[dict[str, Any]]:

@@ -73,7 +73,12 @@ async def test_development_serves_both_pages_their_files_and_config(
     assert {"userId": "demo-admin", "label": "demo-admin (operator)", "admin": True} in config[
         "accounts"
     ]
-    assert (await api.get("/web/../core/settings.py")).status_code == 404
+    for outside in ("/web/../core/settings.py", "/web/%2e%2e/core/settings.py"):
+        assert (await api.get(outside)).status_code == 404
+    missing = await api.get("/web/js/nothing.js")  # a miss under /web carries the page headers
+    assert missing.status_code == 404
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in missing.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize("pages", [None, True])

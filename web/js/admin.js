@@ -16,6 +16,7 @@ import { $, formatDate, formatNumber, h, hideSignIn, signInPicker, toast } from 
 const STATES = ["ALL", "DRAFT", "SCHEDULED", "PREPARING", "PUBLISHED", "RECALLED"];
 const REFRESH_MS = 3000;
 const PAGE = 50;
+const REFRESH_PAGE = 100; // the largest page the admin API gives
 
 const state = {
   config: null,
@@ -24,11 +25,16 @@ const state = {
   rows: [],
   cursor: null,
   hasNext: false,
-  generation: 0,
+  generation: 0, // bumped by every change of what the list holds: older answers are dropped
+  listBusy: false, // one read of the list at a time (a page, or the refresh)
+  moreWanted: false, // "More" was pressed while the list was being read
+  replace: false, // the next first page replaces the rows on screen
+  rowElements: new Map(), // id -> { tr, shape, notification }: a refresh updates rows in place
   amending: null, // the notification whose content the form edits
   previewLocale: "ja",
   segments: [],
-  idempotencyKey: newKey(), // one per notification composed: a retry makes one
+  idempotencyKey: newKey(), // one per form's content: a retry makes one notification
+  created: null, // { key, notification }: created with this key, not yet scheduled
   loaded: false,
 };
 
@@ -107,13 +113,26 @@ async function submit(event, publish) {
   if (errors.length) return;
   setBusy(true);
   try {
-    const created = (await api("CreateNotification", { input, idempotencyKey: state.idempotencyKey })).createNotification;
-    if (created.userErrors.length) return showErrors(created.userErrors);
-    let notification = created.notification;
+    // Created already (the schedule failed, the operator presses again): schedule that one.
+    let notification = state.created?.key === state.idempotencyKey ? state.created.notification : null;
+    if (!notification) {
+      const created = (await api("CreateNotification", { input, idempotencyKey: state.idempotencyKey })).createNotification;
+      if (created.userErrors.length) return showErrors(created.userErrors);
+      notification = created.notification;
+      state.created = { key: state.idempotencyKey, notification };
+    }
     if (publish) {
-      const scheduled = (await api("ScheduleNotification", { id: notification.id, visibleFrom: at.toISOString() })).scheduleNotification;
-      if (scheduled.userErrors.length) return showErrors(scheduled.userErrors);
-      notification = scheduled.notification;
+      const draft = notification.id;
+      try {
+        const scheduled = (await api("ScheduleNotification", { id: draft, visibleFrom: at.toISOString() })).scheduleNotification;
+        if (scheduled.userErrors.length) {
+          return showErrors([...scheduled.userErrors, { message: `${draft} is saved as a draft meanwhile` }]);
+        }
+        notification = scheduled.notification;
+      } catch (error) {
+        reloadRows();
+        return showErrors([{ message: `${draft} is saved as a draft; scheduling it failed (${error.message}): press again to retry` }]);
+      }
     }
     toast(publish ? `${notification.id}: ${notification.state} from ${formatDate(notification.visibleFrom, "en")}` : `${notification.id}: saved as a draft`);
     resetForm();
@@ -147,9 +166,15 @@ function setBusy(busy) {
   for (const id of ["publish", "save-draft", "cancel-amend"]) $(`#${id}`).disabled = busy;
 }
 
+// Another content is another notification: a new key, and nothing created for it yet.
+function formChanged() {
+  state.idempotencyKey = newKey();
+  state.created = null;
+}
+
 function resetForm() {
   state.amending = null;
-  state.idempotencyKey = newKey();
+  formChanged();
   for (const id of ["title-ja", "body-ja", "title-en", "body-en", "url"]) $(`#${id}`).value = "";
   $("#compose-title").textContent = "New notification";
   $("#publish").textContent = "Publish";
@@ -253,14 +278,26 @@ async function createSegment() {
 
 // ---- the list
 
-async function reloadRows() {
+// After an action the rows on screen stay until the first page replaces them; another filter
+// clears them at once.
+async function reloadRows({ clear = false } = {}) {
   state.generation += 1;
   state.cursor = null;
-  state.rows = [];
+  state.replace = true;
+  state.listBusy = false;
+  if (clear) {
+    state.rows = [];
+    renderRows();
+  }
   await loadRows();
 }
 
 async function loadRows() {
+  if (state.listBusy) {
+    state.moreWanted = true; // after the refresh that is on its way
+    return;
+  }
+  state.listBusy = true;
   const generation = state.generation;
   const line = $("#list-state");
   try {
@@ -270,6 +307,8 @@ async function loadRows() {
       state: state.filter === "ALL" ? null : state.filter,
     });
     if (generation !== state.generation) return;
+    if (state.replace) state.rows = [];
+    state.replace = false;
     const known = new Set(state.rows.map((row) => row.id));
     state.rows.push(...data.notifications.edges.map((edge) => edge.node).filter((node) => !known.has(node.id)));
     state.cursor = data.notifications.pageInfo.endCursor ?? state.cursor;
@@ -279,24 +318,54 @@ async function loadRows() {
     line.textContent = state.rows.length ? "" : "Nothing here.";
     renderRows();
   } catch (error) {
+    if (generation !== state.generation) return;
     line.dataset.state = "error";
     line.textContent = error.message;
+    if (!state.rows.length) renderRows(); // not the rows of another filter
+  } finally {
+    if (generation === state.generation) state.listBusy = false;
+  }
+  if (state.moreWanted && !state.listBusy && state.hasNext) {
+    state.moreWanted = false;
+    loadRows();
   }
 }
 
-// Statistics move while the fan-out and the reads go on: the loaded rows are read again.
+// Statistics move while the fan-out and the reads go on: every loaded row is read again (in
+// pages, as many as are loaded), and the figures change in place: an open recall box and its
+// typed reason stay.
 async function refreshRows() {
-  if (!state.session || document.hidden || !state.loaded) return;
+  if (!state.session || document.hidden || !state.loaded || state.listBusy) return;
+  state.listBusy = true;
   const generation = state.generation;
+  const rows = [];
+  let after = null;
+  let hasNext = true;
   try {
-    const data = await api("Notifications", { first: Math.min(100, Math.max(PAGE, state.rows.length)), state: state.filter === "ALL" ? null : state.filter });
-    if (generation !== state.generation) return;
-    state.rows = data.notifications.edges.map((edge) => edge.node);
-    state.cursor = data.notifications.pageInfo.endCursor;
-    state.hasNext = data.notifications.pageInfo.hasNextPage;
+    while (hasNext && rows.length < Math.max(PAGE, state.rows.length)) {
+      const data = await api("Notifications", {
+        first: REFRESH_PAGE,
+        after,
+        state: state.filter === "ALL" ? null : state.filter,
+      });
+      if (generation !== state.generation) return;
+      const known = new Set(rows.map((row) => row.id));
+      rows.push(...data.notifications.edges.map((edge) => edge.node).filter((node) => !known.has(node.id)));
+      after = data.notifications.pageInfo.endCursor ?? after;
+      hasNext = data.notifications.pageInfo.hasNextPage;
+    }
+    state.rows = rows;
+    state.cursor = after;
+    state.hasNext = hasNext;
     renderRows();
   } catch {
     // The next refresh tries again; a failed action says so itself.
+  } finally {
+    if (generation === state.generation) state.listBusy = false;
+  }
+  if (state.moreWanted && !state.listBusy) {
+    state.moreWanted = false;
+    loadRows();
   }
 }
 
@@ -309,20 +378,62 @@ function audienceText(audience) {
   return `segment ${audience.segment}${audience.rule === "LIVE" ? " (live)" : ""}`;
 }
 
+// The row as last shown: what its buttons act on.
+const current = (id) => state.rowElements.get(id)?.notification;
+
+// Rows are kept by id: a row whose actions do not change is updated in place and not moved, so
+// a refresh does not close an open recall box or take the focus from its reason.
 function renderRows() {
-  $("#rows").replaceChildren(...state.rows.map(renderRow));
+  const body = $("#rows");
+  const wanted = state.rows.map((notification) => {
+    const shape = `${notification.state === "DRAFT"}/${notification.state === "RECALLED"}`;
+    let entry = state.rowElements.get(notification.id);
+    if (!entry || entry.shape !== shape) {
+      entry = { tr: renderRow(notification), shape };
+      state.rowElements.set(notification.id, entry);
+    }
+    entry.notification = notification;
+    fillRow(entry.tr, notification);
+    return entry.tr;
+  });
+  const keep = new Set(wanted);
+  for (const [id, entry] of state.rowElements) {
+    if (!keep.has(entry.tr)) {
+      entry.tr.remove();
+      state.rowElements.delete(id);
+    }
+  }
+  let next = body.firstChild;
+  for (const tr of wanted) {
+    if (tr === next) next = next.nextSibling;
+    else body.insertBefore(tr, next);
+  }
   $("#more-rows").hidden = !state.hasNext;
 }
 
-function renderRow(notification) {
+function fillRow(tr, notification) {
   const stats = notification.stats;
+  tr.dataset.state = notification.state;
+  const cells = tr.children;
+  cells[0].replaceChildren(titleOf(notification), h("div", { class: "hint" }, `${notification.id} · ${notification.category}`));
+  cells[1].replaceChildren(h("span", { class: "state-tag", "data-state": notification.state }, notification.state));
+  cells[2].textContent = audienceText(notification.audience);
+  cells[3].textContent = formatDate(notification.visibleFrom, "en");
+  cells[4].textContent = formatNumber(stats.targeted, "en");
+  cells[5].textContent = formatNumber(stats.delivered, "en");
+  cells[6].textContent = `${formatNumber(stats.read, "en")} (${Math.round(stats.readRate * 100)}%)`;
+}
+
+// A row's cells, and its actions by state; the actions act on the row as last read.
+function renderRow(notification) {
+  const id = notification.id;
   const recallBox = h("div", { class: "row recall-box", hidden: true });
   const actions = h("td", { class: "actions" });
   if (notification.state === "DRAFT") {
-    actions.append(h("button", { type: "button", class: "publish", onclick: () => publishDraft(notification) }, "Publish"));
+    actions.append(h("button", { type: "button", class: "publish", onclick: () => publishDraft(current(id)) }, "Publish"));
   }
   if (notification.state !== "RECALLED") {
-    actions.append(h("button", { type: "button", class: "amend", onclick: () => startAmend(notification) }, "Amend"));
+    actions.append(h("button", { type: "button", class: "amend", onclick: () => startAmend(current(id)) }, "Amend"));
     actions.append(
       h("button", {
         type: "button",
@@ -334,19 +445,19 @@ function renderRow(notification) {
       }, "Recall"),
     );
     const reason = h("input", { type: "text", maxlength: "500", "aria-label": "Reason for the recall", placeholder: "Reason" });
-    recallBox.append(reason, h("button", { type: "button", class: "danger confirm-recall", onclick: () => recall(notification, reason.value) }, "Recall now"));
+    recallBox.append(reason, h("button", { type: "button", class: "danger confirm-recall", onclick: () => recall(current(id), reason.value) }, "Recall now"));
     actions.append(recallBox);
   }
   return h(
     "tr",
-    { "data-id": notification.id, "data-state": notification.state },
-    h("td", {}, titleOf(notification), h("div", { class: "hint" }, `${notification.id} · ${notification.category}`)),
-    h("td", {}, h("span", { class: "state-tag", "data-state": notification.state }, notification.state)),
-    h("td", { class: "wide" }, audienceText(notification.audience)),
-    h("td", { class: "wide" }, formatDate(notification.visibleFrom, "en")),
-    h("td", { class: "num targeted" }, formatNumber(stats.targeted, "en")),
-    h("td", { class: "num delivered" }, formatNumber(stats.delivered, "en")),
-    h("td", { class: "num read" }, `${formatNumber(stats.read, "en")} (${Math.round(stats.readRate * 100)}%)`),
+    { "data-id": id },
+    h("td", {}),
+    h("td", {}),
+    h("td", { class: "wide" }),
+    h("td", { class: "wide" }),
+    h("td", { class: "num targeted" }),
+    h("td", { class: "num delivered" }),
+    h("td", { class: "num read" }),
     actions,
   );
 }
@@ -388,7 +499,7 @@ function renderStates() {
         onclick: () => {
           state.filter = name;
           renderStates();
-          reloadRows();
+          reloadRows({ clear: true });
         },
       }, name === "ALL" ? "All" : name),
     ),
@@ -408,7 +519,7 @@ async function start(session) {
   $("#who").textContent = session.userId;
   $("#signout").hidden = false;
   renderStates();
-  await Promise.all([reloadRows(), loadSegments(), previewNewSegment()]);
+  await Promise.all([reloadRows({ clear: true }), loadSegments(), previewNewSegment()]);
   setInterval(refreshRows, REFRESH_MS);
 }
 
@@ -419,7 +530,13 @@ async function main() {
     ...state.config.ranks.map((code) => h("label", {}, h("input", { type: "checkbox", value: code }), ` ${code}`)),
   );
   $("#compose").addEventListener("submit", (event) => submit(event, true));
-  $("#compose").addEventListener("input", renderPreview);
+  $("#compose").addEventListener("input", () => {
+    if (!state.amending) formChanged();
+    renderPreview();
+  });
+  $("#compose").addEventListener("change", () => {
+    if (!state.amending) formChanged();
+  });
   $("#save-draft").addEventListener("click", (event) => submit(event, false));
   $("#cancel-amend").addEventListener("click", resetForm);
   $("#more-rows").addEventListener("click", loadRows);
@@ -446,6 +563,10 @@ async function main() {
       renderPreview();
     });
   }
+  // Another tab of this browser signed in or out: follow it.
+  window.addEventListener("storage", (event) => {
+    if (event.key === "pointclub.session.operator") location.reload();
+  });
   renderPreview();
   const session = loadSession("operator");
   if (session) {

@@ -89,6 +89,9 @@ export async function send(endpoint, documents, name, variables, { token, locale
 }
 
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+// A connection that stays up this long is healthy: the next loss starts the backoff over. (A
+// server that accepts and then drops at once must not be reconnected to at the shortest wait.)
+const HEALTHY_MS = 10000;
 
 // The live inbox: one subscription, reconnected with backoff until stopped. `onEvent` gets each
 // InboxEvent; `onStatus` gets "connecting", "live", "reconnecting" or "signed-out".
@@ -102,6 +105,7 @@ export class LiveInbox {
     this.socket = null;
     this.attempt = 0;
     this.timer = null;
+    this.healthy = null;
     this.stopped = false;
   }
 
@@ -113,6 +117,8 @@ export class LiveInbox {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.healthy);
+    this.healthy = null;
     if (this.socket) this.socket.close(1000, "bye");
     this.socket = null;
   }
@@ -155,7 +161,11 @@ export class LiveInbox {
       } else if (frame.type === "ping") {
         socket.send(JSON.stringify({ type: "pong" }));
       } else if (frame.type === "next" && frame.payload?.data?.inboxEvents) {
-        this.attempt = 0;
+        if (this.healthy === null) {
+          this.healthy = setTimeout(() => {
+            this.attempt = 0;
+          }, HEALTHY_MS);
+        }
         this.onStatus("live");
         this.onEvent(frame.payload.data.inboxEvents);
       } else if (frame.type === "error" || frame.type === "complete") {
@@ -165,14 +175,17 @@ export class LiveInbox {
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket || this.stopped) return;
       this.socket = null;
+      clearTimeout(this.healthy);
+      this.healthy = null;
       if (event.code === 4403 || event.code === 4401) {
         this.onStatus("signed-out");
         return;
       }
       this.onStatus("reconnecting");
+      // Full jitter: a server restart's clients come back spread over the whole wait.
       const wait = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
       this.attempt += 1;
-      this.timer = setTimeout(() => this.connect(), wait * (0.75 + Math.random() / 2));
+      this.timer = setTimeout(() => this.connect(), 100 + Math.random() * wait);
     });
   }
 }

@@ -43,6 +43,8 @@ const state = {
   loading: false,
   generation: 0, // bumped by every reset: answers to an older list are dropped
   badge: 0,
+  events: 0, // live events seen: an HTTP answer older than one of them does not set the badge
+  heldEvents: [], // events seen while a page was on its way, applied again to what it brings
   seq: null,
   synced: false, // a SYNC was seen on this page: the next one is a reconnect
   live: null,
@@ -69,6 +71,12 @@ function api(name, variables = {}) {
 
 // ---- the badge
 
+// An HTTP answer's count is newer than the badge only if no live event came after the request
+// left: each event carries the count after it, so the events are the fresher word.
+function badgeFromAnswer(count, eventsWhenSent) {
+  if (state.events === eventsWhenSent) setBadge(count);
+}
+
 function setBadge(count) {
   state.badge = count;
   const badge = $("#badge");
@@ -94,6 +102,7 @@ function belongs(item, tab) {
 
 async function resetList() {
   state.generation += 1;
+  state.heldEvents = [];
   state.items = [];
   state.cursor = null;
   state.hasNext = true;
@@ -106,6 +115,8 @@ async function loadMore() {
   if (state.loading || !state.hasNext) return;
   state.loading = true;
   const generation = state.generation;
+  const events = state.events;
+  state.heldEvents = [];
   renderListState();
   try {
     const data = await api("InboxPage", {
@@ -121,7 +132,11 @@ async function loadMore() {
     }
     state.cursor = page.pageInfo.endCursor ?? state.cursor;
     state.hasNext = page.pageInfo.hasNextPage;
-    if (state.tab === "all" || state.tab === "unread") setBadge(page.unreadCount);
+    // The page was read before the events that came while it travelled: they apply to it too
+    // (a new item that arrived then is in this page or goes on top of it, not lost).
+    for (const event of state.heldEvents) applyToItems(event);
+    state.heldEvents = [];
+    if (state.tab === "all" || state.tab === "unread") badgeFromAnswer(page.unreadCount, events);
     state.loading = false;
     renderList();
   } catch (error) {
@@ -206,24 +221,44 @@ function replaceItem(id, change) {
   state.items = state.items.map((item) => (item.id === id ? { ...item, ...change } : item));
 }
 
-// ---- changes: made at once, rolled back if the server refuses
+// ---- changes: made at once, undone if the server refuses
+//
+// `change()` applies one change to the list and returns { delta, undo }: the badge's change and
+// how to take back this change alone (the list may have moved on: a live item, another action).
+// If live events came while the request was out, they say what the server holds: on a refusal
+// the list and the badge are read again instead of guessed.
 
-async function optimistic(apply, request, message) {
-  const before = { items: state.items, badge: state.badge };
-  apply();
+async function optimistic(change, request, message) {
+  const { delta, undo } = change();
+  setBadge(Math.max(0, state.badge + delta));
   renderList();
+  const events = state.events;
   try {
     const result = await request();
-    if (typeof result?.unreadCount === "number") setBadge(result.unreadCount);
+    if (typeof result?.unreadCount === "number") badgeFromAnswer(result.unreadCount, events);
     return result;
   } catch (error) {
-    state.items = before.items;
-    setBadge(before.badge);
-    renderList();
+    if (state.events === events) {
+      undo();
+      setBadge(Math.max(0, state.badge - delta));
+      renderList();
+    } else {
+      refetch();
+    }
     toast(`${message}: ${error.message}`, { kind: "error" });
     return null;
   }
 }
+
+// Put an item back where the list's order puts it (undoing an archive).
+function putBack(item) {
+  if (state.items.some((other) => other.id === item.id)) return;
+  const at = state.items.findIndex((other) => newer(item, other));
+  if (at === -1) state.items.push(item);
+  else state.items.splice(at, 0, item);
+}
+
+const newer = (a, b) => a.visibleFrom > b.visibleFrom || (a.visibleFrom === b.visibleFrom && a.id > b.id);
 
 async function openItem(item, button) {
   const open = !state.expanded.has(item.id);
@@ -235,7 +270,7 @@ async function openItem(item, button) {
   const result = await optimistic(
     () => {
       replaceItem(item.id, { isRead: true });
-      setBadge(Math.max(0, state.badge - 1));
+      return { delta: -1, undo: () => replaceItem(item.id, { isRead: false }) };
     },
     async () => (await api("MarkRead", { ids: [item.id] })).markNotificationsRead,
     t("failed"),
@@ -247,7 +282,7 @@ function markUnread(item) {
   return optimistic(
     () => {
       replaceItem(item.id, { isRead: false, readAt: null });
-      setBadge(state.badge + 1);
+      return { delta: 1, undo: () => replaceItem(item.id, { isRead: true, readAt: item.readAt }) };
     },
     async () => (await api("MarkUnread", { id: item.id })).markNotificationUnread,
     t("failed"),
@@ -257,8 +292,9 @@ function markUnread(item) {
 function archive(item) {
   return optimistic(
     () => {
+      const current = state.items.find((other) => other.id === item.id) ?? item;
       state.items = state.items.filter((other) => other.id !== item.id);
-      if (!item.isRead) setBadge(Math.max(0, state.badge - 1));
+      return { delta: current.isRead ? 0 : -1, undo: () => putBack(current) };
     },
     async () => (await api("Archive", { ids: [item.id] })).archiveNotifications,
     t("failed"),
@@ -267,11 +303,18 @@ function archive(item) {
 
 function markAll() {
   const categories = state.tab === "all" || state.tab === "unread" ? null : [state.tab];
-  const unreadHere = state.items.filter((item) => !item.isRead).length;
   return optimistic(
     () => {
+      const marked = new Set(state.items.filter((item) => !item.isRead).map((item) => item.id));
       state.items = state.items.map((item) => ({ ...item, isRead: true }));
-      setBadge(categories ? Math.max(0, state.badge - unreadHere) : 0);
+      return {
+        // Everything unread, or in one category the unread that are loaded (the answer says
+        // the rest).
+        delta: categories ? -marked.size : -state.badge,
+        undo: () => {
+          state.items = state.items.map((item) => (marked.has(item.id) ? { ...item, isRead: false } : item));
+        },
+      };
     },
     async () => {
       const result = (await api("MarkAllRead", { categories })).markAllNotificationsRead;
@@ -285,6 +328,7 @@ function markAll() {
 // ---- live events
 
 function onEvent(event) {
+  state.events += 1;
   if (event.kind === "SYNC") {
     const reconnect = state.synced;
     state.synced = true;
@@ -300,14 +344,21 @@ function onEvent(event) {
     refetch();
     return;
   }
+  if (state.loading) state.heldEvents.push(event);
+  applyToItems(event);
+  if (event.kind === "NEW_ITEM" && event.item) {
+    toast(`${t("new")}: ${event.item.title}`);
+    refreshClubSoon();
+  }
+  renderList();
+}
+
+// What an event changes in the loaded list; applying it twice changes nothing more.
+function applyToItems(event) {
   const ids = new Set(event.ids);
   switch (event.kind) {
     case "NEW_ITEM":
-      if (event.item) {
-        insertLive(event.item);
-        toast(`${t("new")}: ${event.item.title}`);
-        refreshClubSoon();
-      }
+      if (event.item) insertLive(event.item);
       break;
     case "READ":
     case "UNREAD":
@@ -330,14 +381,12 @@ function onEvent(event) {
     default:
       break;
   }
-  renderList();
 }
 
 // A new item goes where the list's order puts it, unless that is past what is loaded (the
 // next page brings it then): no duplicate, no gap.
 function insertLive(item) {
   if (!belongs(item, state.tab) || state.items.some((other) => other.id === item.id)) return;
-  const newer = (a, b) => a.visibleFrom > b.visibleFrom || (a.visibleFrom === b.visibleFrom && a.id > b.id);
   const at = state.items.findIndex((other) => newer(item, other));
   if (at === -1) {
     if (!state.hasNext) state.items.push(item);
