@@ -124,7 +124,9 @@ def _dev_token(settings: Settings) -> Any:
     production too), and only to a browser on this machine talking to this machine directly:
     - the peer is a loopback address (a server bound to another interface hands out nothing);
     - the request carries no proxy header (``Forwarded``, ``X-Forwarded-*``, ``X-Real-IP``,
-      ``Via``): a local proxy or tunnel makes a remote caller look like loopback;
+      ``Via``): a local proxy makes a remote caller look like loopback. A forwarder that adds
+      none (``ssh -R``, a port-forward) cannot be told apart: the secret is public, and such a
+      forward publishes the development server, tokens or not (docs/SECURITY.md);
     - the ``Host`` is localhost or a loopback address, and an ``Origin``, when sent, is that
       same host: another site's page whose name resolves to 127.0.0.1 (DNS rebinding) sends
       its own name in both, and is refused;
@@ -183,7 +185,10 @@ def _hostname(host: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ``::1``, ``::ffff:127.x.y.z`` (a dual-stack socket's IPv4 peer), localhost."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost"
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback

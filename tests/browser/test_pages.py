@@ -287,6 +287,40 @@ def test_a_refused_change_is_rolled_back_with_a_visible_error(
     assert page.is_visible(f'.item[data-id="{fresh}"]')
 
 
+def test_a_refusal_after_a_newer_count_leaves_the_badge_to_it(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    """A page's count drawn while a change is out is the server's word, which the change is not
+    in: the refusal takes back the item's change, not the count a second time."""
+    user = "web-refused-count"
+    for i in range(21):
+        deliver(site, user, f"件数{i:02d}")
+    eventually(lambda: unread(site, user) == 21, "21 deliveries", seconds=60)
+    watched = open_page("/", viewport={"width": 1280, "height": 700})
+    sign_in(watched, site, user)
+    page = watched.page
+    first = shown(watched)[0][0]
+    held = Held(page, "InboxPage", "MarkRead")
+    page.click(f'.item[data-id="{first}"] .item-title')
+    read = held.wait("MarkRead")
+    assert badge(watched) == 20  # made at once
+    for _ in range(30):  # the next page, read while the change is out
+        page.mouse.wheel(0, 5000)
+        page.wait_for_timeout(100)
+        if held.routes["InboxPage"]:
+            break
+    held.wait("InboxPage").continue_()
+    for _ in range(100):
+        if len(shown(watched)) == 21:
+            break
+        page.wait_for_timeout(100)
+    assert len(shown(watched)) == 21
+    refuse(read)
+    held.stop()
+    page.wait_for_selector(f'.item[data-id="{first}"][data-read="false"]', timeout=WAIT_MS)
+    settles(watched, site, user, 21)
+
+
 def test_what_arrives_while_a_page_travels_is_not_lost_or_outdone(
     open_page: Callable[..., Watched], site: Site
 ) -> None:
@@ -422,6 +456,7 @@ def test_the_operator_creates_previews_publishes_amends_and_recalls(
     page.fill(f'tr[data-id="{row["id"]}"] .recall-box input', "wrong audience")
     page.click(f'tr[data-id="{row["id"]}"] .confirm-recall')
     page.wait_for_selector(f'tr[data-id="{row["id"]}"][data-state="RECALLED"]', timeout=WAIT_MS)
+    assert page.locator(f'tr[data-id="{row["id"]}"]').count() == 1  # redrawn, not copied
     member.page.wait_for_selector(
         f'.item[data-id="{row["id"]}"]', state="detached", timeout=WAIT_MS
     )
@@ -454,6 +489,8 @@ def test_the_console_keeps_an_open_recall_box_and_retries_only_what_failed(
     page.wait_for_selector("#form-errors:has-text('saved as a draft')", timeout=WAIT_MS)
     console.allowed.append((aborted, time.monotonic(), "net::ERR_FAILED"))
     held.stop()
+    page.check('input[name="when"][value="later"]')  # the time reconsidered: the same one
+    page.check('input[name="when"][value="now"]')
     page.click("#publish")
     page.wait_for_selector(".toast:has-text('SCHEDULED')", timeout=WAIT_MS)
     once = [n for n in _notifications(site) if n["audience"].get("userId") == user]

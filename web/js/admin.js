@@ -33,7 +33,8 @@ const state = {
   amending: null, // the notification whose content the form edits
   previewLocale: "ja",
   segments: [],
-  idempotencyKey: newKey(), // one per form's content: a retry makes one notification
+  idempotencyKey: null, // one per notification sent (keyFor): a retry makes one notification
+  keyInput: null, // what that key was made for
   created: null, // { key, notification }: created with this key, not yet scheduled
   loaded: false,
 };
@@ -114,12 +115,13 @@ async function submit(event, publish) {
   setBusy(true);
   try {
     // Created already (the schedule failed, the operator presses again): schedule that one.
-    let notification = state.created?.key === state.idempotencyKey ? state.created.notification : null;
+    const key = keyFor(input);
+    let notification = state.created?.key === key ? state.created.notification : null;
     if (!notification) {
-      const created = (await api("CreateNotification", { input, idempotencyKey: state.idempotencyKey })).createNotification;
+      const created = (await api("CreateNotification", { input, idempotencyKey: key })).createNotification;
       if (created.userErrors.length) return showErrors(created.userErrors);
       notification = created.notification;
-      state.created = { key: state.idempotencyKey, notification };
+      state.created = { key, notification };
     }
     if (publish) {
       const draft = notification.id;
@@ -166,15 +168,23 @@ function setBusy(busy) {
   for (const id of ["publish", "save-draft", "cancel-amend"]) $(`#${id}`).disabled = busy;
 }
 
-// Another content is another notification: a new key, and nothing created for it yet.
-function formChanged() {
-  state.idempotencyKey = newKey();
-  state.created = null;
+// One key per notification sent: pressing again with the same notification (an answer that was
+// lost, a schedule that failed, another time chosen) creates nothing more; another content,
+// audience or category is another notification, with a new key.
+function keyFor(input) {
+  const sent = JSON.stringify(input);
+  if (state.keyInput !== sent) {
+    state.keyInput = sent;
+    state.idempotencyKey = newKey();
+    state.created = null;
+  }
+  return state.idempotencyKey;
 }
 
 function resetForm() {
   state.amending = null;
-  formChanged();
+  state.keyInput = null;
+  state.created = null;
   for (const id of ["title-ja", "body-ja", "title-en", "body-en", "url"]) $(`#${id}`).value = "";
   $("#compose-title").textContent = "New notification";
   $("#publish").textContent = "Publish";
@@ -186,6 +196,7 @@ function resetForm() {
 }
 
 function startAmend(notification) {
+  if (!notification) return;
   state.amending = notification;
   const by = Object.fromEntries(notification.contents.map((content) => [content.locale, content]));
   $("#title-ja").value = by.ja?.title ?? "";
@@ -285,6 +296,7 @@ async function reloadRows({ clear = false } = {}) {
   state.cursor = null;
   state.replace = true;
   state.listBusy = false;
+  state.moreWanted = false;
   if (clear) {
     state.rows = [];
     renderRows();
@@ -355,6 +367,7 @@ async function refreshRows() {
       hasNext = data.notifications.pageInfo.hasNextPage;
     }
     state.rows = rows;
+    state.replace = false;
     state.cursor = after;
     state.hasNext = hasNext;
     renderRows();
@@ -398,10 +411,10 @@ function renderRows() {
   });
   const keep = new Set(wanted);
   for (const [id, entry] of state.rowElements) {
-    if (!keep.has(entry.tr)) {
-      entry.tr.remove();
-      state.rowElements.delete(id);
-    }
+    if (!keep.has(entry.tr)) state.rowElements.delete(id);
+  }
+  for (const tr of [...body.children]) {
+    if (!keep.has(tr)) tr.remove(); // gone, or redrawn with other actions
   }
   let next = body.firstChild;
   for (const tr of wanted) {
@@ -430,7 +443,7 @@ function renderRow(notification) {
   const recallBox = h("div", { class: "row recall-box", hidden: true });
   const actions = h("td", { class: "actions" });
   if (notification.state === "DRAFT") {
-    actions.append(h("button", { type: "button", class: "publish", onclick: () => publishDraft(current(id)) }, "Publish"));
+    actions.append(h("button", { type: "button", class: "publish", onclick: (event) => guard(event.currentTarget, () => publishDraft(current(id))) }, "Publish"));
   }
   if (notification.state !== "RECALLED") {
     actions.append(h("button", { type: "button", class: "amend", onclick: () => startAmend(current(id)) }, "Amend"));
@@ -445,7 +458,7 @@ function renderRow(notification) {
       }, "Recall"),
     );
     const reason = h("input", { type: "text", maxlength: "500", "aria-label": "Reason for the recall", placeholder: "Reason" });
-    recallBox.append(reason, h("button", { type: "button", class: "danger confirm-recall", onclick: () => recall(current(id), reason.value) }, "Recall now"));
+    recallBox.append(reason, h("button", { type: "button", class: "danger confirm-recall", onclick: (event) => guard(event.currentTarget, () => recall(current(id), reason.value)) }, "Recall now"));
     actions.append(recallBox);
   }
   return h(
@@ -462,7 +475,20 @@ function renderRow(notification) {
   );
 }
 
+// A row's button is off while its request is out: a double click sends one request. A row
+// that is no longer shown does nothing.
+async function guard(button, action) {
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    await action();
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function publishDraft(notification) {
+  if (!notification) return;
   try {
     const result = (await api("ScheduleNotification", { id: notification.id, visibleFrom: new Date().toISOString() })).scheduleNotification;
     if (result.userErrors.length) throw new Error(result.userErrors[0].message);
@@ -474,6 +500,7 @@ async function publishDraft(notification) {
 }
 
 async function recall(notification, reason) {
+  if (!notification) return;
   if (!reason.trim()) {
     toast("Give a reason for the recall", { kind: "error" });
     return;
@@ -530,13 +557,7 @@ async function main() {
     ...state.config.ranks.map((code) => h("label", {}, h("input", { type: "checkbox", value: code }), ` ${code}`)),
   );
   $("#compose").addEventListener("submit", (event) => submit(event, true));
-  $("#compose").addEventListener("input", () => {
-    if (!state.amending) formChanged();
-    renderPreview();
-  });
-  $("#compose").addEventListener("change", () => {
-    if (!state.amending) formChanged();
-  });
+  $("#compose").addEventListener("input", renderPreview);
   $("#save-draft").addEventListener("click", (event) => submit(event, false));
   $("#cancel-amend").addEventListener("click", resetForm);
   $("#more-rows").addEventListener("click", loadRows);

@@ -49,6 +49,15 @@ export async function devSignIn(userId, admin) {
 }
 
 // A registered operation by its sha256 (Apollo's persisted query): the text never leaves.
+// A request that hangs fails after this long, so a page that waits for it (the console's list,
+// a button) is not stuck for good.
+const REQUEST_TIMEOUT_MS = 20000;
+
+function unreachable(error) {
+  if (error?.name === "TimeoutError") return new ApiError("the server did not answer in time", "UNAVAILABLE");
+  return new ApiError("the server cannot be reached", "UNAVAILABLE");
+}
+
 export async function send(endpoint, documents, name, variables, { token, locale }) {
   const document = documents[name];
   if (!document) throw new Error(`${name} is not a registered operation`);
@@ -68,14 +77,16 @@ export async function send(endpoint, documents, name, variables, { token, locale
         variables,
         extensions: { persistedQuery: { version: 1, sha256Hash: document.id } },
       }),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-  } catch {
-    throw new ApiError("the server cannot be reached", "UNAVAILABLE");
+  } catch (error) {
+    throw unreachable(error);
   }
   let payload;
   try {
     payload = await response.json();
-  } catch {
+  } catch (error) {
+    if (error.name === "TimeoutError") throw unreachable(error);
     throw new ApiError(`the server answered ${response.status}`, "UNAVAILABLE");
   }
   if (payload.errors?.length) {

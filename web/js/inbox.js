@@ -44,6 +44,7 @@ const state = {
   generation: 0, // bumped by every reset: answers to an older list are dropped
   badge: 0,
   events: 0, // live events seen: an HTTP answer older than one of them does not set the badge
+  counted: 0, // server counts drawn from HTTP answers: a refusal after one leaves the badge to it
   heldEvents: [], // events seen while a page was on its way, applied again to what it brings
   seq: null,
   synced: false, // a SYNC was seen on this page: the next one is a reconnect
@@ -74,7 +75,9 @@ function api(name, variables = {}) {
 // An HTTP answer's count is newer than the badge only if no live event came after the request
 // left: each event carries the count after it, so the events are the fresher word.
 function badgeFromAnswer(count, eventsWhenSent) {
-  if (state.events === eventsWhenSent) setBadge(count);
+  if (state.events !== eventsWhenSent) return;
+  state.counted += 1;
+  setBadge(count);
 }
 
 function setBadge(count) {
@@ -226,13 +229,15 @@ function replaceItem(id, change) {
 // `change()` applies one change to the list and returns { delta, undo }: the badge's change and
 // how to take back this change alone (the list may have moved on: a live item, another action).
 // If live events came while the request was out, they say what the server holds: on a refusal
-// the list and the badge are read again instead of guessed.
+// the list and the badge are read again instead of guessed. If an answer's count was drawn
+// meanwhile (a page, another change), the badge is that count, which the refused change is not in.
 
 async function optimistic(change, request, message) {
   const { delta, undo } = change();
   setBadge(Math.max(0, state.badge + delta));
   renderList();
   const events = state.events;
+  const counted = state.counted;
   try {
     const result = await request();
     if (typeof result?.unreadCount === "number") badgeFromAnswer(result.unreadCount, events);
@@ -240,7 +245,8 @@ async function optimistic(change, request, message) {
   } catch (error) {
     if (state.events === events) {
       undo();
-      setBadge(Math.max(0, state.badge - delta));
+      // A server's count drawn since is the count without this change: it stays as it is.
+      if (state.counted === counted) setBadge(Math.max(0, state.badge - delta));
       renderList();
     } else {
       refetch();
