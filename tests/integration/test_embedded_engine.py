@@ -5,6 +5,7 @@ concern, not the table. Each test starts its own embedded store, whatever the se
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import random
 import time
@@ -149,10 +150,25 @@ async def test_concurrent_transactions_on_one_item_lose_no_update(client: Any) -
 
 
 async def timed(action: Any, repeats: int) -> float:
-    started = time.perf_counter()
-    for n in range(repeats):
-        await action(n)
-    return time.perf_counter() - started
+    """The engine's own time for ``repeats`` calls, as timeit takes it: the best of three rounds
+    (a burst of other work on the machine lands in one round, not in all three: once in the
+    full suite a query took 3.2 times as long on the larger table, and 0.94 times alone), with
+    the cyclic collector off, whose passes over all the session holds would land in whichever
+    call set them off."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        rounds = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for n in range(repeats):
+                await action(n)
+            rounds.append(time.perf_counter() - started)
+        return min(rounds)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def test_transactions_and_queries_cost_their_items_not_the_table(client: Any) -> None:
@@ -205,23 +221,23 @@ async def test_transactions_and_queries_cost_their_items_not_the_table(client: A
 
     async def measure() -> list[float]:
         return [
-            await timed(transaction, 30),
-            await timed(query, 30),
-            await timed(index_query, 30),
-            await timed(await page("small#0"), 30),
+            await timed(transaction, 10),
+            await timed(query, 10),
+            await timed(index_query, 10),
+            await timed(await page("small#0"), 10),
         ]
 
     await fill(client, 100, prefix="small")
     small = await measure()
     await fill(client, 20_000, per_partition=20_000)
     large = await measure()
-    large[3] = await timed(await page("bulk#0"), 30)  # a page of the one large partition
+    large[3] = await timed(await page("bulk#0"), 10)  # a page of the one large partition
 
     # moto as released took several hundred times longer on the larger table for the first two;
     # an index query still reads every item once (about 20 ms for 20,000 here), not sorted.
     assert large[0] < 3 * small[0], (small, large)
     assert large[1] < 3 * small[1], (small, large)
-    assert large[2] < 40 * small[2] + 1.5, (small, large)
+    assert large[2] < 40 * small[2] + 0.5, (small, large)
     assert large[3] < 3 * small[3], (small, large)
 
 
