@@ -73,9 +73,7 @@ def serve(
     embedded: EmbeddedStore | None = None
     broker: EmbeddedBroker | None = None
     try:
-        import uvicorn
-
-        from resolvers.app import create_app
+        from resolvers.app import create_app, run
 
         if settings.dynamodb_endpoint is None and not settings.is_production:
             embedded = EmbeddedStore(settings.embedded_port)
@@ -115,8 +113,9 @@ def serve(
                 await container.seed_demo()
             typer.echo(banner(settings, host, port, store, events))
 
-        uvicorn.run(
-            create_app(settings, on_startup=prepare),
+        app = create_app(settings, on_startup=prepare)
+        run(
+            app,
             host=host,
             port=port,
             log_level="info",

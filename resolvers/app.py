@@ -4,10 +4,15 @@ container per process, opened in the lifespan."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
@@ -30,6 +35,7 @@ Startup = Callable[[Container], Awaitable[None]]
 HUB_START_SECONDS = 2.0  # the hub is given this long to connect before the app serves
 log = structlog.get_logger("pointclub.serve")
 JOBS_STOP_SECONDS = 5.0  # how long a stopping server waits for an in-process job to let go
+DRAIN_SECONDS = 1.0  # how long a stopping server waits for its subscriptions to close
 
 
 def install(app: Starlette, container: Container) -> None:
@@ -151,3 +157,35 @@ async def prepare_due_every(
                 log.warning(
                     "serve.prepare_due_item_failed", notification_id=failure[0], why=failure[1]
                 )
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, with the subscriptions told first when it stops.
+
+    On SIGTERM uvicorn closes every open WebSocket with 1012 and no reason before the app's
+    lifespan ends, so the hub's ``ServerStopping`` (1001, "server stopping, reconnect": README,
+    "Closes") never reached anyone. This ends the feeds first, gives their closes up to
+    ``DRAIN_SECONDS`` to go out, then lets uvicorn close what is left (a connection with no
+    subscription) as it does."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        live: LiveService | None = getattr(self._app.state, "live", None)
+        if live is not None:
+            for server in self.servers:  # no new connection while the others are told
+                server.close()
+            live.hub.end_feeds()
+            await live.closes_sent(DRAIN_SECONDS)
+        await super().shutdown(sockets)
+
+
+def run(app: Starlette, **config: Any) -> None:
+    """``uvicorn.run`` for one worker, with the ``DrainingServer``: exits 3 if startup failed."""
+    server = DrainingServer(uvicorn.Config(app, **config), app)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE

@@ -187,16 +187,18 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self._closing = True
         if code in (TOO_SLOW[0], NO_PONG[0]):
             log.warning("live.closed", code=code, reason=reason, user_id=self._member)
-        self._start(self._close(code, reason))
+        self._live.close_started()  # a stopping server waits for these (resolvers/app.py)
+        self._start(self._close(code, reason)).add_done_callback(lambda _: self._live.close_ended())
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self.websocket.close(code=code, reason=reason)
 
-    def _start(self, work: Any) -> None:
+    def _start(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _keepalive(self) -> None:
         interval = self._live.ping_seconds

@@ -4,6 +4,7 @@ the reads each event makes (``resolvers/live.py`` runs the connections)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 
@@ -28,11 +29,30 @@ class LiveService:
         self._per_member = settings.ws_max_connections_per_member
         self.ping_seconds = settings.ws_ping_seconds
         self._connections: Counter[str] = Counter()
+        self._closing = 0  # server-side closes under way (a stopping server lets them go out)
+        self._no_closing = asyncio.Event()
+        self._no_closing.set()
         self._shared: tuple[float, DataLoaders] | None = None  # (made at, loaders)
 
     @property
     def connections(self) -> int:
         return self._connections.total()
+
+    def close_started(self) -> None:
+        self._closing += 1
+        self._no_closing.clear()
+
+    def close_ended(self) -> None:
+        self._closing -= 1
+        if self._closing <= 0:
+            self._closing = 0
+            self._no_closing.set()
+
+    async def closes_sent(self, seconds: float) -> None:
+        """Wait until every close under way has gone out, ``seconds`` at most."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._no_closing.wait()
 
     def admit(self, user_id: str) -> bool:
         if self._connections[user_id] >= self._per_member:

@@ -97,8 +97,11 @@ class EventHub:
                 async with asyncio.timeout(wait):
                     await self._up.wait()
 
-    async def stop(self) -> None:
+    def end_feeds(self) -> None:
         self._end_all(ServerStopping())
+
+    async def stop(self) -> None:
+        self.end_feeds()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):

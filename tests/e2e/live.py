@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from core.bootstrap import Container
 from core.settings import Settings
-from resolvers.app import create_app
+from resolvers.app import DrainingServer, create_app
 from tests.engines import free_port
 
 EVENTS = """subscription {
@@ -28,15 +28,16 @@ EVENTS = """subscription {
 async def served(settings: Settings, container: Container) -> AsyncIterator[str]:
     """The app on a free loopback port; yields its ``host:port``."""
     port = free_port()
+    app = create_app(settings, container=container)
     config = uvicorn.Config(
-        create_app(settings, container=container),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
         ws_max_size=settings.max_body_bytes,
         timeout_graceful_shutdown=1,
     )
-    server = uvicorn.Server(config)
+    server = DrainingServer(config, app)  # as `serve` runs it
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -205,6 +205,32 @@ async def test_a_token_that_expires_ends_the_subscription_with_4001(
     assert 1.0 <= time.monotonic() - started <= 8
 
 
+async def test_a_stopping_server_closes_subscriptions_with_1001_before_uvicorn_does(
+    settings: Settings, container: Container, tokens: Any
+) -> None:
+    """uvicorn closes every WebSocket with 1012 and no reason when it stops (SIGTERM sets the
+    same ``should_exit`` as here); subscribed clients are told first, as the README says. A
+    connection with no subscription is left to uvicorn."""
+    server = served(settings, container)
+    host = await server.__aenter__()
+    stopped = False
+    try:
+        async with (
+            live(host, tokens.issue("alice")) as subscriber,
+            live(host, tokens.issue("bob")) as idle,
+        ):
+            await subscribed(subscriber)
+            stopping = asyncio.create_task(server.__aexit__(None, None, None))
+            stopped = True
+            codes = await asyncio.gather(subscriber.closed(), idle.closed())
+            await stopping
+        assert list(codes) == [1001, 1012]
+        assert subscriber.ws.close_reason == "server stopping, reconnect"
+    finally:
+        if not stopped:
+            await server.__aexit__(None, None, None)
+
+
 @pytest.mark.parametrize("overrides", [{"events_queue": 2}])
 async def test_a_client_that_falls_behind_is_closed_not_buffered(
     host: str, container: Container, tokens: Any
