@@ -174,16 +174,19 @@ class DrainingServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         live: LiveService | None = getattr(self._app.state, "live", None)
-        if live is not None:
-            for server in self.servers:  # no new connection while the others are told
-                server.close()
-            live.hub.end_feeds()
-            await live.closes_sent(DRAIN_SECONDS)
-        await super().shutdown(sockets)
+        try:
+            if live is not None and not self.force_exit:  # a second Ctrl-C: no waiting
+                for server in self.servers:  # no new connection while the others are told
+                    server.close()
+                live.hub.end_feeds()
+                await live.closes_sent(DRAIN_SECONDS)
+        finally:
+            await super().shutdown(sockets)
 
 
 def run(app: Starlette, **config: Any) -> None:
-    """``uvicorn.run`` for one worker, with the ``DrainingServer``: exits 3 if startup failed."""
+    """``uvicorn.run`` for one worker on a TCP port (no reload, no unix socket), with the
+    ``DrainingServer``: exits 3 if startup failed."""
     server = DrainingServer(uvicorn.Config(app, **config), app)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()

@@ -54,6 +54,7 @@ TOO_SLOW = (4008, "too slow: events were dropped, reconnect and refetch")
 TOO_MANY = (4029, "too many connections for this member")
 UNAVAILABLE = (1013, "live events unavailable, retry later")
 SEND_SECONDS = 10.0  # a frame the client does not take within this: too slow
+CLOSE_SECONDS = 1.0  # a close frame the client does not take within this is given up
 MAX_TOKEN_CHARS = 8_192
 
 
@@ -191,8 +192,10 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self._start(self._close(code, reason)).add_done_callback(lambda _: self._live.close_ended())
 
     async def _close(self, code: int, reason: str) -> None:
+        # A client that stopped reading can hold a close forever: give up after a second.
         with contextlib.suppress(Exception):
-            await self.websocket.close(code=code, reason=reason)
+            async with asyncio.timeout(CLOSE_SECONDS):
+                await self.websocket.close(code=code, reason=reason)
 
     def _start(self, work: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(work)

@@ -74,12 +74,13 @@ class EventHub:
         self._feeds: set[Feed] = set()
         self._confirming: tuple[str, asyncio.Future[None]] | None = None
         self._up = asyncio.Event()
+        self._stopping = False  # end_feeds was called: no new feed, not ready
 
     @property
     def status(self) -> str:
         if self._url is None:
             return "off"
-        return "ok" if self._up.is_set() else "unavailable"
+        return "ok" if self._up.is_set() and not self._stopping else "unavailable"
 
     @property
     def subscriptions(self) -> int:
@@ -98,6 +99,7 @@ class EventHub:
                     await self._up.wait()
 
     def end_feeds(self) -> None:
+        self._stopping = True
         self._end_all(ServerStopping())
 
     async def stop(self) -> None:
@@ -116,6 +118,8 @@ class EventHub:
     @asynccontextmanager
     async def feed(self, user_id: str) -> AsyncIterator[Feed]:
         """A feed of the member's events from now on, its sequence at the baseline."""
+        if self._stopping:
+            raise ServerStopping()
         if self._client is None or not self._up.is_set():
             raise EventsUnavailable()
         feed = Feed(user_id, self._queue_limit)

@@ -12,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from core.domain.events import ServerStopping
 from core.infra.event_hub import EventHub
 from core.infra.events import CLOSE_SECONDS, EventChannels, RedisEvents, connect
 from tests.brokers import Broker, start_broker
@@ -68,3 +69,23 @@ async def test_the_publisher_closes_though_its_connection_never_does(
     await asyncio.wait_for(events.close(), timeout=20)
     assert time.monotonic() - started < CLOSE_SECONDS + 1
     await really_close(monkeypatch, held)
+
+
+async def test_ended_feeds_end_with_server_stopping_and_no_new_one_starts(broker: Broker) -> None:
+    """What a stopping server does first (resolvers/app.py, DrainingServer): every open feed ends
+    with ServerStopping (1001), a subscription that comes after is refused the same way, and
+    the hub no longer reports itself ready."""
+    hub = EventHub(broker.url, EventChannels.for_table("drain"), queue_limit=10)
+    await hub.start(wait=5)
+    try:
+        async with hub.feed("alice") as feed:
+            hub.end_feeds()
+            assert isinstance(feed.ended, ServerStopping)
+            assert feed.ended.code == 1001
+        with pytest.raises(ServerStopping):
+            async with hub.feed("bob"):
+                pass
+        assert hub.status == "unavailable"
+        assert hub.subscriptions == 0
+    finally:
+        await hub.stop()
