@@ -188,8 +188,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self._closing = True
         if code in (TOO_SLOW[0], NO_PONG[0]):
             log.warning("live.closed", code=code, reason=reason, user_id=self._member)
-        self._live.close_started()  # a stopping server waits for these (resolvers/app.py)
-        self._start(self._close(code, reason)).add_done_callback(lambda _: self._live.close_ended())
+        self._live.closing(self._start(self._close(code, reason)))  # a stopping server waits
 
     async def _close(self, code: int, reason: str) -> None:
         # A client that stopped reading can hold a close forever: give up after a second.

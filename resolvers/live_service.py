@@ -4,7 +4,6 @@ the reads each event makes (``resolvers/live.py`` runs the connections)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 
@@ -29,30 +28,22 @@ class LiveService:
         self._per_member = settings.ws_max_connections_per_member
         self.ping_seconds = settings.ws_ping_seconds
         self._connections: Counter[str] = Counter()
-        self._closing = 0  # server-side closes under way (a stopping server lets them go out)
-        self._no_closing = asyncio.Event()
-        self._no_closing.set()
+        self._closes: set[asyncio.Task[None]] = set()  # under way: a stopping server waits
         self._shared: tuple[float, DataLoaders] | None = None  # (made at, loaders)
 
     @property
     def connections(self) -> int:
         return self._connections.total()
 
-    def close_started(self) -> None:
-        self._closing += 1
-        self._no_closing.clear()
-
-    def close_ended(self) -> None:
-        self._closing -= 1
-        if self._closing <= 0:
-            self._closing = 0
-            self._no_closing.set()
+    def closing(self, task: asyncio.Task[None]) -> None:
+        """A connection's close, under way until ``task`` is done."""
+        self._closes.add(task)
+        task.add_done_callback(self._closes.discard)
 
     async def closes_sent(self, seconds: float) -> None:
         """Wait until every close under way has gone out, ``seconds`` at most."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._no_closing.wait()
+        if self._closes:
+            await asyncio.wait(set(self._closes), timeout=seconds)
 
     def admit(self, user_id: str) -> bool:
         if self._connections[user_id] >= self._per_member:

@@ -38,9 +38,7 @@ class Subscription:
         try:
             async with live.hub.feed(user_id) as feed:
                 if link is not None:
-                    feed.on_end = lambda ended: link.close_soon(ended.code, ended.reason)
-                    if feed.ended is not None:  # ended while it was being set up
-                        link.close_soon(feed.ended.code, feed.ended.reason)
+                    feed.when_ended(lambda ended: link.close_soon(ended.code, ended.reason))
                 seq = feed.sequence.value
                 first = await live.render(user_id, None, seq, context.locales, time.monotonic())
                 yield InboxEvent.from_view(first)

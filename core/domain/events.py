@@ -198,9 +198,7 @@ class Feed:
         self._wake = asyncio.Event()
         self._ended: FeedEnded | None = None
         self.sequence = EventSequence(0, 0)
-        # Called once when the server ends the feed (the connection closes at once, even while
-        # its sender is blocked on a client that does not read).
-        self.on_end: Callable[[FeedEnded], None] | None = None
+        self._on_end: Callable[[FeedEnded], None] | None = None
 
     def offer(self, shared: bool, item: CountedChange) -> None:
         if self._ended is not None:
@@ -215,9 +213,17 @@ class Feed:
         if self._ended is None:
             self._ended = reason
             self._queue.clear()
-            if self.on_end is not None:
-                self.on_end(reason)
+            if self._on_end is not None:
+                self._on_end(reason)
         self._wake.set()
+
+    def when_ended(self, callback: Callable[[FeedEnded], None]) -> None:
+        """Call ``callback`` once when the server ends the feed, at once if it already has (the
+        connection closes then, even while its sender is blocked on a client that does not
+        read, or while the subscription was still being set up)."""
+        self._on_end = callback
+        if self._ended is not None:
+            callback(self._ended)
 
     @property
     def ended(self) -> FeedEnded | None:

@@ -467,6 +467,22 @@ def test_the_operator_creates_previews_publishes_amends_and_recalls(
     shoot(page, "console-phone")
 
 
+def publish_but_fail_the_schedule(console: Watched, title: str, user: str) -> None:
+    """Compose a notification for ``user`` and publish it, its schedule request failing on the
+    way (the create goes through): the console says it is saved as a draft."""
+    page = console.page
+    held = Held(page, "ScheduleNotification")
+    page.fill("#title-ja", title)
+    page.fill("#body-ja", "本文")
+    page.fill("#user-id", user)
+    page.click("#publish")
+    aborted = time.monotonic()
+    held.wait("ScheduleNotification").abort()  # the browser logs the failed request: expected
+    page.wait_for_selector("#form-errors:has-text('saved as a draft')", timeout=WAIT_MS)
+    console.allowed.append((aborted, time.monotonic(), "net::ERR_FAILED"))
+    held.stop()
+
+
 def test_the_console_keeps_an_open_recall_box_and_retries_only_what_failed(
     open_page: Callable[..., Watched], site: Site
 ) -> None:
@@ -479,16 +495,7 @@ def test_the_console_keeps_an_open_recall_box_and_retries_only_what_failed(
 
     # The schedule fails after the create: the draft is said, and pressing again schedules it
     # (no second notification).
-    held = Held(page, "ScheduleNotification")
-    page.fill("#title-ja", "一度だけ")
-    page.fill("#body-ja", "本文")
-    page.fill("#user-id", user)
-    page.click("#publish")
-    aborted = time.monotonic()
-    held.wait("ScheduleNotification").abort()  # the browser logs the failed request: expected
-    page.wait_for_selector("#form-errors:has-text('saved as a draft')", timeout=WAIT_MS)
-    console.allowed.append((aborted, time.monotonic(), "net::ERR_FAILED"))
-    held.stop()
+    publish_but_fail_the_schedule(console, "一度だけ", user)
     page.check('input[name="when"][value="later"]')  # the time reconsidered: the same one
     page.check('input[name="when"][value="now"]')
     page.click("#publish")
@@ -497,16 +504,7 @@ def test_the_console_keeps_an_open_recall_box_and_retries_only_what_failed(
     assert len(once) == 1 and once[0]["state"] in {"SCHEDULED", "PREPARING", "PUBLISHED"}
 
     # Failed again, then edited: the edited form is another notification, with its own key.
-    held = Held(page, "ScheduleNotification")
-    page.fill("#title-ja", "二通目")
-    page.fill("#body-ja", "本文")
-    page.fill("#user-id", user)
-    page.click("#publish")
-    aborted = time.monotonic()
-    held.wait("ScheduleNotification").abort()  # the browser logs the failed request: expected
-    page.wait_for_selector("#form-errors:has-text('saved as a draft')", timeout=WAIT_MS)
-    console.allowed.append((aborted, time.monotonic(), "net::ERR_FAILED"))
-    held.stop()
+    publish_but_fail_the_schedule(console, "二通目", user)
     page.fill("#title-ja", "二通目(直し)")
     page.click("#publish")
     page.wait_for_selector(".toast:has-text('SCHEDULED')", timeout=WAIT_MS)

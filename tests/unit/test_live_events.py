@@ -150,7 +150,7 @@ async def test_a_feed_is_bounded_and_ends_once_with_the_reason() -> None:
     feed = Feed("alice", limit=3)
     feed.sequence = EventSequence(member=1, shared=0)
     ended: list[object] = []
-    feed.on_end = ended.append
+    feed.when_ended(ended.append)
     feed.offer(False, CountedChange(1, new_item("old")))  # in the baseline: skipped on read
     feed.offer(False, CountedChange(2, new_item("n2")))
     assert await feed.next() == (False, CountedChange(2, new_item("n2")))
@@ -161,6 +161,9 @@ async def test_a_feed_is_bounded_and_ends_once_with_the_reason() -> None:
     with pytest.raises(TooSlow):
         await asyncio.wait_for(feed.next(), 1)
     assert len(ended) == 1
+    late: list[object] = []
+    feed.when_ended(late.append)  # attached after the end (a subscription still setting up)
+    assert len(late) == 1 and isinstance(late[0], TooSlow)
 
 
 async def test_a_broadcast_published_ahead_is_announced_at_its_time_once(

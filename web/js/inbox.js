@@ -256,12 +256,13 @@ async function optimistic(change, request, message) {
   }
 }
 
-// Put an item back where the list's order puts it (undoing an archive).
-function putBack(item) {
+// Put an item where the list's order puts it; past the last loaded item only if `atEnd` (else
+// the next page brings it): no duplicate, no gap.
+function placeItem(item, atEnd) {
   if (state.items.some((other) => other.id === item.id)) return;
   const at = state.items.findIndex((other) => newer(item, other));
-  if (at === -1) state.items.push(item);
-  else state.items.splice(at, 0, item);
+  if (at !== -1) state.items.splice(at, 0, item);
+  else if (atEnd) state.items.push(item);
 }
 
 const newer = (a, b) => a.visibleFrom > b.visibleFrom || (a.visibleFrom === b.visibleFrom && a.id > b.id);
@@ -300,7 +301,7 @@ function archive(item) {
     () => {
       const current = state.items.find((other) => other.id === item.id) ?? item;
       state.items = state.items.filter((other) => other.id !== item.id);
-      return { delta: current.isRead ? 0 : -1, undo: () => putBack(current) };
+      return { delta: current.isRead ? 0 : -1, undo: () => placeItem(current, true) };
     },
     async () => (await api("Archive", { ids: [item.id] })).archiveNotifications,
     t("failed"),
@@ -389,16 +390,8 @@ function applyToItems(event) {
   }
 }
 
-// A new item goes where the list's order puts it, unless that is past what is loaded (the
-// next page brings it then): no duplicate, no gap.
 function insertLive(item) {
-  if (!belongs(item, state.tab) || state.items.some((other) => other.id === item.id)) return;
-  const at = state.items.findIndex((other) => newer(item, other));
-  if (at === -1) {
-    if (!state.hasNext) state.items.push(item);
-  } else {
-    state.items.splice(at, 0, item);
-  }
+  if (belongs(item, state.tab)) placeItem(item, !state.hasNext);
 }
 
 function refetch() {
