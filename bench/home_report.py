@@ -69,7 +69,7 @@ class Round:
         return self.traced.throughput / self.untraced.throughput
 
 
-def report(rows: list[Load], rounds: list[Round], calls: dict[int, list[str]], engine: str) -> None:
+def report(rows: list[Load], rounds: list[Round], calls: dict[str, list[str]], engine: str) -> None:
     print(f"\n### Home screen under load ({engine})\n")
     print(
         f"Machine: {machine()}. Command: `uv run python -m bench home`. {MEMBERS} members with "
@@ -107,7 +107,7 @@ def report(rows: list[Load], rounds: list[Round], calls: dict[int, list[str]], e
 @dataclass
 class Figures:
     rounds: list[Round]
-    calls: dict[int, list[str]]
+    calls: dict[str, list[str]]
 
     def median(self, value: Callable[[Round], float]) -> float:
         return statistics.median(value(r) for r in self.rounds)
@@ -135,6 +135,11 @@ class Figures:
             ),
             ("GraphQL / reference throughput", f"{tax:.2f}", f"≥ {TAX}", tax >= TAX),
             ("tracing on / off throughput", f"{tracing:.2f}", f"≥ {TRACING}", tracing >= TRACING),
-            ("DynamoDB calls (first 1, 20, 100)", str(most), f"≤ {MAX_CALLS}", most <= MAX_CALLS),
+            (
+                "DynamoDB calls (first 1, 20, 100; 20 again)",
+                str(most),
+                f"≤ {MAX_CALLS}",
+                most <= MAX_CALLS,
+            ),
             ("GraphQL p99 / p50", f"{tail:.1f}", f"≤ {TAIL}", tail <= TAIL),
         ]

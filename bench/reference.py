@@ -63,7 +63,9 @@ async def home(request: Request) -> Response:
         if b.notification_id not in state.own_broadcasts and b.is_visible(now)
     ]
     entries = sorted([*own, *broadcasts], key=lambda e: e.position, reverse=True)[:first]
-    found = await container.notifications.get_many([e.notification_id for e in entries])
+    found = await container.notifications.get_many(  # through the same shared cache
+        [e.notification_id for e in entries], as_of=seen.content_version
+    )
     status = club_status(scan.club, container.ranks, now)
     body = {
         "unreadCount": state.unread_count(now, seen),

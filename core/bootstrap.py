@@ -15,6 +15,7 @@ from core.auth import DevTokenIssuer, TokenVerifier
 from core.domain.pointclub import RankTable
 from core.endpoints import dynamo_config, open_events
 from core.infra.clock import SystemClock, UlidGenerator
+from core.infra.content_cache import ContentCache
 from core.infra.dynamodb.client import open_client
 from core.infra.dynamodb.fanout import DynamoFanoutStore
 from core.infra.dynamodb.ledger import DynamoLedgerStore
@@ -198,17 +199,15 @@ class Container:
 
     @cached_property
     def missions(self) -> Missions | None:
-        return (
-            None
-            if self.mission_store is None
-            else Missions(
-                store=self.mission_store,
-                ledger=self.ledger,
-                ranks=self.ranks,
-                notices=self.notice_sender(),
-                clock=self.clock,
-                ids=self.ids,
-            )
+        if self.mission_store is None:
+            return None
+        return Missions(
+            store=self.mission_store,
+            ledger=self.ledger,
+            ranks=self.ranks,
+            notices=self.notice_sender(),
+            clock=self.clock,
+            ids=self.ids,
         )
 
     def notice_sender(self) -> NoticeSender:
@@ -272,18 +271,19 @@ def build_container(
     events: InboxEvents | None = None,
 ) -> Container:
     """The graph around an open client (tests share one client across many tables)."""
-    table = settings.table_name
+    table, shards = settings.table_name, settings.recall_shards
     clock = clock or SystemClock()
     ranks = RankTable.from_file(settings.ranks_file)
     read_stats = DynamoReadStats(client, table, now=clock.now)
+    cache = ContentCache(seconds=settings.content_cache_seconds, limit=settings.content_cache_items)
     container = Container(
         settings=settings,
         clock=clock,
         ids=ids or UlidGenerator(),
         ranks=ranks,
         members=DynamoMemberStore(client, table),
-        notifications=DynamoNotificationStore(client, table),
-        live=DynamoLiveList(client, table, settings.recall_shards),
+        notifications=DynamoNotificationStore(client, table, shards=shards, cache=cache),
+        live=DynamoLiveList(client, table, shards),
         system=DynamoSystemStore(client, table),
         read_stats=read_stats,
         segments=DynamoSegmentStore(client, table, [rank.code for rank in ranks.ranks]),
@@ -294,7 +294,7 @@ def build_container(
         read_counting=ReadCounting(read_stats),
         client=client,
         events=events or NoEvents(),
-        mission_store=DynamoMissionStore(client, table, settings.recall_shards),
+        mission_store=DynamoMissionStore(client, table, shards),
     )
     container.read_counting.use_missions(container.missions)
     return container

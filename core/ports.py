@@ -90,7 +90,13 @@ class InboxStore(MemberReader, Protocol):
 
 
 class NotificationReader(Protocol):
-    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]: ...
+    async def get_many(
+        self, notification_ids: Sequence[str], *, as_of: str | None = None
+    ) -> Mapping[str, Notification]:
+        """The notifications found. ``as_of``: the content version of the live list the caller
+        read first (``LiveList.content_version``), which lets a shared cache answer; without
+        it, the items as stored now."""
+        ...
 
     async def get(self, notification_id: str) -> Notification | None: ...
 

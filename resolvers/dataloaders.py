@@ -181,20 +181,34 @@ class NotificationLoader:
 
     def __init__(self, store: NotificationReader) -> None:
         self._store = store
-        self._loader: Loader[str, Notification | None] = Loader(self._batch)
+        # Keyed by (content version or None, id): a read as of one version of the live list
+        # never answers a read as of another, nor one that wants the item as stored now.
+        self._loader: Loader[tuple[str | None, str], Notification | None] = Loader(self._batch)
 
-    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
-        found = await self._loader.load_many(list(notification_ids))
+    async def get_many(
+        self, notification_ids: Sequence[str], *, as_of: str | None = None
+    ) -> Mapping[str, Notification]:
+        found = await self._loader.load_many([(as_of, nid) for nid in notification_ids])
         return {n.notification_id: n for n in found if n is not None}
 
     async def get(self, notification_id: str) -> Notification | None:
-        return await self._loader.load(notification_id)
+        return await self._loader.load((None, notification_id))
 
     def clear(self) -> None:
         self._loader.clear()
 
-    async def _batch(self, keys: list[str]) -> list[Notification | None]:
-        found = await self._store.get_many(keys)
+    async def _batch(self, keys: list[tuple[str | None, str]]) -> list[Notification | None]:
+        by_version: dict[str | None, list[str]] = {}
+        for version, nid in keys:
+            by_version.setdefault(version, []).append(nid)
+        groups = list(by_version.items())  # one in practice: a request reads one copy
+        reads = await asyncio.gather(*(self._store.get_many(ids, as_of=v) for v, ids in groups))
+        found = {
+            (version, nid): read[nid]
+            for (version, ids), read in zip(groups, reads, strict=True)
+            for nid in ids
+            if nid in read
+        }
         return [found.get(key) for key in keys]
 
 

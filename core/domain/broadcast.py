@@ -96,11 +96,16 @@ class LiveList:
     recalled: frozenset[str] = frozenset()
     broadcasts: tuple[Broadcast, ...] = ()
     missions: tuple[Mission, ...] = ()  # running or upcoming, soonest end first
+    # A token every change members could see of a notification (amend, recall, publish) sets
+    # anew in every copy: notification items read after this list was are current as of it, so
+    # a copy cached under the same token may be shown (core/infra/content_cache.py).
+    content_version: str = ""
 
     def seen_by(self, club: ClubRecord | None) -> Visibility:
         return Visibility(
             recalled=self.recalled,
             broadcasts={b.notification_id: b for b in self.broadcasts if b.reaches(club)},
+            content_version=self.content_version,
         )
 
 
@@ -111,6 +116,7 @@ class Visibility:
 
     recalled: frozenset[str] = frozenset()
     broadcasts: Mapping[str, Broadcast] = field(default_factory=dict)
+    content_version: str = ""  # the live list's (LiveList.content_version)
 
     def hides(self, notification_id: str, *, broadcast: bool) -> bool:
         if notification_id in self.recalled:

@@ -236,7 +236,9 @@ class InboxQueries:
     ) -> list[InboxItemView]:
         if not entries:
             return []
-        found = await self._notifications.get_many([e.notification_id for e in entries])
+        found = await self._notifications.get_many(
+            [e.notification_id for e in entries], as_of=seen.content_version
+        )
         views = []
         for entry in entries:
             notification = found.get(entry.notification_id)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from core.auth import DevTokenIssuer
-from core.bootstrap import Container
+from core.bootstrap import Container, build_container
 from core.domain.missions import GoalKind, MissionGoal
-from core.domain.notification_draft import LocalizedContent
+from core.domain.notification import NotificationPatch
+from core.domain.notification_draft import Audience, AudienceKind, LocalizedContent
 from core.domain.pointclub import ClubRecord
+from core.settings import Settings
 from core.usecases.missions import MissionDraft
-from tests.builders import broadcast_for, notification, publish
+from tests.builders import broadcast_for, draft, notification, publish, user_list
 from tests.conftest import CallRecorder
 from tests.e2e.gql import HOME, codes, gql
 from tests.fakes import FakeClock
@@ -84,6 +87,60 @@ async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     assert len(dynamo_calls.calls) <= 3, dynamo_calls.operations
     assert dynamo_calls.sequential_rounds() <= 2, dynamo_calls.operations
     assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
+
+
+async def test_a_warm_home_screen_skips_the_notification_items_and_still_shows_amends_at_once(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    container: Container,
+    clock: FakeClock,
+    tokens: DevTokenIssuer,
+    dynamo_calls: CallRecorder,
+) -> None:
+    await container.ledger.put_club("alice", ClubRecord.joined("GOLD", clock.now()))
+    own = await _fill_inbox(container, clock, "alice", 5)
+    everyone = await _broadcast(container, clock)
+    token = tokens.issue("alice")
+
+    def titles(body: dict[str, Any]) -> dict[str, str]:
+        assert "errors" not in body, body
+        edges = body["data"]["viewer"]["inbox"]["edges"]
+        return {e["node"]["id"]: e["node"]["title"] for e in edges}
+
+    cold = await gql(api, HOME, {"first": 20}, token=token)
+    dynamo_calls.reset()
+    warm = await gql(api, HOME, {"first": 20}, token=token)
+    assert warm == cold and len(titles(warm)) == 6
+    # The shared cache answered the page's notifications: no third call.
+    assert sorted(dynamo_calls.operations) == ["GetItem", "Query"]
+
+    # A fan-out to someone else (a mission notice, a campaign) changes nothing alice sees: her
+    # server's cache still answers.
+    await user_list(container, "just-bob", ["bob"])
+    audience = Audience(AudienceKind.SEGMENT, segment="just-bob")
+    to_bob = await container.authoring().create("op", draft(audience, clock.now()))
+    assert (await container.prepare_notification().run(to_bob.notification_id)).delivered == 1
+    dynamo_calls.reset()
+    assert await gql(api, HOME, {"first": 20}, token=token) == cold
+    assert sorted(dynamo_calls.operations) == ["GetItem", "Query"]
+
+    # Another process (the admin server, a CLI job: its own store and cache) amends one of
+    # alice's own notifications and the broadcast; this server shows both on its next read.
+    assert container.client is not None
+    elsewhere = build_container(settings, container.client, clock=clock)
+    for nid in (own[-1], everyone):
+        patch = NotificationPatch(contents={"ja": LocalizedContent(f"改訂 {nid}", "本文")})
+        await elsewhere.authoring().update("op", nid, patch)
+    dynamo_calls.reset()
+    amended = titles(await gql(api, HOME, {"first": 20}, token=token))
+    assert amended[own[-1]] == f"改訂 {own[-1]}" and amended[everyone] == f"改訂 {everyone}"
+    assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
+
+    # A recall, from elsewhere too: gone from the next read, and from the count.
+    await elsewhere.authoring().recall("op", own[0], "sent by mistake")
+    body = await gql(api, HOME, {"first": 20}, token=token)
+    assert own[0] not in titles(body)
+    assert body["data"]["viewer"]["unreadCount"] == 5
 
 
 async def test_paging_while_new_notifications_arrive_sees_each_earlier_one_once(

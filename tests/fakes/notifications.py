@@ -22,7 +22,9 @@ class FakeNotifications:
     def items(self) -> dict[str, Notification]:
         return self.world.notifications
 
-    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
+    async def get_many(
+        self, notification_ids: Sequence[str], *, as_of: str | None = None
+    ) -> Mapping[str, Notification]:
         self.world.check()
         return {nid: self.items[nid] for nid in notification_ids if nid in self.items}
 

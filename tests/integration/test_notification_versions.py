@@ -38,8 +38,8 @@ class StaleOnce:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def get_many(self, ids: Sequence[str]) -> Any:
-        found = await self._store.get_many(ids)
+    async def get_many(self, ids: Sequence[str], *, as_of: str | None = None) -> Any:
+        found = await self._store.get_many(ids, as_of=as_of)
         if self._meanwhile is not None:
             meanwhile, self._meanwhile = self._meanwhile, None
             await meanwhile()

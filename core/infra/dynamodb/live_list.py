@@ -5,11 +5,15 @@ copies in one transaction, so each copy is always complete. A copy holds ``ids``
 recalled notifications whose entries may still be in inboxes) and one attribute ``b:<nid>`` per
 live broadcast: ``visibleFromMs|expiresAtMs|rule|ranks|category`` (ranks comma-separated, empty
 for every member), about 67 bytes each (`bench broadcast`); and one attribute ``m:<mid>`` per
-running or upcoming mission (``mission_codec``), at most ``MAX_LISTED``.
+running or upcoming mission (``mission_codec``), at most ``MAX_LISTED``; and ``cv``, the content
+version: a fresh token set in every copy by each write that changes what members see of a
+notification (a recall, a publish, an amend: ``content_version_updates``), which tells the shared
+cache of notification items (``core/infra/content_cache.py``) what it may still serve.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +27,12 @@ if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
 
 BROADCAST_PREFIX = "b:"
+CONTENT_VERSION = "cv"
+
+
+def new_content_version() -> str:
+    """A token no earlier write set: equal tokens mean no change in between."""
+    return secrets.token_urlsafe(12)
 
 
 def copy_key(shard: int) -> dict[str, Any]:
@@ -31,7 +41,9 @@ def copy_key(shard: int) -> dict[str, Any]:
 
 def recall_list_updates(table: str, shards: int, operation: str, notification_id: str) -> list[Any]:
     """One transaction's updates that ``ADD`` (or ``DELETE``) the id in every copy at once; a
-    recall (``ADD``) also takes the notification off the live broadcasts."""
+    recall (``ADD``) also takes the notification off the live broadcasts and sets a new content
+    version."""
+    version = new_content_version()
     updates = []
     for shard in range(shards):
         update: dict[str, Any] = {
@@ -41,8 +53,12 @@ def recall_list_updates(table: str, shards: int, operation: str, notification_id
             "ExpressionAttributeValues": {":id": {"SS": [notification_id]}},
         }
         if operation == "ADD":
-            update["UpdateExpression"] += " REMOVE #b"
-            update["ExpressionAttributeNames"] = {"#b": BROADCAST_PREFIX + notification_id}
+            update["UpdateExpression"] += " SET #cv = :cv REMOVE #b"
+            update["ExpressionAttributeNames"] = {
+                "#b": BROADCAST_PREFIX + notification_id,
+                "#cv": CONTENT_VERSION,
+            }
+            update["ExpressionAttributeValues"][":cv"] = codec.s(version)
         updates.append({"Update": update})
     return updates
 
@@ -52,9 +68,10 @@ def broadcast_updates(
 ) -> list[Any]:
     """One transaction's updates that put the broadcast into every copy and take ``drop`` (ids
     of expired broadcasts) out."""
-    names = {"#b": BROADCAST_PREFIX + broadcast.notification_id}
+    names = {"#b": BROADCAST_PREFIX + broadcast.notification_id, "#cv": CONTENT_VERSION}
     names.update({f"#d{i}": BROADCAST_PREFIX + nid for i, nid in enumerate(drop)})
-    expression = "SET #b = :b"
+    version = codec.s(new_content_version())
+    expression = "SET #b = :b, #cv = :cv"
     if drop:
         expression += " REMOVE " + ", ".join(f"#d{i}" for i in range(len(drop)))
     return [
@@ -64,7 +81,28 @@ def broadcast_updates(
                 "Key": copy_key(shard),
                 "UpdateExpression": expression,
                 "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {":b": codec.s(encode_broadcast(broadcast))},
+                "ExpressionAttributeValues": {
+                    ":b": codec.s(encode_broadcast(broadcast)),
+                    ":cv": version,
+                },
+            }
+        }
+        for shard in range(shards)
+    ]
+
+
+def content_version_updates(table: str, shards: int) -> list[Any]:
+    """One transaction's updates that set a new content version in every copy: what a save of
+    a notification members may hold writes beside it, so no server shows its cached copy after."""
+    version = codec.s(new_content_version())
+    return [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": copy_key(shard),
+                "UpdateExpression": "SET #cv = :cv",
+                "ExpressionAttributeNames": {"#cv": CONTENT_VERSION},
+                "ExpressionAttributeValues": {":cv": version},
             }
         }
         for shard in range(shards)
@@ -103,6 +141,7 @@ def live_list_from_item(item: Mapping[str, Any] | None) -> LiveList:
         recalled=frozenset(item.get("ids", {}).get("SS", [])),
         broadcasts=broadcasts,
         missions=missions_in(item),
+        content_version=item.get(CONTENT_VERSION, {}).get("S", ""),
     )
 
 

@@ -12,6 +12,7 @@ from core.domain.notification_draft import IdempotencyClaim
 from core.errors import Conflict
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.client import cancellation_reasons, translated_errors
+from core.infra.dynamodb.idempotency import claim_put, claimed_by
 from core.infra.dynamodb.live_list import copy_key
 from core.infra.dynamodb.mission_codec import (
     mission_from_json,
@@ -19,7 +20,6 @@ from core.infra.dynamodb.mission_codec import (
 )
 from core.infra.dynamodb.mission_listing import relisting
 from core.infra.dynamodb.mission_progress import DynamoMissionProgress
-from core.infra.dynamodb.notifications import claimed_by
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -82,7 +82,7 @@ class DynamoMissionStore(DynamoMissionProgress):
             try:
                 items = relisting(self._table, self._shards, mission, ended, version)
                 if claim is not None and mission is not None:
-                    items.insert(1, self._claim_put(claim, mission.mission_id))
+                    items.insert(1, claim_put(self._table, claim, "mid", mission.mission_id))
                 with translated_errors("list the missions"):
                     await self._client.transact_write_items(TransactItems=items)
                 return len(ended)
@@ -95,22 +95,6 @@ class DynamoMissionStore(DynamoMissionProgress):
                 if "ConditionalCheckFailed" not in reasons:
                     raise
         raise Conflict("missions kept changing meanwhile; try again")
-
-    def _claim_put(self, claim: IdempotencyClaim, mission_id: str) -> dict[str, Any]:
-        item = {
-            keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
-            keys.SK: codec.s(keys.META_SK),
-            "mid": codec.s(mission_id),
-            "fp": codec.s(claim.fingerprint),
-            "ttl": codec.n(int(claim.expires_at.timestamp())),
-        }
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": item,
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
 
     async def _replay(self, claim: IdempotencyClaim) -> Mission | None:
         """The mission an idempotency key created, None if the key is unused."""

@@ -1,5 +1,5 @@
-"""Notification items (``NOTIF#<nid>`` / ``META``), their listing by state and the operators'
-idempotency claims (``IDEM#<actor>#<key>``)."""
+"""Notification items (``NOTIF#<nid>`` / ``META``) and their listing by state; what members read
+of them through the shared content cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.domain.broadcast import Broadcast
 from core.domain.notification import (
+    AMENDABLE,
     AuditRecord,
     Notification,
     NotificationState,
@@ -16,10 +17,16 @@ from core.domain.notification import (
 )
 from core.domain.time import iso_key
 from core.errors import Conflict
+from core.infra.content_cache import ContentCache
 from core.infra.dynamodb import codec, keys
 from core.infra.dynamodb.batch import batch_get, contended
 from core.infra.dynamodb.client import cancellation_reasons, put_item, translated_errors
-from core.infra.dynamodb.live_list import broadcast_updates, recall_list_updates
+from core.infra.dynamodb.idempotency import claim_put, claimed_by
+from core.infra.dynamodb.live_list import (
+    broadcast_updates,
+    content_version_updates,
+    recall_list_updates,
+)
 from core.infra.dynamodb.table import GSI1
 from core.ports import IdempotencyClaim
 
@@ -30,11 +37,34 @@ LISTING_PAGE = 100
 
 
 class DynamoNotificationStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        shards: int,
+        cache: ContentCache | None = None,
+    ) -> None:
         self._client = client
         self._table = table
+        self._shards = shards  # copies of the live list, whose content version a save sets
+        self._cache = ContentCache(seconds=0, limit=0) if cache is None else cache
 
-    async def get_many(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
+    async def get_many(
+        self, notification_ids: Sequence[str], *, as_of: str | None = None
+    ) -> Mapping[str, Notification]:
+        """The items as stored now; with ``as_of`` (the content version of the live list the
+        caller read before), copies the shared cache holds under that version may answer."""
+        if as_of is None:
+            return await self._read(notification_ids)
+        found, missing = self._cache.take(notification_ids, as_of)
+        if missing:
+            read = await self._read(missing)
+            self._cache.keep(read.values(), as_of)
+            found.update(read)
+        return found
+
+    async def _read(self, notification_ids: Sequence[str]) -> Mapping[str, Notification]:
         wanted = [
             {keys.PK: codec.s(keys.notification_pk(nid)), keys.SK: codec.s(keys.META_SK)}
             for nid in notification_ids
@@ -70,24 +100,11 @@ class DynamoNotificationStore:
             with translated_errors("create a notification"):
                 await self._client.put_item(**put["Put"])
             return notification
-        claim_item = {
-            keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
-            keys.SK: codec.s(keys.META_SK),
-            "nid": codec.s(notification.notification_id),
-            "fp": codec.s(claim.fingerprint),
-            "ttl": codec.n(int(claim.expires_at.timestamp())),
-        }
         try:
             with translated_errors("create a notification"):
                 await self._client.transact_write_items(
                     TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self._table,
-                                "Item": claim_item,
-                                "ConditionExpression": "attribute_not_exists(PK)",
-                            }
-                        },
+                        claim_put(self._table, claim, "nid", notification.notification_id),
                         put,
                     ]
                 )
@@ -110,8 +127,20 @@ class DynamoNotificationStore:
         self, notification: Notification, *, expected: NotificationState, audit: AuditRecord
     ) -> None:
         """Write the authored fields and state, if the state is still ``expected`` and the
-        version still the one ``notification`` was read at; else ``Conflict``."""
+        version still the one ``notification`` was read at; else ``Conflict``. An amend (a
+        save that keeps a notification members may hold PREPARING or PUBLISHED) sets a new
+        content version in every live-list copy in the same transaction: no server serves its
+        cached copy after. The fan-out's move from PREPARING to PUBLISHED changes nothing members
+        see and stays one update (a notice to one member must not empty every server's cache)."""
         update = self._save_update(notification, expected, audit)
+        if expected in AMENDABLE and notification.state is expected:
+            items = [{"Update": update}, *content_version_updates(self._table, self._shards)]
+            try:
+                amend = partial(self._client.transact_write_items, TransactItems=items)
+                await contended("update a notification", amend)
+            except self._client.exceptions.TransactionCanceledException as error:
+                raise Conflict("the notification changed meanwhile; reload and retry") from error
+            return
         try:
             # A fan-out batch checks the notification in its transactions: an amend made while
             # one is under way waits for it (a few milliseconds) instead of failing.
@@ -258,26 +287,3 @@ class DynamoNotificationStore:
             if len(page) < LISTING_PAGE:
                 return
             after = listing_position(page[-1])
-
-
-async def claimed_by(
-    client: DynamoDBClient, table: str, claim: IdempotencyClaim, field: str
-) -> str | None:
-    """The id (``field``: ``nid``, ``mid``) an idempotency key created, None if the key is
-    unused; ``Conflict`` if it was used with another input (or for another kind of thing)."""
-    with translated_errors("read an idempotency key"):
-        response = await client.get_item(
-            TableName=table,
-            Key={
-                keys.PK: codec.s(keys.idempotency_pk(claim.actor, claim.key)),
-                keys.SK: codec.s(keys.META_SK),
-            },
-            ConsistentRead=True,
-        )
-    stored = response.get("Item")
-    if stored is None:
-        return None
-    if field not in stored or stored["fp"]["S"] != claim.fingerprint:
-        raise Conflict("this idempotency key was used with a different input")
-    found: str = stored[field]["S"]
-    return found
