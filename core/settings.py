@@ -50,10 +50,11 @@ class Settings(BaseSettings):
     # at that instant with no job running then (edits are refused from the publish on).
     broadcast_lead_seconds: int = Field(default=600, ge=0, le=86_400)
     # The shared cache of notification items members read (core/infra/content_cache.py): amends
-    # and recalls show at once whatever these are; the age bounds only edits made around the
-    # server. 0 in either turns it off.
+    # and recalls show at once whatever these are; the age bounds only edits made around this
+    # version's writers. An item is at most what one admin request carries (64 KB). 0 in either
+    # turns it off.
     content_cache_seconds: float = Field(default=60, ge=0, le=3_600)
-    content_cache_items: int = Field(default=4_096, ge=0, le=1_000_000)
+    content_cache_items: int = Field(default=1_024, ge=0, le=100_000)
 
     # Live inbox events (docs/ARCHITECTURE.md, "Live events"). With no broker URL in
     # development, `serve` starts an embedded one on loopback and commands publish there.

@@ -8,6 +8,11 @@ content version in every copy in the same transaction (``live_list.content_versi
 An item read after the live list showed version ``v`` is current as of ``v``; so an item cached
 under ``v`` may be served to any later read that finds ``v`` still in its copy, and none that
 finds another. Amends and recalls therefore show on the next read, as if there were no cache.
+A token also names the notification its write changed and the version it gave it: DynamoDB
+orders a read against a transaction item by item, so a read that met the new token in its copy
+could still, for a moment, meet that notification as it was; such an item is served to that read
+(as it would be without a cache) but not kept. Items are kept without their audit trail, which
+members never see.
 
 The age bound (``POINTCLUB_CONTENT_CACHE_SECONDS``) covers only what goes around the server's own
 writes (an item edited by hand in the table); the size bound (``POINTCLUB_CONTENT_CACHE_ITEMS``)
@@ -20,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
 from core.domain.notification import Notification
@@ -69,14 +75,26 @@ class ContentCache:
         return found, missing
 
     def keep(self, notifications: Iterable[Notification], version: str) -> None:
-        """Hold items read after the live list showed ``version``."""
+        """Hold items read after the live list showed ``version``, but one older than the
+        version's own write gave it."""
         if not self.enabled:
             return
         until = self._clock() + self._seconds
+        written, at_least = _write_of(version)
         held = self._held
         for notification in notifications:
             nid = notification.notification_id
-            held[nid] = _Held(version, until, notification)
+            if nid == written and notification.version < at_least:
+                continue
+            held[nid] = _Held(version, until, replace(notification, audit=()))
             held.move_to_end(nid)
         while len(held) > self._limit:
             held.popitem(last=False)
+
+
+def _write_of(version: str) -> tuple[str, int]:
+    """The notification and version a content version's write gave (``<token>.<nid>.<ver>``);
+    nothing for a token of another shape (none yet: the empty one)."""
+    _, _, named = version.partition(".")
+    nid, _, number = named.rpartition(".")
+    return (nid, int(number)) if nid and number.isdigit() else ("", 0)

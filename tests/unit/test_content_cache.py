@@ -3,10 +3,12 @@ under, only while young, never more than its limit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from core.domain.notification import Notification
+from core.domain.notification import AuditRecord, Notification
 from core.infra.content_cache import ContentCache
+from core.infra.dynamodb.live_list import new_content_version
 from tests.builders import notification
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -71,3 +73,23 @@ def test_zero_in_either_bound_turns_it_off() -> None:
         cache.keep(items("a"), "v")
         assert len(cache) == 0 and not cache.enabled
         assert cache.take(["a"], "v") == ({}, ["a"])
+
+
+def test_an_item_older_than_the_write_its_version_names_is_not_kept() -> None:
+    """A read that met the amend's token could still meet the item as it was, for a moment:
+    served to that read, never kept for the next."""
+    cache = ContentCache(seconds=60, limit=10, clock=Ticks())
+    amended = new_content_version("a", 3)
+    stale = replace(notification("a", visible_from=NOW), version=2)
+    other = replace(notification("b", visible_from=NOW), version=1)
+    cache.keep([stale, other], amended)
+    assert cache.take(["a", "b"], amended) == ({"b": other}, ["a"])
+    cache.keep([replace(stale, version=3)], amended)
+    assert list(cache.take(["a"], amended)[0]) == ["a"]
+
+
+def test_items_are_kept_without_their_audit_trail() -> None:
+    record = AuditRecord(at=NOW, actor="op", action="amend", detail="x" * 1_000)
+    cache = ContentCache(seconds=60, limit=10, clock=Ticks())
+    cache.keep([replace(notification("a", visible_from=NOW), audit=(record,))], "v")
+    assert cache.take(["a"], "v")[0]["a"].audit == ()

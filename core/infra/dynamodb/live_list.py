@@ -30,20 +30,23 @@ BROADCAST_PREFIX = "b:"
 CONTENT_VERSION = "cv"
 
 
-def new_content_version() -> str:
-    """A token no earlier write set: equal tokens mean no change in between."""
-    return secrets.token_urlsafe(12)
+def new_content_version(notification_id: str, version: int) -> str:
+    """A token no earlier write set (equal tokens mean no change in between), naming the
+    notification the write changes and the version it gives it: ``<random>.<nid>.<version>``,
+    so a read that meets the token with the item still older keeps it out of the cache."""
+    return f"{secrets.token_urlsafe(12)}.{notification_id}.{version}"
 
 
 def copy_key(shard: int) -> dict[str, Any]:
     return {keys.PK: codec.s(keys.recall_pk(shard)), keys.SK: codec.s(keys.META_SK)}
 
 
-def recall_list_updates(table: str, shards: int, operation: str, notification_id: str) -> list[Any]:
+def recall_list_updates(
+    table: str, shards: int, operation: str, notification_id: str, content_version: str = ""
+) -> list[Any]:
     """One transaction's updates that ``ADD`` (or ``DELETE``) the id in every copy at once; a
-    recall (``ADD``) also takes the notification off the live broadcasts and sets a new content
-    version."""
-    version = new_content_version()
+    recall (``ADD``) also takes the notification off the live broadcasts and sets
+    ``content_version`` (``new_content_version``)."""
     updates = []
     for shard in range(shards):
         update: dict[str, Any] = {
@@ -58,19 +61,21 @@ def recall_list_updates(table: str, shards: int, operation: str, notification_id
                 "#b": BROADCAST_PREFIX + notification_id,
                 "#cv": CONTENT_VERSION,
             }
-            update["ExpressionAttributeValues"][":cv"] = codec.s(version)
+            update["ExpressionAttributeValues"][":cv"] = codec.s(
+                content_version or new_content_version(notification_id, 0)
+            )
         updates.append({"Update": update})
     return updates
 
 
 def broadcast_updates(
-    table: str, shards: int, broadcast: Broadcast, drop: Sequence[str]
+    table: str, shards: int, broadcast: Broadcast, drop: Sequence[str], content_version: str
 ) -> list[Any]:
-    """One transaction's updates that put the broadcast into every copy and take ``drop`` (ids
-    of expired broadcasts) out."""
+    """One transaction's updates that put the broadcast into every copy, take ``drop`` (ids
+    of expired broadcasts) out and set ``content_version``."""
     names = {"#b": BROADCAST_PREFIX + broadcast.notification_id, "#cv": CONTENT_VERSION}
     names.update({f"#d{i}": BROADCAST_PREFIX + nid for i, nid in enumerate(drop)})
-    version = codec.s(new_content_version())
+    version = codec.s(content_version)
     expression = "SET #b = :b, #cv = :cv"
     if drop:
         expression += " REMOVE " + ", ".join(f"#d{i}" for i in range(len(drop)))
@@ -91,10 +96,10 @@ def broadcast_updates(
     ]
 
 
-def content_version_updates(table: str, shards: int) -> list[Any]:
-    """One transaction's updates that set a new content version in every copy: what a save of
-    a notification members may hold writes beside it, so no server shows its cached copy after."""
-    version = codec.s(new_content_version())
+def content_version_updates(table: str, shards: int, content_version: str) -> list[Any]:
+    """One transaction's updates that set a new content version in every copy: what an amend
+    writes beside the notification, so no server shows its cached copy after."""
+    version = codec.s(content_version)
     return [
         {
             "Update": {

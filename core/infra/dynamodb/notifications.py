@@ -25,6 +25,7 @@ from core.infra.dynamodb.idempotency import claim_put, claimed_by
 from core.infra.dynamodb.live_list import (
     broadcast_updates,
     content_version_updates,
+    new_content_version,
     recall_list_updates,
 )
 from core.infra.dynamodb.table import GSI1
@@ -134,7 +135,11 @@ class DynamoNotificationStore:
         see and stays one update (a notice to one member must not empty every server's cache)."""
         update = self._save_update(notification, expected, audit)
         if expected in AMENDABLE and notification.state is expected:
-            items = [{"Update": update}, *content_version_updates(self._table, self._shards)]
+            version = new_content_version(notification.notification_id, notification.version + 1)
+            items = [
+                {"Update": update},
+                *content_version_updates(self._table, self._shards, version),
+            ]
             try:
                 amend = partial(self._client.transact_write_items, TransactItems=items)
                 await contended("update a notification", amend)
@@ -158,7 +163,9 @@ class DynamoNotificationStore:
     ) -> None:
         """State RECALLED and the id in every recall-list copy, in one transaction."""
         items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
-        items += recall_list_updates(self._table, shards, "ADD", notification.notification_id)
+        nid = notification.notification_id
+        version = new_content_version(nid, notification.version + 1)
+        items += recall_list_updates(self._table, shards, "ADD", nid, version)
         try:
             recall = partial(self._client.transact_write_items, TransactItems=items)
             await contended("recall a notification", recall)
@@ -178,7 +185,8 @@ class DynamoNotificationStore:
         """State PUBLISHED and the broadcast in every live-list copy, in one transaction: as
         many writes for ten members as for ten million."""
         items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
-        items += broadcast_updates(self._table, shards, broadcast, drop)
+        version = new_content_version(notification.notification_id, notification.version + 1)
+        items += broadcast_updates(self._table, shards, broadcast, drop, version)
         try:
             publish = partial(self._client.transact_write_items, TransactItems=items)
             await contended("publish a broadcast", publish)
