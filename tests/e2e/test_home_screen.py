@@ -19,7 +19,7 @@ from core.settings import Settings
 from core.usecases.missions import MissionDraft
 from tests.builders import broadcast_for, draft, notification, publish, user_list
 from tests.conftest import CallRecorder
-from tests.e2e.gql import HOME, codes, gql
+from tests.e2e.gql import HOME, app_client, codes, gql
 from tests.fakes import FakeClock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -141,6 +141,26 @@ async def test_a_warm_home_screen_skips_the_notification_items_and_still_shows_a
     body = await gql(api, HOME, {"first": 20}, token=token)
     assert own[0] not in titles(body)
     assert body["data"]["viewer"]["unreadCount"] == 5
+
+
+async def test_with_the_content_cache_turned_off_every_home_screen_reads_the_items(
+    settings: Settings,
+    container: Container,
+    clock: FakeClock,
+    tokens: DevTokenIssuer,
+    dynamo_calls: CallRecorder,
+) -> None:
+    await _fill_inbox(container, clock, "alice", 3)
+    assert container.client is not None
+    off = settings.model_copy(update={"content_cache_items": 0})
+    uncached = build_container(off, container.client, clock=clock)
+    token = tokens.issue("alice")
+    async with app_client(off, uncached) as api:
+        for _ in range(2):
+            dynamo_calls.reset()
+            body = await gql(api, HOME, {"first": 20}, token=token)
+            assert len(body["data"]["viewer"]["inbox"]["edges"]) == 3
+            assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
 
 
 async def test_paging_while_new_notifications_arrive_sees_each_earlier_one_once(
