@@ -89,6 +89,20 @@ async def test_home_screen_costs_at_most_three_calls_in_two_rounds(
     assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
 
 
+async def _home(
+    api: httpx.AsyncClient, token: str, calls: CallRecorder
+) -> tuple[dict[str, Any], list[str]]:
+    """One home screen (first 20) and the DynamoDB calls it made, sorted."""
+    calls.reset()
+    body = await gql(api, HOME, {"first": 20}, token=token)
+    assert "errors" not in body, body
+    return body, sorted(calls.operations)
+
+
+def _titles(body: dict[str, Any]) -> dict[str, str]:
+    return {e["node"]["id"]: e["node"]["title"] for e in body["data"]["viewer"]["inbox"]["edges"]}
+
+
 async def test_a_warm_home_screen_skips_the_notification_items_and_still_shows_amends_at_once(
     api: httpx.AsyncClient,
     settings: Settings,
@@ -102,17 +116,10 @@ async def test_a_warm_home_screen_skips_the_notification_items_and_still_shows_a
     everyone = await _broadcast(container, clock)
     token = tokens.issue("alice")
 
-    def titles(body: dict[str, Any]) -> dict[str, str]:
-        assert "errors" not in body, body
-        edges = body["data"]["viewer"]["inbox"]["edges"]
-        return {e["node"]["id"]: e["node"]["title"] for e in edges}
-
-    cold = await gql(api, HOME, {"first": 20}, token=token)
-    dynamo_calls.reset()
-    warm = await gql(api, HOME, {"first": 20}, token=token)
-    assert warm == cold and len(titles(warm)) == 6
-    # The shared cache answered the page's notifications: no third call.
-    assert sorted(dynamo_calls.operations) == ["GetItem", "Query"]
+    cold, calls = await _home(api, token, dynamo_calls)
+    assert calls == ["BatchGetItem", "GetItem", "Query"] and len(_titles(cold)) == 6
+    # The shared cache answers the page's notifications: no third call.
+    assert await _home(api, token, dynamo_calls) == (cold, ["GetItem", "Query"])
 
     # A fan-out to someone else (a mission notice, a campaign) changes nothing alice sees: her
     # server's cache still answers.
@@ -120,9 +127,7 @@ async def test_a_warm_home_screen_skips_the_notification_items_and_still_shows_a
     audience = Audience(AudienceKind.SEGMENT, segment="just-bob")
     to_bob = await container.authoring().create("op", draft(audience, clock.now()))
     assert (await container.prepare_notification().run(to_bob.notification_id)).delivered == 1
-    dynamo_calls.reset()
-    assert await gql(api, HOME, {"first": 20}, token=token) == cold
-    assert sorted(dynamo_calls.operations) == ["GetItem", "Query"]
+    assert await _home(api, token, dynamo_calls) == (cold, ["GetItem", "Query"])
 
     # Another process (the admin server, a CLI job: its own store and cache) amends one of
     # alice's own notifications and the broadcast; this server shows both on its next read.
@@ -131,15 +136,15 @@ async def test_a_warm_home_screen_skips_the_notification_items_and_still_shows_a
     for nid in (own[-1], everyone):
         patch = NotificationPatch(contents={"ja": LocalizedContent(f"改訂 {nid}", "本文")})
         await elsewhere.authoring().update("op", nid, patch)
-    dynamo_calls.reset()
-    amended = titles(await gql(api, HOME, {"first": 20}, token=token))
+    body, calls = await _home(api, token, dynamo_calls)
+    amended = _titles(body)
     assert amended[own[-1]] == f"改訂 {own[-1]}" and amended[everyone] == f"改訂 {everyone}"
-    assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
+    assert calls == ["BatchGetItem", "GetItem", "Query"]
 
     # A recall, from elsewhere too: gone from the next read, and from the count.
     await elsewhere.authoring().recall("op", own[0], "sent by mistake")
-    body = await gql(api, HOME, {"first": 20}, token=token)
-    assert own[0] not in titles(body)
+    body, _ = await _home(api, token, dynamo_calls)
+    assert own[0] not in _titles(body)
     assert body["data"]["viewer"]["unreadCount"] == 5
 
 
@@ -157,10 +162,8 @@ async def test_with_the_content_cache_turned_off_every_home_screen_reads_the_ite
     token = tokens.issue("alice")
     async with app_client(off, uncached) as api:
         for _ in range(2):
-            dynamo_calls.reset()
-            body = await gql(api, HOME, {"first": 20}, token=token)
-            assert len(body["data"]["viewer"]["inbox"]["edges"]) == 3
-            assert sorted(dynamo_calls.operations) == ["BatchGetItem", "GetItem", "Query"]
+            body, calls = await _home(api, token, dynamo_calls)
+            assert len(_titles(body)) == 3 and calls == ["BatchGetItem", "GetItem", "Query"]
 
 
 async def test_paging_while_new_notifications_arrive_sees_each_earlier_one_once(
