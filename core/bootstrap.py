@@ -126,7 +126,6 @@ class Container:
             clock=self.clock,
             ids=self.ids,
             categories=set(self.settings.categories),
-            recall_shards=self.settings.recall_shards,
             events=self.events,
         )
 
@@ -164,7 +163,6 @@ class Container:
             members=self.ledger,
             live=self.live,
             clock=self.clock,
-            shards=self.settings.recall_shards,
             max_live=self.settings.max_live_broadcasts,
             rank_codes=[rank.code for rank in self.ranks.ranks],
             events=self.events,

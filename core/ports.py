@@ -128,7 +128,6 @@ class NotificationStore(NotificationReader, Protocol):
         *,
         expected: NotificationState,
         audit: AuditRecord,
-        shards: int,
     ) -> None:
         """Save the recalled notification, add it to every copy's recalled ids and take it off
         the live broadcasts, at once."""
@@ -142,7 +141,6 @@ class NotificationStore(NotificationReader, Protocol):
         audit: AuditRecord,
         broadcast: Broadcast,
         drop: Sequence[str],
-        shards: int,
     ) -> None:
         """Save the published notification and put the broadcast into every copy of the live
         list (taking the expired ones in ``drop`` out) in one transaction; ``Conflict`` if the

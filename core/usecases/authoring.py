@@ -51,7 +51,6 @@ class NotificationAuthoring:
         clock: Clock,
         ids: IdGenerator,
         categories: set[str],
-        recall_shards: int,
         events: InboxEvents,
     ) -> None:
         self._events = events
@@ -60,7 +59,6 @@ class NotificationAuthoring:
         self._clock = clock
         self._ids = ids
         self._categories = categories
-        self._recall_shards = recall_shards
 
     @traced
     async def create(
@@ -140,9 +138,7 @@ class NotificationAuthoring:
         if current.state is NotificationState.RECALLED:
             raise Conflict("the notification is already recalled")
         recalled = current.recall(reason.strip(), self._clock.now(), actor)
-        await self._store.recall(
-            recalled, expected=current.state, audit=recalled.last_audit, shards=self._recall_shards
-        )
+        await self._store.recall(recalled, expected=current.state, audit=recalled.last_audit)
         _log(recalled.last_audit, notification_id)
         if current.state in AMENDABLE:
             await self._events.to_everyone(InboxChange(ChangeKind.RECALLED, (notification_id,)))

@@ -37,7 +37,6 @@ class PublishBroadcast:
         members: LedgerStore,
         live: LiveListStore,
         clock: Clock,
-        shards: int,
         max_live: int,
         rank_codes: Collection[str],
         events: InboxEvents,
@@ -47,7 +46,6 @@ class PublishBroadcast:
         self._members = members
         self._live = live
         self._clock = clock
-        self._shards = shards
         self._max_live = max_live
         self._rank_codes = tuple(rank_codes)
 
@@ -87,7 +85,6 @@ class PublishBroadcast:
                     audit=published.last_audit,
                     broadcast=broadcast,
                     drop=drop,
-                    shards=self._shards,
                 )
             except Conflict:
                 found = await self._notifications.get(notification.notification_id)

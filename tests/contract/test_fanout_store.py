@@ -47,7 +47,6 @@ async def test_nothing_is_delivered_after_a_recall(backend: Backend, clock: Fake
         replace(item, state=NotificationState.RECALLED),
         expected=NotificationState.PUBLISHED,
         audit=AuditRecord(clock.now(), "op", "recall", ""),
-        shards=c.settings.recall_shards,
     )
     with pytest.raises(NotificationRecalled):
         await c.fanout.deliver_batch("n1", "L.00", ["m01"], entry)

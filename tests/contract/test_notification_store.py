@@ -85,7 +85,6 @@ async def test_a_recall_reaches_every_member_at_once_and_can_be_forgotten(
         recalled,
         expected=NotificationState.PUBLISHED,
         audit=audit(clock, "recall"),
-        shards=c.settings.recall_shards,
     )
     stored = await c.notifications.get("n1")
     assert stored is not None and stored.state is NotificationState.RECALLED
@@ -97,7 +96,6 @@ async def test_a_recall_reaches_every_member_at_once_and_can_be_forgotten(
             recalled,
             expected=NotificationState.PUBLISHED,
             audit=audit(clock, "recall"),
-            shards=c.settings.recall_shards,
         )
     await c.live.remove("n1")
     assert "n1" not in (await c.live.live_for("alice")).recalled

@@ -73,7 +73,6 @@ class FakeNotifications:
         *,
         expected: NotificationState,
         audit: AuditRecord,
-        shards: int,
     ) -> None:
         self.world.check()
         self._save(notification, expected, audit)
@@ -88,7 +87,6 @@ class FakeNotifications:
         audit: AuditRecord,
         broadcast: Broadcast,
         drop: Sequence[str],
-        shards: int,
     ) -> None:
         self.world.check()
         self._save(notification, expected, audit)

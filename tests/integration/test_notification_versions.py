@@ -81,7 +81,6 @@ async def test_two_operators_one_wins_the_other_is_told(
         clock=container.clock,
         ids=container.ids,
         categories=set(container.settings.categories),
-        recall_shards=container.settings.recall_shards,
         events=container.events,
     )
     with pytest.raises(Conflict):

@@ -133,19 +133,12 @@ class DynamoNotificationStore:
         content version in every live-list copy in the same transaction: no server serves its
         cached copy after. The fan-out's move from PREPARING to PUBLISHED changes nothing members
         see and stays one update (a notice to one member must not empty every server's cache)."""
-        update = self._save_update(notification, expected, audit)
         if expected in AMENDABLE and notification.state is expected:
             version = new_content_version(notification.notification_id, notification.version + 1)
-            items = [
-                {"Update": update},
-                *content_version_updates(self._table, self._shards, version),
-            ]
-            try:
-                amend = partial(self._client.transact_write_items, TransactItems=items)
-                await contended("update a notification", amend)
-            except self._client.exceptions.TransactionCanceledException as error:
-                raise Conflict("the notification changed meanwhile; reload and retry") from error
+            copies = content_version_updates(self._table, self._shards, version)
+            await self._with_copies("update a notification", notification, expected, audit, copies)
             return
+        update = self._save_update(notification, expected, audit)
         try:
             # A fan-out batch checks the notification in its transactions: an amend made while
             # one is under way waits for it (a few milliseconds) instead of failing.
@@ -159,18 +152,12 @@ class DynamoNotificationStore:
         *,
         expected: NotificationState,
         audit: AuditRecord,
-        shards: int,
     ) -> None:
         """State RECALLED and the id in every recall-list copy, in one transaction."""
-        items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
         nid = notification.notification_id
         version = new_content_version(nid, notification.version + 1)
-        items += recall_list_updates(self._table, shards, "ADD", nid, version)
-        try:
-            recall = partial(self._client.transact_write_items, TransactItems=items)
-            await contended("recall a notification", recall)
-        except self._client.exceptions.TransactionCanceledException as error:
-            raise Conflict("the notification changed meanwhile; reload and retry") from error
+        copies = recall_list_updates(self._table, self._shards, "ADD", nid, version)
+        await self._with_copies("recall a notification", notification, expected, audit, copies)
 
     async def publish_broadcast(
         self,
@@ -180,16 +167,27 @@ class DynamoNotificationStore:
         audit: AuditRecord,
         broadcast: Broadcast,
         drop: Sequence[str],
-        shards: int,
     ) -> None:
         """State PUBLISHED and the broadcast in every live-list copy, in one transaction: as
         many writes for ten members as for ten million."""
-        items: list[Any] = [{"Update": self._save_update(notification, expected, audit)}]
         version = new_content_version(notification.notification_id, notification.version + 1)
-        items += broadcast_updates(self._table, shards, broadcast, drop, version)
+        copies = broadcast_updates(self._table, self._shards, broadcast, drop, version)
+        await self._with_copies("publish a broadcast", notification, expected, audit, copies)
+
+    async def _with_copies(
+        self,
+        action: str,
+        notification: Notification,
+        expected: NotificationState,
+        audit: AuditRecord,
+        copies: list[Any],
+    ) -> None:
+        """The notification's save and the live-list copies' updates, in one transaction
+        (retried while another holds an item); ``Conflict`` if the save's condition fails."""
+        items = [{"Update": self._save_update(notification, expected, audit)}, *copies]
         try:
-            publish = partial(self._client.transact_write_items, TransactItems=items)
-            await contended("publish a broadcast", publish)
+            write = partial(self._client.transact_write_items, TransactItems=items)
+            await contended(action, write)
         except self._client.exceptions.TransactionCanceledException as error:
             raise Conflict("the notification changed meanwhile; reload and retry") from error
 
