@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from bench.home_report import (
     Round,
     report,
 )
+from bench.load import drive, graphql_requests, reference_requests
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from resolvers.app import create_app, install
@@ -215,43 +215,21 @@ async def measure(
     )
     try:
         wait_for_port(port, timeout=60)
-        url = f"http://127.0.0.1:{port}"
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-            await drive(client, tokens, concurrency, WARMUP, graphql)
-            cpu_before = cpu_seconds(process.pid)
-            beside_before = 0.0 if beside is None else cpu_seconds(beside)
-            latencies, seconds = await drive(client, tokens, concurrency, DURATION, graphql)
-            cpu = cpu_seconds(process.pid) - cpu_before
-            beside_cpu = 0.0 if beside is None else cpu_seconds(beside) - beside_before
+        requests = home_requests(tokens, graphql)
+        await drive(port, requests, concurrency, WARMUP)
+        cpu_before = cpu_seconds(process.pid)
+        beside_before = 0.0 if beside is None else cpu_seconds(beside)
+        latencies, seconds = await drive(port, requests, concurrency, DURATION)
+        cpu = cpu_seconds(process.pid) - cpu_before
+        beside_cpu = 0.0 if beside is None else cpu_seconds(beside) - beside_before
         return Load(label, concurrency, len(latencies), seconds, latencies, cpu, beside_cpu)
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
-async def drive(
-    client: httpx.AsyncClient, tokens: list[str], concurrency: int, duration: float, graphql: bool
-) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    started = time.perf_counter()
-    deadline = started + duration
-
-    async def worker(index: int) -> None:
-        turn = index
-        while time.perf_counter() < deadline:
-            headers = {"Authorization": f"Bearer {tokens[turn % len(tokens)]}"}
-            turn += concurrency
-            began = time.perf_counter()
-            if graphql:
-                response = await client.post(
-                    "/graphql", json={"query": QUERY, "variables": {"first": 20}}, headers=headers
-                )
-            else:
-                response = await client.get("/home", params={"first": 20}, headers=headers)
-            latencies.append((time.perf_counter() - began) * 1000)
-            if response.status_code != 200:
-                raise SystemExit(f"bad response {response.status_code}: {response.text[:200]}")
-
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return latencies, time.perf_counter() - started
+def home_requests(tokens: list[str], graphql: bool) -> list[bytes]:
+    """The home screen of each member in turn: the GraphQL query, or the reference's GET."""
+    if graphql:
+        return graphql_requests(tokens, QUERY, {"first": 20})
+    return reference_requests(tokens, 20)

@@ -15,10 +15,9 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from bench.harness import BIN, container_on, machine, start, trace_agent
-from bench.home import drive, graphql_server, seed
+from bench.home import graphql_server, home_requests, seed
+from bench.load import drive
 from core.auth import DevTokenIssuer
 from tests.brokers import start_broker
 from tests.engines import free_port, wait_for_port
@@ -60,34 +59,32 @@ async def main(*, engine: str) -> None:
             )
             try:
                 wait_for_port(port, timeout=60)
-                async with httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{port}", timeout=30
-                ) as client:
-                    await drive(client, tokens, 32, 1.5, True)
-                    spy = subprocess.Popen(
-                        [
-                            str(BIN / "py-spy"),
-                            "record",
-                            "--pid",
-                            str(server.pid),
-                            "--format",
-                            "raw",
-                            "--rate",
-                            "200",
-                            "--duration",
-                            str(SECONDS),
-                            "--output",
-                            str(output),
-                            "--nonblocking",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                    server.send_signal(signal.SIGUSR1)
-                    latencies, _ = await drive(client, tokens, 32, SECONDS + 1, True)
-                    server.send_signal(signal.SIGUSR1)
-                    spy.wait(timeout=60)
-                    await asyncio.sleep(0.5)  # the second line is written between requests
+                requests = home_requests(tokens, graphql=True)
+                await drive(port, requests, 32, 1.5)
+                spy = subprocess.Popen(
+                    [
+                        str(BIN / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "200",
+                        "--duration",
+                        str(SECONDS),
+                        "--output",
+                        str(output),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                server.send_signal(signal.SIGUSR1)
+                latencies, _ = await drive(port, requests, 32, SECONDS + 1)
+                server.send_signal(signal.SIGUSR1)
+                spy.wait(timeout=60)
+                await asyncio.sleep(0.5)  # the second line is written between requests
             finally:
                 server.terminate()
                 server.wait(timeout=20)
