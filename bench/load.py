@@ -22,6 +22,10 @@ import orjson
 HEADERS_END = b"\r\n\r\n"
 
 
+class BadAnswer(RuntimeError):
+    """An answer the run was not meant to measure: it stops the run."""
+
+
 def graphql_requests(
     tokens: Sequence[str], query: str, variables: dict[str, object]
 ) -> list[bytes]:
@@ -56,13 +60,13 @@ class Connection:
         return cls(reader, writer)
 
     async def send(self, request: bytes) -> tuple[int, bytes]:
-        """The answer's status and body; a server that closes the connection or answers without a
-        Content-Length stops the run: the measurement would not be the one intended."""
+        """The answer's status and body. A server that closes the connection, or answers without
+        a Content-Length, stops the run: the measurement would not be the intended one."""
         self.writer.write(request)
         try:
             head = await self.reader.readuntil(HEADERS_END)
         except asyncio.IncompleteReadError as error:
-            raise SystemExit("the server closed a keep-alive connection") from error
+            raise BadAnswer("the server closed a keep-alive connection") from error
         lines = head.split(b"\r\n")
         status = int(lines[0].split(b" ", 2)[1])
         length = None
@@ -71,7 +75,7 @@ class Connection:
             if name.strip().lower() == b"content-length":
                 length = int(value)
         if length is None:
-            raise SystemExit(f"an answer without Content-Length: {head[:200]!r}")
+            raise BadAnswer(f"an answer without Content-Length: {head[:200]!r}")
         return status, await self.reader.readexactly(length)
 
     def close(self) -> None:
@@ -99,7 +103,7 @@ async def drive(
             status, body = await connection.send(request)
             latencies.append((time.perf_counter() - began) * 1000)
             if status != 200 or b'"errors"' in body:
-                raise SystemExit(f"bad response {status}: {body[:200]!r}")
+                raise BadAnswer(f"bad response {status}: {body[:200]!r}")
 
     try:
         await asyncio.gather(*(worker(i) for i in range(concurrency)))

@@ -1,0 +1,95 @@
+"""The benchmarks' load client (`bench/load.py`): keep-alive requests read by Content-Length, and
+a run that stops on any answer it was not meant to measure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from bench.load import BadAnswer, drive, graphql_requests, reference_requests
+
+Answer = Callable[[bytes], bytes]
+
+
+def ok(body: bytes = b'{"data":{}}') -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" + (
+        f"content-length: {len(body)}\r\n\r\n".encode() + body
+    )
+
+
+@asynccontextmanager
+async def server(answer: Answer, seen: list[bytes]) -> AsyncIterator[int]:
+    """A loopback server that reads each request (headers, then Content-Length bytes of body)
+    and writes ``answer(request)``; connections it accepted, in ``seen``'s length."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.lower() == b"content-length":
+                        length = int(value)
+                request = head + await reader.readexactly(length)
+                seen.append(request)
+                writer.write(answer(request))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield listening.sockets[0].getsockname()[1]
+    finally:
+        listening.close()
+
+
+async def test_requests_go_in_turn_over_kept_connections() -> None:
+    seen: list[bytes] = []
+    requests = graphql_requests(["t1", "t2", "t3"], "{ viewer { unreadCount } }", {"first": 20})
+    async with server(lambda _: ok(), seen) as port:
+        latencies, seconds = await drive(port, requests, 2, 0.2)
+    assert len(latencies) == len(seen) > 3
+    assert all(latency > 0 for latency in latencies) and seconds >= 0.2
+    tokens = {request.split(b"Bearer ")[1].split(b"\r\n")[0] for request in seen}
+    assert tokens == {b"t1", b"t2", b"t3"}
+    first = seen[0]
+    assert first.startswith(b"POST /graphql HTTP/1.1\r\n")
+    assert first.endswith(b'{"query":"{ viewer { unreadCount } }","variables":{"first":20}}')
+
+
+async def test_reference_requests_are_gets_with_the_page_size() -> None:
+    seen: list[bytes] = []
+    async with server(lambda _: ok(b"{}"), seen) as port:
+        await drive(port, reference_requests(["t1"], 20), 1, 0.05)
+    assert seen[0].startswith(b"GET /home?first=20 HTTP/1.1\r\n")
+    assert b"Authorization: Bearer t1\r\n" in seen[0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\n{}", "bad response 401"),
+        (ok(b'{"errors":[{"message":"no"}]}'), "bad response 200"),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", "Content-Length"),
+    ],
+)
+async def test_an_answer_it_was_not_meant_to_measure_stops_the_run(
+    answer: bytes, says: str
+) -> None:
+    async with server(lambda _: answer, []) as port:
+        with pytest.raises(BadAnswer, match=says):
+            await drive(port, reference_requests(["t1"], 20), 1, 5.0)
+
+
+async def test_a_closed_connection_stops_the_run() -> None:
+    def close(_: bytes) -> bytes:
+        raise ConnectionError
+
+    async with server(close, []) as port:
+        with pytest.raises(BadAnswer, match="closed"):
+            await drive(port, reference_requests(["t1"], 20), 1, 5.0)
