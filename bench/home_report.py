@@ -75,7 +75,8 @@ def report(rows: list[Load], rounds: list[Round], calls: dict[str, list[str]], e
         f"Machine: {machine()}. Command: `uv run python -m bench home`. {MEMBERS} members with "
         f"{SMALLEST} to {LARGEST:,} entries ({FRESH} unread), `first: 20`, "
         f"{DURATION:.0f} s per measurement after {WARMUP:.1f} s of warm-up; one uvicorn worker; "
-        f"load from a separate process; at 32 in flight {len(rounds)} alternating rounds.\n"
+        "the load from the bench process (bench/load.py); "
+        f"at 32 in flight {len(rounds)} alternating rounds.\n"
     )
     print(
         "| server | in flight | requests/s | p50 | p99 | p99/p50 | server CPU per request "
