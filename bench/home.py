@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from bench.home_report import (
     Round,
     report,
 )
-from bench.load import drive, graphql_requests, reference_requests
+from bench.load import drive, drive_httpx, graphql_requests, reference_requests
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container
 from resolvers.app import create_app, install
@@ -216,13 +217,18 @@ async def measure(
     try:
         wait_for_port(port, timeout=60)
         requests = home_requests(tokens, graphql)
-        await drive(port, requests, concurrency, WARMUP)
+        load = drive_httpx if os.environ.get("BENCH_LOAD") == "httpx" else drive
+        await load(port, requests, concurrency, WARMUP)
         cpu_before = cpu_seconds(process.pid)
         beside_before = 0.0 if beside is None else cpu_seconds(beside)
-        latencies, seconds = await drive(port, requests, concurrency, DURATION)
+        load_before = time.process_time()
+        latencies, seconds = await load(port, requests, concurrency, DURATION)
+        load_cpu = time.process_time() - load_before
         cpu = cpu_seconds(process.pid) - cpu_before
         beside_cpu = 0.0 if beside is None else cpu_seconds(beside) - beside_before
-        return Load(label, concurrency, len(latencies), seconds, latencies, cpu, beside_cpu)
+        return Load(
+            label, concurrency, len(latencies), seconds, latencies, cpu, beside_cpu, load_cpu
+        )
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -28,6 +28,7 @@ class Load:
     latencies_ms: list[float]
     cpu_seconds: float
     beside_cpu_seconds: float = 0.0  # the trace agent's, when it runs beside the server
+    load_cpu_seconds: float = 0.0  # the load process's own (this process)
 
     @property
     def throughput(self) -> float:
@@ -48,6 +49,10 @@ class Load:
     @property
     def beside_cpu_ms_per_request(self) -> float:
         return 1000 * self.beside_cpu_seconds / self.requests
+
+    @property
+    def load_cpu_ms_per_request(self) -> float:
+        return 1000 * self.load_cpu_seconds / self.requests
 
 
 @dataclass
@@ -80,9 +85,9 @@ def report(rows: list[Load], rounds: list[Round], calls: dict[str, list[str]], e
     )
     print(
         "| server | in flight | requests/s | p50 | p99 | p99/p50 | server CPU per request "
-        "| trace agent CPU per request |"
+        "| trace agent CPU per request | load CPU per request |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     measured = [*rows, *(load for r in rounds for load in (r.graphql, r.reference))]
     measured += [load for r in rounds for load in (r.traced, r.untraced)]
     for row in measured:
@@ -90,7 +95,7 @@ def report(rows: list[Load], rounds: list[Round], calls: dict[str, list[str]], e
         print(
             f"| {row.label} | {row.concurrency} | {row.throughput:,.0f} | {row.p50:.1f} ms | "
             f"{row.p99:.1f} ms | {row.p99 / row.p50:.1f} | {row.cpu_ms_per_request:.2f} ms "
-            f"| {agent} |"
+            f"| {agent} | {row.load_cpu_ms_per_request:.2f} ms |"
         )
     figures = Figures(rounds, calls)
     print(f"\nMedians of the {len(rounds)} rounds at 32 in flight, against issue 18's targets:\n")

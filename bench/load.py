@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
+import httpx
 import orjson
 
 HEADERS_END = b"\r\n\r\n"
@@ -111,3 +112,42 @@ async def drive(
         for connection in connections:
             connection.close()
     return latencies, time.perf_counter() - started
+
+
+async def drive_httpx(
+    port: int, requests: Sequence[bytes], concurrency: int, duration: float
+) -> tuple[list[float], float]:
+    """The same load sent through httpx, as `bench home` did until 2026-12-06
+    (``BENCH_LOAD=httpx``): to compare what the load itself costs and measures."""
+    parsed = [_parse(request) for request in requests]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+    ) as client:
+        started = time.perf_counter()
+        deadline = started + duration
+
+        async def worker(index: int) -> None:
+            turn = index
+            while time.perf_counter() < deadline:
+                method, path, headers, body = parsed[turn % len(parsed)]
+                turn += concurrency
+                began = time.perf_counter()
+                response = await client.request(method, path, headers=headers, content=body)
+                latencies.append((time.perf_counter() - began) * 1000)
+                if response.status_code != 200 or b'"errors"' in response.content:
+                    raise BadAnswer(f"bad response {response.status_code}: {response.text[:200]}")
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+def _parse(request: bytes) -> tuple[str, str, dict[str, str], bytes]:
+    head, _, body = request.partition(HEADERS_END)
+    first, *lines = head.decode().split("\r\n")
+    method, path, _ = first.split(" ")
+    headers = dict(line.split(": ", 1) for line in lines)
+    headers.pop("Host", None)
+    headers.pop("Content-Length", None)
+    return method, path, headers, body

@@ -4,14 +4,15 @@ a run that stops on any answer it was not meant to measure."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 
-from bench.load import BadAnswer, drive, graphql_requests, reference_requests
+from bench.load import BadAnswer, drive, drive_httpx, graphql_requests, reference_requests
 
 Answer = Callable[[bytes], bytes]
+Drive = Callable[[int, list[bytes], int, float], Awaitable[tuple[list[float], float]]]
 
 
 def ok(body: bytes = b'{"data":{}}') -> bytes:
@@ -48,17 +49,19 @@ async def server(answer: Answer, seen: list[bytes]) -> AsyncIterator[int]:
         listening.close()
 
 
-async def test_requests_go_in_turn_over_kept_connections() -> None:
+@pytest.mark.parametrize("load", [drive, drive_httpx])
+async def test_requests_go_in_turn_over_kept_connections(load: Drive) -> None:
     seen: list[bytes] = []
     requests = graphql_requests(["t1", "t2", "t3"], "{ viewer { unreadCount } }", {"first": 20})
     async with server(lambda _: ok(), seen) as port:
-        latencies, seconds = await drive(port, requests, 2, 0.2)
+        latencies, seconds = await load(port, requests, 2, 0.2)
     assert len(latencies) == len(seen) > 3
     assert all(latency > 0 for latency in latencies) and seconds >= 0.2
     tokens = {request.split(b"Bearer ")[1].split(b"\r\n")[0] for request in seen}
     assert tokens == {b"t1", b"t2", b"t3"}
     first = seen[0]
     assert first.startswith(b"POST /graphql HTTP/1.1\r\n")
+    assert b"\r\ncontent-type: application/json\r\n" in first.lower()
     assert first.endswith(b'{"query":"{ viewer { unreadCount } }","variables":{"first":20}}')
 
 
@@ -70,19 +73,26 @@ async def test_reference_requests_are_gets_with_the_page_size() -> None:
     assert b"Authorization: Bearer t1\r\n" in seen[0]
 
 
+@pytest.mark.parametrize("load", [drive, drive_httpx])
 @pytest.mark.parametrize(
     ("answer", "says"),
     [
         (b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\n{}", "bad response 401"),
         (ok(b'{"errors":[{"message":"no"}]}'), "bad response 200"),
-        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", "Content-Length"),
     ],
 )
 async def test_an_answer_it_was_not_meant_to_measure_stops_the_run(
-    answer: bytes, says: str
+    load: Drive, answer: bytes, says: str
 ) -> None:
     async with server(lambda _: answer, []) as port:
         with pytest.raises(BadAnswer, match=says):
+            await load(port, reference_requests(["t1"], 20), 1, 5.0)
+
+
+async def test_an_answer_without_content_length_stops_the_run() -> None:
+    chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"
+    async with server(lambda _: chunked, []) as port:
+        with pytest.raises(BadAnswer, match="Content-Length"):
             await drive(port, reference_requests(["t1"], 20), 1, 5.0)
 
 
