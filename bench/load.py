@@ -2,12 +2,11 @@
 flight, each sending requests encoded once in advance and reading each answer by its
 Content-Length.
 
-It replaces httpx, which cost the load process about as much CPU as the server spent answering
-(0.62 of a core against the server's 0.66 at 32 in flight, 2026-12-06). On two cores shared by the
-load, the server and DynamoDB Local, that CPU was taken from the other two, and the latency the
-load measured was mostly its own: the server's own time per request (from uvicorn's parse of the
-request to its last byte sent) had a p50 of 66 ms and a p99 of 250 ms while httpx measured 175 and
-888 ms for the same requests.
+It replaces httpx, whose client cost more CPU per request than the server under test (3.4 to 5.4
+ms at 32 in flight against 0.06 to 0.13 ms for this one; `bench home` prints it, and
+``BENCH_LOAD=httpx`` still sends the load through httpx to compare). On two cores shared by the
+load, the server and DynamoDB Local, that CPU was taken from the servers, and the latency tail
+httpx measured was its own queue (docs/BENCHMARKS.md, "The load generator hid the GraphQL tax").
 """
 
 from __future__ import annotations
