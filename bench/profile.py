@@ -16,7 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.harness import BIN, container_on, machine, start, trace_agent
-from bench.home import graphql_server, home_requests, seed
+from bench.home import graphql_server, home_requests, reference_server, seed
+from bench.layers import layer_table
 from bench.load import drive
 from core.auth import DevTokenIssuer
 from tests.brokers import start_broker
@@ -43,7 +44,13 @@ async def main(*, engine: str) -> None:
             ]
             broker = start_broker()
             stack.callback(broker.stop)
-            command, env = graphql_server(started, container, broker.url, tracing=tracing)
+            # BENCH_PROFILE_SERVER=reference: the hand-written reference instead, for the same cut.
+            reference = os.environ.get("BENCH_PROFILE_SERVER") == "reference"
+            command, env = (
+                reference_server(started, container)
+                if reference
+                else graphql_server(started, container, broker.url, tracing=tracing)
+            )
             output = Path(tempfile.mkdtemp()) / "stacks.txt"
             gc_stats = output.parent / "gc.jsonl"  # bench/gc_timer: the collector's time
             env["PYTHONPATH"] = os.pathsep.join(
@@ -59,7 +66,7 @@ async def main(*, engine: str) -> None:
             )
             try:
                 wait_for_port(port, timeout=60)
-                requests = home_requests(tokens, graphql=True)
+                requests = home_requests(tokens, graphql=not reference)
                 await drive(port, requests, 32, 1.5)
                 spy = subprocess.Popen(
                     [
@@ -91,11 +98,14 @@ async def main(*, engine: str) -> None:
     finally:
         stack.close()
         started.stop()
-    report(output, len(latencies), tracing is not None)
-    report_gc(gc_stats)
+    gc_line, cpu_seconds = gc_figures(gc_stats)
+    report(output, len(latencies), tracing is not None, reference, cpu_seconds)
+    print(gc_line)
 
 
-def report(stacks_file: Path, requests: int, traced: bool) -> None:
+def report(
+    stacks_file: Path, requests: int, traced: bool, reference: bool, cpu_seconds: float | None
+) -> None:
     inclusive: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
     total = 0
@@ -108,14 +118,18 @@ def report(stacks_file: Path, requests: int, traced: bool) -> None:
             inclusive[_short(frame)] += count
         by_package[_package(frames[-1])] += count
     tracing = ", tracing on" if traced else ""
+    server = "the reference's" if reference else "Server"
     print(
-        f"\n### Server CPU profile of the home screen (py-spy, {SECONDS} s at 32 in flight"
+        f"\n### {server} CPU profile of the home screen (py-spy, {SECONDS} s at 32 in flight"
         f"{tracing})\n"
     )
     command = "BENCH_PROFILE_TRACING=1 " if traced else ""
+    command += "BENCH_PROFILE_SERVER=reference " if reference else ""
+    per_request = None if cpu_seconds is None else 1000 * cpu_seconds / requests
+    cpu = "" if per_request is None else f", {per_request:.2f} ms of server CPU a request"
     print(
         f"Machine: {machine()}. Command: `{command}uv run python -m bench profile`. "
-        f"{total:,} samples while {requests:,} requests were served.\n"
+        f"{total:,} samples while {requests:,} requests were served{cpu}.\n"
     )
     print(f"(raw stacks for other cuts: {stacks_file})\n", file=sys.stderr)
     print("| where the leaf frame is | share of samples |")
@@ -128,6 +142,8 @@ def report(stacks_file: Path, requests: int, traced: bool) -> None:
     telling = [(f, c) for f, c in inclusive.most_common() if c < 0.85 * total][:TOP]
     for frame, count in telling:
         print(f"| `{frame}` | {100 * count / total:.1f}% |")
+    print()
+    print("\n".join(layer_table(stacks_file.read_text(), per_request)))
 
 
 def _short(frame: str) -> str:
@@ -158,19 +174,19 @@ if __name__ == "__main__":
     sys.exit("run it as: uv run python -m bench profile")
 
 
-def report_gc(stats_file: Path) -> None:
-    """The cyclic collector's share of the server's CPU over the profiled window."""
+def gc_figures(stats_file: Path) -> tuple[str, float | None]:
+    """The cyclic collector's share of the server's CPU over the profiled window, and that CPU."""
     lines = stats_file.read_text().splitlines() if stats_file.exists() else []
     if len(lines) < 2:
-        print("\n(the server wrote no collector figures: was bench/gc_timer on its path?)")
-        return
+        return "\n(the server wrote no collector figures: was bench/gc_timer on its path?)", None
     first, last = (json.loads(line) for line in lines[-2:])
     seconds = [b - a for a, b in zip(first["gc"], last["gc"], strict=True)]
     collections = [b - a for a, b in zip(first["collections"], last["collections"], strict=True)]
-    cpu = last["cpu"] - first["cpu"]
-    print(
+    cpu = float(last["cpu"] - first["cpu"])
+    line = (
         f"\nCyclic garbage collection over the same window: {sum(seconds):.2f} s of "
         f"{cpu:.2f} s of server CPU ({100 * sum(seconds) / cpu:.1f}%); collections by "
         f"generation {collections[0]:,} / {collections[1]:,} / {collections[2]:,}, taking "
         f"{seconds[0]:.2f} / {seconds[1]:.2f} / {seconds[2]:.2f} s."
     )
+    return line, cpu

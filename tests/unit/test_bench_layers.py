@@ -1,0 +1,36 @@
+"""`bench profile`'s cut by layer: a sample goes to the innermost layer on its stack."""
+
+from __future__ import annotations
+
+from bench.layers import ELSE, EVENT_LOOP, layer_of, layer_table
+
+START = "<module> (pointclub:10);serve (cli/serve.py:117);Runner.run (asyncio/runners.py:118)"
+RESOLVER = "Viewer.inbox (resolvers/viewer.py:122)"
+QUERY = "InboxQueries.page (core/queries/inbox.py:70)"
+CALL = "AioBaseClient._make_api_call (aiobotocore/client.py:340)"
+
+
+def stack(*frames: str) -> list[str]:
+    return f"{START};{';'.join(frames)}".split(";") if frames else START.split(";")
+
+
+def test_the_innermost_layer_wins() -> None:
+    assert layer_of(stack(RESOLVER, QUERY, CALL)).startswith("the DynamoDB client")
+    assert layer_of(stack(RESOLVER, QUERY)).startswith("the queries and the domain")
+    assert layer_of(stack(RESOLVER)).startswith("Strawberry's resolver wrappers")
+
+
+def test_frames_below_the_event_loop_are_not_the_request() -> None:
+    # The CLI's frames (cli/serve.py) would otherwise make every sample pointclub's.
+    assert layer_of(stack()) == EVENT_LOOP
+    assert layer_of(stack("gather (asyncio/tasks.py:728)")) == ELSE
+
+
+def test_the_table_gives_shares_and_milliseconds() -> None:
+    stacks = "\n".join(
+        [f"{';'.join(stack(RESOLVER, QUERY, CALL))} 3", f"{';'.join(stack(RESOLVER))} 1"]
+    )
+    rows = layer_table(stacks, cpu_ms_per_request=4.0)
+    assert rows[2].startswith("| the DynamoDB client") and rows[2].endswith("| 75.0% | 3.00 ms |")
+    assert rows[3].endswith("| 25.0% | 1.00 ms |")
+    assert layer_table(stacks, None)[2].endswith("| 75.0% |  |")
