@@ -3,6 +3,7 @@ and their medians against issue 18's targets."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,12 +76,17 @@ class Round:
 
 
 def report(rows: list[Load], rounds: list[Round], calls: dict[str, list[str]], engine: str) -> None:
+    httpx = os.environ.get("BENCH_LOAD") == "httpx"
+    command = (
+        "BENCH_LOAD=httpx uv run python -m bench home" if httpx else "uv run python -m bench home"
+    )
+    load = "httpx" if httpx else "bench/load.py"
     print(f"\n### Home screen under load ({engine})\n")
     print(
-        f"Machine: {machine()}. Command: `uv run python -m bench home`. {MEMBERS} members with "
+        f"Machine: {machine()}. Command: `{command}`. {MEMBERS} members with "
         f"{SMALLEST} to {LARGEST:,} entries ({FRESH} unread), `first: 20`, "
         f"{DURATION:.0f} s per measurement after {WARMUP:.1f} s of warm-up; one uvicorn worker; "
-        "the load from the bench process (bench/load.py); "
+        f"the load from the bench process ({load}); "
         f"at 32 in flight {len(rounds)} alternating rounds.\n"
     )
     print(

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-# Innermost first wins: a frame's layer is the first whose markers its file path contains.
+# Innermost first wins: a frame's layer is the first whose markers begin its file's path (py-spy
+# prints paths relative to their sys.path entry: `ddtrace/contrib/internal/aiobotocore/...` is
+# ddtrace's, `strawberry/schema/...` Strawberry's, `schema/public.py` ours).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "the DynamoDB client (aiobotocore, botocore, aiohttp, the store code)",
@@ -48,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("logging", ("logging/", "structlog/")),
     ("the reference's handler", ("bench/reference.py",)),
 ]
-EVENT_LOOP = "the event loop's own C code (uvloop, below any Python frame)"
+EVENT_LOOP = "the event loop's own C code (uvloop) and samples with no Python frame"
 ELSE = "anything else (asyncio tasks and gathers, the standard library)"
 LOOP_FRAME = "Runner.run (asyncio/runners.py"
 
@@ -59,12 +61,13 @@ def layer_of(frames: list[str]) -> str:
         if frame.startswith(LOOP_FRAME):
             frames = frames[index + 1 :]
             break
+    frames = [frame for frame in frames if frame]
     if not frames:
         return EVENT_LOOP
     for frame in reversed(frames):
         where = frame.partition(" (")[2]
         for name, markers in LAYERS:
-            if any(marker in where for marker in markers):
+            if where.startswith(markers):
                 return name
     return ELSE
 

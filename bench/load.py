@@ -2,11 +2,12 @@
 flight, each sending requests encoded once in advance and reading each answer by its
 Content-Length.
 
-It replaces httpx, whose client cost more CPU per request than the server under test (3.4 to 5.4
-ms at 32 in flight against 0.06 to 0.13 ms for this one; `bench home` prints it, and
-``BENCH_LOAD=httpx`` still sends the load through httpx to compare). On two cores shared by the
-load, the server and DynamoDB Local, that CPU was taken from the servers, and the latency tail
-httpx measured was its own queue (docs/BENCHMARKS.md, "The load generator hid the GraphQL tax").
+It replaces httpx, whose client cost about as much CPU per request as the GraphQL server and 1.4
+to 1.8 times the reference's: 3.4 to 5.4 ms at 32 in flight, against 0.06 to 0.13 ms for this
+one (`bench home` prints it; ``BENCH_LOAD=httpx`` still sends the load through httpx, to
+compare). On two cores shared by the load, the server and DynamoDB Local, that CPU was taken from
+the servers, and the latency tail httpx measured was its own queue (docs/BENCHMARKS.md, "The load
+generator hid the GraphQL tax").
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 import orjson
 
 HEADERS_END = b"\r\n\r\n"
+ANSWER_SECONDS = 30  # as httpx's timeout was: a server that stops answering stops the run
 
 
 class BadAnswer(RuntimeError):
@@ -64,19 +66,26 @@ class Connection:
         a Content-Length, stops the run: the measurement would not be the intended one."""
         self.writer.write(request)
         try:
+            async with asyncio.timeout(ANSWER_SECONDS):
+                return await self._answer()
+        except TimeoutError as error:
+            raise BadAnswer(f"no answer within {ANSWER_SECONDS} s") from error
+
+    async def _answer(self) -> tuple[int, bytes]:
+        try:
             head = await self.reader.readuntil(HEADERS_END)
+            lines = head.split(b"\r\n")
+            status = int(lines[0].split(b" ", 2)[1])
+            length = None
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length is None:
+                raise BadAnswer(f"an answer without Content-Length: {head[:200]!r}")
+            return status, await self.reader.readexactly(length)
         except asyncio.IncompleteReadError as error:
             raise BadAnswer("the server closed a keep-alive connection") from error
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = None
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if length is None:
-            raise BadAnswer(f"an answer without Content-Length: {head[:200]!r}")
-        return status, await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()
@@ -88,10 +97,8 @@ async def drive(
     """``concurrency`` requests in flight for ``duration`` seconds, the requests taken in turn:
     each answer's latency in milliseconds, and the seconds the run took. Any answer but a 200
     without errors stops the run."""
-    connections = [await Connection.open(port) for _ in range(concurrency)]
+    connections: list[Connection] = []
     latencies: list[float] = []
-    started = time.perf_counter()
-    deadline = started + duration
 
     async def worker(index: int) -> None:
         connection = connections[index]
@@ -106,6 +113,10 @@ async def drive(
                 raise BadAnswer(f"bad response {status}: {body[:200]!r}")
 
     try:
+        for _ in range(concurrency):
+            connections.append(await Connection.open(port))
+        started = time.perf_counter()
+        deadline = started + duration
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
     finally:
         for connection in connections:

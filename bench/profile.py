@@ -1,5 +1,6 @@
-"""Where a home-screen request spends the server's CPU: py-spy samples a real GraphQL server
-under load (32 in flight) and this prints the heaviest frames, inclusive and by package."""
+"""Where a home-screen request spends the server's CPU: py-spy samples a real GraphQL server (or,
+with ``BENCH_PROFILE_SERVER=reference``, the hand-written reference) under load (32 in flight),
+and this prints the heaviest frames, inclusive, by package and by layer."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ async def main(*, engine: str) -> None:
     stack = ExitStack()
     try:
         # BENCH_PROFILE_TRACING=1: the server traces, sending to Datadog's test agent.
+        # BENCH_PROFILE_SERVER=reference: the hand-written reference instead, for the same cut.
+        reference = os.environ.get("BENCH_PROFILE_SERVER") == "reference"
+        if reference and os.environ.get("BENCH_PROFILE_TRACING") == "1":
+            raise SystemExit("the reference does not trace: drop BENCH_PROFILE_TRACING")
         tracing = None
         if os.environ.get("BENCH_PROFILE_TRACING") == "1":
             tracing, _ = stack.enter_context(trace_agent())
@@ -44,8 +49,6 @@ async def main(*, engine: str) -> None:
             ]
             broker = start_broker()
             stack.callback(broker.stop)
-            # BENCH_PROFILE_SERVER=reference: the hand-written reference instead, for the same cut.
-            reference = os.environ.get("BENCH_PROFILE_SERVER") == "reference"
             command, env = (
                 reference_server(started, container)
                 if reference
@@ -118,7 +121,7 @@ def report(
             inclusive[_short(frame)] += count
         by_package[_package(frames[-1])] += count
     tracing = ", tracing on" if traced else ""
-    server = "the reference's" if reference else "Server"
+    server = "The reference's" if reference else "Server"
     print(
         f"\n### {server} CPU profile of the home screen (py-spy, {SECONDS} s at 32 in flight"
         f"{tracing})\n"

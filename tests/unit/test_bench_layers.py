@@ -34,3 +34,20 @@ def test_the_table_gives_shares_and_milliseconds() -> None:
     assert rows[2].startswith("| the DynamoDB client") and rows[2].endswith("| 75.0% | 3.00 ms |")
     assert rows[3].endswith("| 25.0% | 1.00 ms |")
     assert layer_table(stacks, None)[2].endswith("| 75.0% |  |")
+
+
+def test_a_layer_is_the_package_a_path_begins_with() -> None:
+    # ddtrace's wrapper of a DynamoDB call is ddtrace's, not the client's it wraps.
+    wrapper = "_wrapped_api_call (ddtrace/contrib/internal/aiobotocore/patch.py:150)"
+    assert layer_of(stack(RESOLVER, wrapper)) == "ddtrace"
+    # Strawberry's own schema module is Strawberry's, not our `schema/` package.
+    execute = "Schema.execute (strawberry/schema/schema.py:901)"
+    assert layer_of(stack(execute)).startswith("Strawberry's schema and HTTP view")
+    assert layer_of(stack("InboxItem.from_view (schema/public.py:60)")).startswith(
+        "Strawberry's resolver wrappers"
+    )
+
+
+def test_a_sample_with_no_python_frame_is_the_event_loop() -> None:
+    assert layer_of([""]) == EVENT_LOOP
+    assert layer_of(stack(QUERY)[len(START.split(";")) :]).startswith("the queries")

@@ -22,11 +22,15 @@ def ok(body: bytes = b'{"data":{}}') -> bytes:
 
 
 @asynccontextmanager
-async def server(answer: Answer, seen: list[bytes]) -> AsyncIterator[int]:
+async def server(
+    answer: Answer, seen: list[bytes], accepted: list[object] | None = None
+) -> AsyncIterator[int]:
     """A loopback server that reads each request (headers, then Content-Length bytes of body)
-    and writes ``answer(request)``; connections it accepted, in ``seen``'s length."""
+    into ``seen`` and writes ``answer(request)``; one entry in ``accepted`` per connection."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if accepted is not None:
+            accepted.append(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -52,10 +56,12 @@ async def server(answer: Answer, seen: list[bytes]) -> AsyncIterator[int]:
 @pytest.mark.parametrize("load", [drive, drive_httpx])
 async def test_requests_go_in_turn_over_kept_connections(load: Drive) -> None:
     seen: list[bytes] = []
+    accepted: list[object] = []
     requests = graphql_requests(["t1", "t2", "t3"], "{ viewer { unreadCount } }", {"first": 20})
-    async with server(lambda _: ok(), seen) as port:
+    async with server(lambda _: ok(), seen, accepted) as port:
         latencies, seconds = await load(port, requests, 2, 0.2)
     assert len(latencies) == len(seen) > 3
+    assert len(accepted) == 2  # one kept connection per request in flight, not one per request
     assert all(latency > 0 for latency in latencies) and seconds >= 0.2
     tokens = {request.split(b"Bearer ")[1].split(b"\r\n")[0] for request in seen}
     assert tokens == {b"t1", b"t2", b"t3"}
@@ -94,6 +100,15 @@ async def test_an_answer_without_content_length_stops_the_run() -> None:
     async with server(lambda _: chunked, []) as port:
         with pytest.raises(BadAnswer, match="Content-Length"):
             await drive(port, reference_requests(["t1"], 20), 1, 5.0)
+
+
+async def test_a_server_that_stops_answering_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bench.load.ANSWER_SECONDS", 0.2)
+    async with server(lambda _: b"HTTP/1.1 200 OK\r\n", []) as port:  # never ends its headers
+        with pytest.raises(BadAnswer, match="no answer within"):
+            await drive(port, reference_requests(["t1"], 20), 2, 5.0)
 
 
 async def test_a_closed_connection_stops_the_run() -> None:
