@@ -112,15 +112,24 @@ async def drive(
             if status != 200 or b'"errors"' in body:
                 raise BadAnswer(f"bad response {status}: {body[:200]!r}")
 
+    workers: list[asyncio.Task[None]] = []
     try:
         for _ in range(concurrency):
             connections.append(await Connection.open(port))
         started = time.perf_counter()
         deadline = started + duration
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        workers = [asyncio.create_task(worker(i)) for i in range(concurrency)]
+        await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
     finally:
+        # The first failure ends the run: the other workers stop too, before their connections.
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         for connection in connections:
             connection.close()
+    for task in workers:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
     return latencies, time.perf_counter() - started
 
 

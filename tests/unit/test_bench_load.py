@@ -9,7 +9,14 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from bench.load import BadAnswer, drive, drive_httpx, graphql_requests, reference_requests
+from bench.load import (
+    BadAnswer,
+    Connection,
+    drive,
+    drive_httpx,
+    graphql_requests,
+    reference_requests,
+)
 
 Answer = Callable[[bytes], bytes]
 Drive = Callable[[int, list[bytes], int, float], Awaitable[tuple[list[float], float]]]
@@ -118,3 +125,40 @@ async def test_a_closed_connection_stops_the_run() -> None:
     async with server(close, []) as port:
         with pytest.raises(BadAnswer, match="closed"):
             await drive(port, reference_requests(["t1"], 20), 1, 5.0)
+
+
+async def test_an_answer_in_pieces_with_mixed_case_headers_is_read_whole() -> None:
+    body = b'{"data":{"viewer":{}}}'
+    head = f"HTTP/1.1 200 OK\r\nContent-LENGTH: {len(body)}\r\n\r\n".encode()
+    pieces = [head[:7], head[7:], body[:5], body[5:]]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        for piece in pieces:  # each written and flushed apart
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.close()
+
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        port = listening.sockets[0].getsockname()[1]
+        connection = await Connection.open(port)
+        assert await connection.send(reference_requests(["t1"], 20)[0]) == (200, body)
+        connection.close()
+    finally:
+        listening.close()
+
+
+async def test_one_bad_answer_among_many_in_flight_stops_them_all() -> None:
+    answers = iter([ok()] * 20 + [b"HTTP/1.1 500 Oops\r\ncontent-length: 2\r\n\r\n{}"])
+
+    def answer(_: bytes) -> bytes:
+        return next(answers, ok())
+
+    async with server(answer, []) as port:
+        with pytest.raises(BadAnswer, match="bad response 500"):
+            await drive(port, reference_requests(["t1", "t2"], 20), 8, 5.0)
+    # The run ended at the bad answer, not at the 5 s deadline, and no worker is left running.
+    workers = [t for t in asyncio.all_tasks() if "worker" in repr(t.get_coro())]
+    assert not workers
