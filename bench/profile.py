@@ -173,10 +173,6 @@ def _package(frame: str) -> str:
     return top if "/" in path else f"python stdlib ({top})"
 
 
-if __name__ == "__main__":
-    sys.exit("run it as: uv run python -m bench profile")
-
-
 def gc_figures(stats_file: Path) -> tuple[str, float | None]:
     """The cyclic collector's share of the server's CPU over the profiled window, and that CPU."""
     lines = stats_file.read_text().splitlines() if stats_file.exists() else []
@@ -193,3 +189,7 @@ def gc_figures(stats_file: Path) -> tuple[str, float | None]:
         f"{seconds[0]:.2f} / {seconds[1]:.2f} / {seconds[2]:.2f} s."
     )
     return line, cpu
+
+
+if __name__ == "__main__":
+    sys.exit("run it as: uv run python -m bench profile")
