@@ -9,7 +9,8 @@ fanout   prepare-notification to 10,000 and 100,000 members against raw BatchWri
 home     the home screen under load: GraphQL vs a hand-written reference; tracing on vs off
 live     10,000 live subscriptions on one server and on two: memory, fan-out and broadcast
          event latency (BENCH_LIVE_MEMBERS to change the number)
-profile  where the server's CPU goes on the home screen (py-spy; BENCH_PROFILE_TRACING=1 to trace)
+profile  where the server's CPU goes on the home screen (py-spy; BENCH_PROFILE_TRACING=1 to trace,
+         BENCH_PROFILE_CENSUS=1 for the garbage only the cyclic collector frees)
 shapes   the engine's rate for each write shape delivery could use (why fan-out has a ceiling)
 """
 

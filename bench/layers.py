@@ -6,6 +6,7 @@ own work as the resolver. The same cut of the GraphQL server and of the referenc
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 # Innermost first wins: a frame's layer is the first whose markers begin its file's path (py-spy
 # prints paths relative to their sys.path entry: `ddtrace/contrib/internal/aiobotocore/...` is
@@ -72,12 +73,20 @@ def layer_of(frames: list[str]) -> str:
     return ELSE
 
 
+def stack_samples(stacks: str) -> Iterator[tuple[list[str], int]]:
+    """py-spy's raw lines (``frame;frame;… count``) as frames and count. A line without a count
+    (a blank one, or one py-spy was still writing when it was stopped) is skipped."""
+    for line in stacks.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
 def layer_table(stacks: str, cpu_ms_per_request: float | None) -> list[str]:
     """Markdown rows: each layer's share of the samples and, given the CPU per request, its ms."""
     counts: Counter[str] = Counter()
-    for line in stacks.splitlines():
-        stack, _, samples = line.rpartition(" ")
-        counts[layer_of(stack.split(";"))] += int(samples)
+    for frames, samples in stack_samples(stacks):
+        counts[layer_of(frames)] += samples
     total = sum(counts.values()) or 1
     rows = [
         "| layer (the innermost on the stack) | share of samples | CPU per request |",

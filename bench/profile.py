@@ -1,6 +1,8 @@
 """Where a home-screen request spends the server's CPU: py-spy samples a real GraphQL server (or,
 with ``BENCH_PROFILE_SERVER=reference``, the hand-written reference) under load (32 in flight),
-and this prints the heaviest frames, inclusive, by package and by layer."""
+and this prints the heaviest frames, inclusive, by package and by layer. With
+``BENCH_PROFILE_CENSUS=1`` it also prints what only the cyclic collector freed, and the reference
+cycles that held it (``bench/gc_timer/gc_census.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from bench.harness import BIN, container_on, machine, start, trace_agent
 from bench.home import graphql_server, home_requests, reference_server, seed
-from bench.layers import layer_table
+from bench.layers import layer_table, stack_samples
 from bench.load import drive
 from core.auth import DevTokenIssuer
 from tests.brokers import start_broker
@@ -60,6 +62,9 @@ async def main(*, engine: str) -> None:
                 filter(None, [str(GC_TIMER), env.get("PYTHONPATH")])
             )
             env["BENCH_GC_STATS"] = str(gc_stats)
+            census_file = output.parent / "census.json"
+            if os.environ.get("BENCH_PROFILE_CENSUS") == "1":
+                env["BENCH_GC_CENSUS"] = str(census_file)
             port = free_port()
             server = subprocess.Popen(
                 [part.replace("{port}", str(port)) for part in command],
@@ -104,6 +109,8 @@ async def main(*, engine: str) -> None:
     gc_line, cpu_seconds = gc_figures(gc_stats)
     report(output, len(latencies), tracing is not None, reference, cpu_seconds)
     print(gc_line)
+    if census_file.exists():
+        print("\n".join(census_table(census_file)))
 
 
 def report(
@@ -112,11 +119,8 @@ def report(
     inclusive: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
     total = 0
-    for line in stacks_file.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        count = int(count_text)
+    for frames, count in stack_samples(stacks_file.read_text()):
         total += count
-        frames = stack.split(";")
         for frame in set(frames):
             inclusive[_short(frame)] += count
         by_package[_package(frames[-1])] += count
@@ -147,6 +151,25 @@ def report(
         print(f"| `{frame}` | {100 * count / total:.1f}% |")
     print()
     print("\n".join(layer_table(stacks_file.read_text(), per_request)))
+
+
+def census_table(census_file: Path) -> list[str]:
+    """The census the server wrote (``bench/gc_timer/gc_census.py``) as Markdown."""
+    found = json.loads(census_file.read_text())
+    lines = [
+        f"\nGarbage only the cyclic collector freed over the window: {found['objects']:,} "
+        f"objects, in or below {found['cycles']:,} reference cycles. (The census keeps that "
+        "garbage and collects twice itself: this run's other figures are not comparable.)\n",
+        "| a cycle of | cycles |",
+        "|---|---|",
+        *(f"| {shape} | {count:,} |" for shape, count in found["shapes"]),
+        *(["| (none) | 0 |"] if not found["shapes"] else []),
+        "\n| garbage by type | objects |",
+        "|---|---|",
+        *(f"| {kind} | {count:,} |" for kind, count in found["kinds"]),
+        *(["| (none) | 0 |"] if not found["kinds"] else []),
+    ]
+    return lines
 
 
 def _short(frame: str) -> str:

@@ -11,6 +11,7 @@ which makes the home screen's three calls independent of how deep a resolver awa
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +41,12 @@ WINDOW_TURNS = 4
 
 
 class Loader(Generic[K, V]):
-    """A minimal DataLoader: per-request cache, deduplication, one batch per window."""
+    """A minimal DataLoader: per-request cache, deduplication, one batch per window.
+
+    ``batch`` must not reach the loader back (the wrappers below pass a static function and their
+    store, not a bound method of themselves): a cycle would hold the request's results until the
+    cyclic collector runs, instead of freeing them when the request ends (issue 18's garbage
+    census; ``tests/unit/test_request_garbage.py``)."""
 
     def __init__(self, batch: Callable[[list[K]], Awaitable[Sequence[V]]]) -> None:
         self._batch = batch
@@ -108,7 +114,9 @@ class MemberLoader:
 
     def __init__(self, store: InboxStore) -> None:
         self._store = store
-        self._loader: Loader[_MemberKey, _Status | InboxScan] = Loader(self._batch)
+        self._loader: Loader[_MemberKey, _Status | InboxScan] = Loader(
+            functools.partial(self._batch, store)
+        )
 
     async def inbox_state(self, user_id: str) -> InboxState:
         status = await self._loader.load(_StatusKey(user_id))
@@ -146,7 +154,8 @@ class MemberLoader:
     def clear(self) -> None:
         self._loader.clear()
 
-    async def _batch(self, keys: list[_MemberKey]) -> list[_Status | InboxScan]:
+    @staticmethod
+    async def _batch(store: InboxStore, keys: list[_MemberKey]) -> list[_Status | InboxScan]:
         scans = [key for key in keys if isinstance(key, _ScanKey)]
         carriers: dict[str, _ScanKey] = {}
         for key in scans:
@@ -156,8 +165,8 @@ class MemberLoader:
             {k.user_id for k in keys if isinstance(k, _StatusKey)} - carriers.keys()
         )
         scan_results, statuses = await asyncio.gather(
-            asyncio.gather(*(self._store.scan_inbox(k.user_id, k.request) for k in scans)),
-            self._store.statuses(status_only) if status_only else _no_statuses(),
+            asyncio.gather(*(store.scan_inbox(k.user_id, k.request) for k in scans)),
+            store.statuses(status_only) if status_only else _no_statuses(),
         )
         by_scan = dict(zip(scans, scan_results, strict=True))
         for user_id, carrier in carriers.items():
@@ -183,7 +192,9 @@ class NotificationLoader:
         self._store = store
         # Keyed by (content version or None, id): a read as of one version of the live list
         # never answers a read as of another, nor one that wants the item as stored now.
-        self._loader: Loader[tuple[str | None, str], Notification | None] = Loader(self._batch)
+        self._loader: Loader[tuple[str | None, str], Notification | None] = Loader(
+            functools.partial(self._batch, store)
+        )
 
     async def get_many(
         self, notification_ids: Sequence[str], *, as_of: str | None = None
@@ -197,12 +208,15 @@ class NotificationLoader:
     def clear(self) -> None:
         self._loader.clear()
 
-    async def _batch(self, keys: list[tuple[str | None, str]]) -> list[Notification | None]:
+    @staticmethod
+    async def _batch(
+        store: NotificationReader, keys: list[tuple[str | None, str]]
+    ) -> list[Notification | None]:
         by_version: dict[str | None, list[str]] = {}
         for version, nid in keys:
             by_version.setdefault(version, []).append(nid)
         groups = list(by_version.items())  # one in practice: a request reads one copy
-        reads = await asyncio.gather(*(self._store.get_many(ids, as_of=v) for v, ids in groups))
+        reads = await asyncio.gather(*(store.get_many(ids, as_of=v) for v, ids in groups))
         found = {
             (version, nid): read[nid]
             for (version, ids), read in zip(groups, reads, strict=True)
@@ -217,7 +231,7 @@ class LiveListLoader:
 
     def __init__(self, store: LiveListStore) -> None:
         self._store = store
-        self._loader: Loader[int, LiveList] = Loader(self._batch)
+        self._loader: Loader[int, LiveList] = Loader(functools.partial(self._batch, store))
 
     async def live_for(self, user_id: str) -> LiveList:
         return await self._loader.load(self._store.shard_of(user_id))
@@ -225,8 +239,9 @@ class LiveListLoader:
     def clear(self) -> None:
         self._loader.clear()
 
-    async def _batch(self, shards: list[int]) -> list[LiveList]:
-        return list(await asyncio.gather(*(self._store.live_in_shard(s) for s in shards)))
+    @staticmethod
+    async def _batch(store: LiveListStore, shards: list[int]) -> list[LiveList]:
+        return list(await asyncio.gather(*(store.live_in_shard(s) for s in shards)))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.layers import ELSE, EVENT_LOOP, layer_of, layer_table
+from bench.layers import ELSE, EVENT_LOOP, layer_of, layer_table, stack_samples
 
 START = "<module> (pointclub:10);serve (cli/serve.py:117);Runner.run (asyncio/runners.py:118)"
 RESOLVER = "Viewer.inbox (resolvers/viewer.py:122)"
@@ -51,3 +51,9 @@ def test_a_layer_is_the_package_a_path_begins_with() -> None:
 def test_a_sample_with_no_python_frame_is_the_event_loop() -> None:
     assert layer_of([""]) == EVENT_LOOP
     assert layer_of(stack(QUERY)[len(START.split(";")) :]).startswith("the queries")
+
+
+def test_lines_without_a_count_are_skipped() -> None:
+    stacks = "main (a.py:1);run (resolvers/app.py:2) 3\n\nmain (a.py:1);cut short \n"
+
+    assert list(stack_samples(stacks)) == [(["main (a.py:1)", "run (resolvers/app.py:2)"], 3)]

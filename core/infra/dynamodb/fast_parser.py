@@ -12,6 +12,7 @@ binary values, other operations, a body orjson refuses) takes botocore's own pat
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -74,10 +75,25 @@ def _utf8(body: bytes) -> bool:
 
 
 class FastParserFactory(AioResponseParserFactory):
+    """botocore asks for a new parser for every response, and a parser keeps its own bound
+    method as its blob parser (and hands it to its event-stream parser): a reference cycle per
+    call, left to the cyclic collector (issue 18's garbage census). A parser keeps no state
+    between responses, so the JSON one is made once per client, with a blob parser that is a
+    plain function."""
+
     def create_parser(self, protocol_name: str) -> Any:
-        if protocol_name == "json":
-            return FastDynamoParser(**self._defaults)  # type: ignore[attr-defined]
-        return super().create_parser(protocol_name)
+        if protocol_name != "json":
+            return super().create_parser(protocol_name)
+        parser = getattr(self, "_json_parser", None)
+        if parser is None:
+            defaults = {"blob_parser": _decode_blob, **self._defaults}  # type: ignore[attr-defined]
+            parser = self._json_parser = FastDynamoParser(**defaults)
+        return parser
+
+
+def _decode_blob(value: str) -> bytes:
+    """botocore's default blob parser (``ResponseParser._default_blob_parser``)."""
+    return base64.b64decode(value)
 
 
 def install_fast_parser(client: Any) -> None:
