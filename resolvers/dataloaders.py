@@ -43,54 +43,64 @@ WINDOW_TURNS = 4
 class Loader(Generic[K, V]):
     """A minimal DataLoader: per-request cache, deduplication, one batch per window.
 
+    Each window is one future, resolved with the whole batch's values by key: a key's load
+    waits on its batch, so a page of twenty notifications waits on one future, not on twenty
+    gathered (issue 18's profile). A batch that fails fails every load waiting on it, and its
+    keys are forgotten, so a later load asks again.
+
     ``batch`` must not reach the loader back (the wrappers below pass a static function and their
     store, not a bound method of themselves): a cycle would hold the request's results until the
     cyclic collector runs, instead of freeing them when the request ends (issue 18's garbage
-    census; ``tests/unit/test_request_garbage.py``)."""
+    census; ``tests/e2e/test_request_garbage.py``)."""
 
     def __init__(self, batch: Callable[[list[K]], Awaitable[Sequence[V]]]) -> None:
         self._batch = batch
-        self._cache: dict[K, asyncio.Future[V]] = {}
+        self._cache: dict[K, asyncio.Future[dict[K, V]]] = {}  # a key's batch
+        self._window: asyncio.Future[dict[K, V]] | None = None  # the batch still open
         self._pending: list[K] = []
         self._task: asyncio.Task[None] | None = None
 
-    def load(self, key: K) -> asyncio.Future[V]:
-        future = self._cache.get(key)
-        if future is not None:
-            return future
-        future = asyncio.get_running_loop().create_future()
-        self._cache[key] = future
-        self._pending.append(key)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._dispatch())
-        return future
+    async def load(self, key: K) -> V:
+        return (await self._batch_of(key))[key]
 
     async def load_many(self, keys: Sequence[K]) -> list[V]:
-        return list(await asyncio.gather(*(self.load(key) for key in keys)))
+        batches = [self._batch_of(key) for key in keys]
+        # Usually one batch: the first await waits for it, the others find it done.
+        return [(await batch)[key] for key, batch in zip(keys, batches, strict=True)]
 
     def clear(self) -> None:
         """Forget cached results (after a write, so the response reads its own write)."""
-        self._cache = {key: f for key, f in self._cache.items() if not f.done()}
+        self._cache = {key: b for key, b in self._cache.items() if not b.done()}
 
-    async def _dispatch(self) -> None:
+    def _batch_of(self, key: K) -> asyncio.Future[dict[K, V]]:
+        batch = self._cache.get(key)
+        if batch is not None:
+            return batch
+        batch = self._window
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._window = loop.create_future()
+            self._task = loop.create_task(self._dispatch(batch))
+        self._cache[key] = batch
+        self._pending.append(key)
+        return batch
+
+    async def _dispatch(self, batch: asyncio.Future[dict[K, V]]) -> None:
         for _ in range(WINDOW_TURNS):
             await asyncio.sleep(0)
-        keys, self._pending, self._task = self._pending, [], None
-        futures = [self._cache[key] for key in keys]
+        keys, self._pending, self._window, self._task = self._pending, [], None, None
         try:
             values = await self._batch(keys)
             if len(values) != len(keys):
                 raise RuntimeError("loader batch returned the wrong number of values")
         except BaseException as error:
-            for future in futures:
-                if not future.done():
-                    future.set_exception(error)
             for key in keys:
                 self._cache.pop(key, None)
+            if not batch.done():
+                batch.set_exception(error)
             return
-        for future, value in zip(futures, values, strict=True):
-            if not future.done():
-                future.set_result(value)
+        if not batch.done():
+            batch.set_result(dict(zip(keys, values, strict=True)))
 
 
 @dataclass(frozen=True)

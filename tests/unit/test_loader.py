@@ -1,0 +1,102 @@
+"""``Loader``: one batch per window, deduplicated, cached, answered in key order; a failed batch
+fails every load waiting on it and is forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from resolvers.dataloaders import Loader
+
+
+class Source:
+    def __init__(self, failures: int = 0) -> None:
+        self.batches: list[list[str]] = []
+        self.failures = failures
+
+    async def batch(self, keys: list[str]) -> list[str]:
+        self.batches.append(list(keys))
+        await asyncio.sleep(0)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the store is gone")
+        return [key.upper() for key in keys]
+
+
+async def test_loads_of_one_window_make_one_deduplicated_batch_in_key_order() -> None:
+    source = Source()
+    loader: Loader[str, str] = Loader(source.batch)
+
+    many, one, again = await asyncio.gather(
+        loader.load_many(["b", "a", "b", "c"]), loader.load("a"), loader.load("d")
+    )
+
+    assert (many, one, again) == (["B", "A", "B", "C"], "A", "D")
+    assert [sorted(batch) for batch in source.batches] == [["a", "b", "c", "d"]]
+    assert await loader.load_many(["c", "a"]) == ["C", "A"]  # cached: no second batch
+    assert len(source.batches) == 1
+
+
+async def test_a_later_load_opens_a_new_window_and_load_many_spans_both() -> None:
+    source = Source()
+    loader: Loader[str, str] = Loader(source.batch)
+    assert await loader.load("a") == "A"
+
+    assert await loader.load_many(["a", "b"]) == ["A", "B"]
+    assert source.batches == [["a"], ["b"]]
+
+
+async def test_a_failed_batch_fails_every_waiter_and_a_later_load_asks_again() -> None:
+    source = Source(failures=1)
+    loader: Loader[str, str] = Loader(source.batch)
+
+    results = await asyncio.gather(
+        loader.load("a"), loader.load_many(["a", "b"]), return_exceptions=True
+    )
+
+    assert [type(r) for r in results] == [ConnectionError, ConnectionError]
+    assert await loader.load_many(["a", "b"]) == ["A", "B"]
+    assert source.batches == [["a", "b"], ["a", "b"]]
+
+
+async def test_a_batch_of_the_wrong_length_is_an_error_not_a_wrong_answer() -> None:
+    async def short(keys: list[str]) -> list[str]:
+        return keys[:-1]
+
+    loader: Loader[str, str] = Loader(short)
+
+    with pytest.raises(RuntimeError, match="wrong number"):
+        await loader.load_many(["a", "b"])
+
+
+async def test_clear_forgets_answers_but_keeps_a_batch_in_flight() -> None:
+    source = Source()
+    loader: Loader[str, str] = Loader(source.batch)
+    assert await loader.load("a") == "A"
+    in_flight = asyncio.ensure_future(loader.load("b"))
+    await asyncio.sleep(0)
+
+    loader.clear()
+
+    assert await in_flight == "B"
+    assert await loader.load_many(["a", "b"]) == ["A", "B"]
+    assert source.batches == [["a"], ["b"], ["a"]]  # "a" again; "b" answered after the clear
+
+
+async def test_a_page_of_twenty_keys_waits_on_one_future(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+    made: list[asyncio.Future[object]] = []
+    create_future = loop.create_future
+
+    def counted() -> asyncio.Future[object]:
+        made.append(create_future())
+        return made[-1]
+
+    monkeypatch.setattr(loop, "create_future", counted)
+    loader: Loader[str, str] = Loader(Source().batch)
+
+    values = await loader.load_many([f"n{i}" for i in range(20)])
+
+    assert values == [f"N{i}" for i in range(20)]
+    assert len(made) == 1
