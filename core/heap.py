@@ -13,9 +13,9 @@ full collections over those startup objects. So, once started:
   request's objects are freed by reference counting when it ends, and a collection every few
   requests would only find them still in use (at 32 in flight) and promote them. Cyclic garbage
   waits a little longer: at most that many objects, a few megabytes. The price is a longer pause
-  per young collection (about 30 ms at 32 in flight, every 0.7 s, instead of many short ones),
-  when one comes. A home screen now leaves no cyclic garbage
-  (``tests/e2e/test_request_garbage.py``), so under its load none comes.
+  per young collection (about 30 ms at 32 in flight, every 0.7 s, instead of many short ones,
+  when this was written), when one comes. A home screen now leaves no cyclic garbage
+  (``tests/e2e/test_request_garbage.py``), and under its load `bench profile` saw none come.
 
 `bench profile` (12 seconds at 32 in flight) answered 1,809 requests before, 2,105 with the freeze
 and 2,199 with both; the collector's share of the server's CPU fell from 19% to 5%

@@ -46,7 +46,10 @@ class Loader(Generic[K, V]):
     Each window is one future, resolved with the whole batch's values by key: a key's load
     waits on its batch, so a page of twenty notifications waits on one future, not on twenty
     gathered (issue 18's profile). A batch that fails fails every load waiting on it, and its
-    keys are forgotten, so a later load asks again.
+    keys are forgotten, so a later load asks again. Loads wait on their batch through
+    ``asyncio.shield``: a caller cancelled while it waits (a request past its deadline, a live
+    subscriber gone, a sibling field cancelled by graphql-core) does not cancel the batch that
+    other callers, of other requests or renders sharing the loaders, wait on.
 
     ``batch`` must not reach the loader back (the wrappers below pass a static function and their
     store, not a bound method of themselves): a cycle would hold the request's results until the
@@ -61,12 +64,17 @@ class Loader(Generic[K, V]):
         self._task: asyncio.Task[None] | None = None
 
     async def load(self, key: K) -> V:
-        return (await self._batch_of(key))[key]
+        batch = self._batch_of(key)
+        if not batch.done():
+            await asyncio.shield(batch)
+        return batch.result()[key]
 
     async def load_many(self, keys: Sequence[K]) -> list[V]:
         batches = [self._batch_of(key) for key in keys]
-        # Usually one batch: the first await waits for it, the others find it done.
-        return [(await batch)[key] for key, batch in zip(keys, batches, strict=True)]
+        for batch in dict.fromkeys(batches):  # usually one
+            if not batch.done():
+                await asyncio.shield(batch)
+        return [batch.result()[key] for key, batch in zip(keys, batches, strict=True)]
 
     def clear(self) -> None:
         """Forget cached results (after a write, so the response reads its own write)."""
@@ -86,21 +94,31 @@ class Loader(Generic[K, V]):
         return batch
 
     async def _dispatch(self, batch: asyncio.Future[dict[K, V]]) -> None:
-        for _ in range(WINDOW_TURNS):
-            await asyncio.sleep(0)
-        keys, self._pending, self._window, self._task = self._pending, [], None, None
         try:
+            for _ in range(WINDOW_TURNS):
+                await asyncio.sleep(0)
+            keys = self._close_window()
             values = await self._batch(keys)
             if len(values) != len(keys):
                 raise RuntimeError("loader batch returned the wrong number of values")
-        except BaseException as error:
-            for key in keys:
-                self._cache.pop(key, None)
-            if not batch.done():
-                batch.set_exception(error)
+        except Exception as error:
+            self._fail(keys, batch, error)
             return
-        if not batch.done():
-            batch.set_result(dict(zip(keys, values, strict=True)))
+        except BaseException:  # cancelled (the loop stopping): the waiters get an error, not a hang
+            keys = self._close_window() if self._window is batch else keys
+            self._fail(keys, batch, RuntimeError("the loader's batch was cancelled"))
+            raise
+        batch.set_result(dict(zip(keys, values, strict=True)))
+
+    def _close_window(self) -> list[K]:
+        keys, self._pending, self._window, self._task = self._pending, [], None, None
+        return keys
+
+    def _fail(self, keys: list[K], batch: asyncio.Future[dict[K, V]], error: Exception) -> None:
+        for key in keys:
+            self._cache.pop(key, None)  # a later load asks again
+        batch.set_exception(error)
+        batch.exception()  # retrieved: no "never retrieved" warning if no waiter is left
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ with its errors and paths. Reading a plain attribute twice has no effect, so not
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,7 +38,7 @@ from graphql import (
     is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetails
-from graphql.pyutils import Path, Undefined
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 Complete = Callable[[Any], Any]
@@ -194,25 +196,31 @@ def _weak_helpers(executor: PlainFieldsExecutor) -> GraphQLResolveInfoHelpers:
     The executor keeps them as its own bound methods: executor, helpers and back. That cycle held
     everything the executor reaches (the request's context, its loaders and their results, a few
     hundred objects a home screen) until the cyclic collector ran, every couple of hundred
-    requests at 32 in flight, for tens of milliseconds (issue 18's garbage census). Helpers that
-    reach the executor through a weak reference leave it to reference counting, as the rest of
-    the request is; they are only called while it executes, when it is alive.
+    requests at 32 in flight, for tens of milliseconds (issue 18's garbage census). ``gather`` is
+    graphql-core's own (it needs no executor); ``track`` reaches the executor through a weak
+    reference, and should one outlive it, still settles the work it is given.
     """
     ref = weakref.ref(executor)
 
-    def alive() -> PlainFieldsExecutor:
-        found = ref()
-        if found is None:
-            raise RuntimeError("the operation's executor has finished")
-        return found
-
-    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
-        return alive().gather_async_work(values)
-
     def track(values: Sequence[Any]) -> None:
-        alive().track_async_work(values)
+        found = ref()
+        if found is not None:
+            found.track_async_work(values)
+            return
+        awaitables = [value for value in values if inspect.isawaitable(value)]
+        if awaitables:  # settled and their errors observed, as the executor would
+            settling = asyncio.gather(*awaitables, return_exceptions=True)
+            _SETTLING.add(settling)
+            settling.add_done_callback(_SETTLING.discard)
 
-    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+    return GraphQLResolveInfoHelpers(gather=_gather, track=track)
+
+
+_SETTLING: set[asyncio.Future[list[Any]]] = set()
+
+
+def _gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+    return gather_with_cancel(*values)  # as ExecutionContext.gather_async_work
 
 
 def _has_directives(node: Any) -> bool:

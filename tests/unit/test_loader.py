@@ -84,7 +84,7 @@ async def test_clear_forgets_answers_but_keeps_a_batch_in_flight() -> None:
     assert source.batches == [["a"], ["b"], ["a"]]  # "a" again; "b" answered after the clear
 
 
-async def test_a_page_of_twenty_keys_waits_on_one_future(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_page_of_twenty_keys_waits_on_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     loop = asyncio.get_running_loop()
     made: list[asyncio.Future[object]] = []
     create_future = loop.create_future
@@ -99,4 +99,51 @@ async def test_a_page_of_twenty_keys_waits_on_one_future(monkeypatch: pytest.Mon
     values = await loader.load_many([f"n{i}" for i in range(20)])
 
     assert values == [f"N{i}" for i in range(20)]
-    assert len(made) == 1
+    assert len(made) == 2  # the batch's, and the shield the page waits through: not twenty
+
+
+async def test_a_caller_cancelled_while_it_waits_does_not_cancel_the_batch_for_others() -> None:
+    source = Source()
+    loader: Loader[str, str] = Loader(source.batch)
+    gone = asyncio.ensure_future(loader.load_many(["a", "b"]))
+    staying = asyncio.ensure_future(loader.load("b"))
+    await asyncio.sleep(0)  # both wait on the open window
+
+    gone.cancel()
+
+    assert await staying == "B"
+    assert gone.cancelled()
+    assert await loader.load_many(["a", "b"]) == ["A", "B"]  # answered, cached: no new batch
+    assert len(source.batches) == 1
+
+
+async def test_a_cancel_while_the_window_collects_leaves_the_next_load_unharmed() -> None:
+    source = Source()
+    loader: Loader[str, str] = Loader(source.batch)
+    gone = asyncio.ensure_future(loader.load("a"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+
+    assert await loader.load("c") == "C"  # joins the window the cancelled caller opened
+    assert [sorted(batch) for batch in source.batches] == [["a", "c"]]
+
+
+async def test_a_batch_cancelled_with_its_task_fails_its_waiters_instead_of_hanging() -> None:
+    started = asyncio.Event()
+
+    async def stuck(keys: list[str]) -> list[str]:
+        started.set()
+        await asyncio.Event().wait()
+        return keys
+
+    loader: Loader[str, str] = Loader(stuck)
+    waiting = asyncio.ensure_future(loader.load("a"))
+    await started.wait()
+    assert loader._task is None  # the window closed; find the dispatch task to cancel it
+    (dispatch,) = [t for t in asyncio.all_tasks() if "_dispatch" in repr(t.get_coro())]
+
+    dispatch.cancel()
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        await asyncio.wait_for(waiting, timeout=5)
