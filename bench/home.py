@@ -225,13 +225,29 @@ async def measure(
         latencies, seconds = await load(port, requests, concurrency, DURATION)
         load_cpu = time.process_time() - load_before
         cpu = cpu_seconds(process.pid) - cpu_before
-        beside_cpu = 0.0 if beside is None else cpu_seconds(beside) - beside_before
-        return Load(
-            label, concurrency, len(latencies), seconds, latencies, cpu, beside_cpu, load_cpu
-        )
     finally:
         process.terminate()
         process.wait(timeout=20)
+    # The trace agent may still work through what it was sent (and what the server flushed as it
+    # stopped) after the window: wait until it is idle, so that none of it runs during the next
+    # round, and count its CPU in full.
+    beside_cpu = 0.0 if beside is None else await idle_cpu(beside) - beside_before
+    return Load(label, concurrency, len(latencies), seconds, latencies, cpu, beside_cpu, load_cpu)
+
+
+async def idle_cpu(
+    pid: int, *, quiet: float = 0.01, every: float = 0.5, limit: float = 60
+) -> float:
+    """The process's CPU seconds once it has gone idle (under ``quiet`` s of CPU in ``every`` s),
+    waiting at most ``limit`` s."""
+    used = cpu_seconds(pid)
+    for _ in range(int(limit / every)):
+        await asyncio.sleep(every)
+        now = cpu_seconds(pid)
+        if now - used < quiet:
+            return now
+        used = now
+    return used
 
 
 def home_requests(tokens: list[str], graphql: bool) -> list[bytes]:
