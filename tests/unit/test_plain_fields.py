@@ -249,3 +249,42 @@ def test_the_public_schemas_use_it() -> None:
     assert public_schema().execution_context_class is PlainFieldsExecutor
     assert admin_schema().execution_context_class is PlainFieldsExecutor
     assert plain_fields.STRAWBERRY_FIELD == "strawberry-definition"
+
+
+class _Tracker:
+    """Stands in for the executor: records what ``track`` hands it."""
+
+    def __init__(self) -> None:
+        self.tracked: list[Any] = []
+
+    def track_async_work(self, values: Any) -> None:
+        self.tracked.extend(values)
+
+
+async def test_the_resolver_helpers_keep_no_executor_alive_and_still_settle_work() -> None:
+    import asyncio
+    import gc
+    import weakref
+
+    executor = _Tracker()
+    helpers = plain_fields._weak_helpers(executor)  # type: ignore[arg-type]
+    helpers.track([1, "plain"])
+    assert executor.tracked == [1, "plain"]
+    assert await helpers.gather([asyncio.sleep(0, "a"), asyncio.sleep(0, "b")]) == ["a", "b"]
+
+    gone = weakref.ref(executor)
+    del executor
+    gc.collect()
+    assert gone() is None  # the helpers did not hold it
+
+    ran: list[str] = []
+
+    async def late() -> None:
+        ran.append("settled")
+        raise ValueError("observed, not lost")
+
+    helpers.track([late(), 2])  # after the executor: settled all the same
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert ran == ["settled"]
+    assert not plain_fields._SETTLING  # and not held once settled

@@ -81,14 +81,17 @@ class FastParserFactory(AioResponseParserFactory):
     between responses, so the JSON one is made once per client, with a blob parser that is a
     plain function."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._json_parser: FastDynamoParser | None = None
+
     def create_parser(self, protocol_name: str) -> Any:
         if protocol_name != "json":
             return super().create_parser(protocol_name)
-        parser = getattr(self, "_json_parser", None)
-        if parser is None:
+        if self._json_parser is None:
             defaults = {"blob_parser": _decode_blob, **self._defaults}  # type: ignore[attr-defined]
-            parser = self._json_parser = FastDynamoParser(**defaults)
-        return parser
+            self._json_parser = FastDynamoParser(**defaults)
+        return self._json_parser
 
 
 def _decode_blob(value: str) -> bytes:
