@@ -12,6 +12,7 @@ live     10,000 live subscriptions on one server and on two: memory, fan-out and
 profile  where the server's CPU goes on the home screen (py-spy; BENCH_PROFILE_TRACING=1 to trace,
          BENCH_PROFILE_CENSUS=1 for the garbage only the cyclic collector frees)
 shapes   the engine's rate for each write shape delivery could use (why fan-out has a ceiling)
+tax      the GraphQL tax alone: the home screen through both apps in process, stores replayed
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import argparse
 import asyncio
 import logging
 
-from bench import broadcast, counts, embedded, fanout, home, live, profile, shapes
+from bench import broadcast, counts, embedded, fanout, home, live, profile, shapes, tax
 from core.observability.logging import configure_logging
 
 BENCHMARKS = {
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "live": live.main,
     "profile": profile.main,
     "shapes": shapes.main,
+    "tax": tax.main,
 }
 
 

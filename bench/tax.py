@@ -1,0 +1,235 @@
+"""The GraphQL tax alone: the home screen through the GraphQL app and through the hand-written
+reference, both called in this process as ASGI apps, over stores that replay what DynamoDB
+answered the first time. What is left is the CPU each spends on its own: Starlette, the view,
+Strawberry, graphql-core, the loaders, the queries and the domain; no network, no engine, no
+load generator, no other process.
+
+Then the same reference over the real stores (DynamoDB Local) adds the DynamoDB client's CPU,
+which both servers pay alike, and gives the ratio `bench home` should see were the machine quiet:
+(reference + client) / (GraphQL + client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from bench import reference
+from bench.harness import container_on, machine, start
+from bench.home import QUERY, seed
+from bench.home_report import MEMBERS
+from core.auth import DevTokenIssuer
+from core.bootstrap import Container
+from resolvers.app import create_app, install
+
+REQUESTS = 2_000  # per round and server
+ROUNDS = 3
+Scope = dict[str, Any]
+
+
+class FixedClock:
+    """One instant for the whole run, so that a store's arguments repeat from request to request."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
+class Replaying:
+    """A store whose reads answer what the real store answered to the same arguments the first
+    time (the run's instant is fixed, so they repeat)."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self._answers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._store, name)
+        if not asyncio.iscoroutinefunction(method):
+            return method
+
+        async def replay(*args: Any, **kwargs: Any) -> Any:
+            key = repr((name, args, sorted(kwargs.items())))
+            if key not in self._answers:
+                self._answers[key] = await method(*args, **kwargs)
+            return self._answers[key]
+
+        return replay
+
+
+def replaying(container: Container) -> Container:
+    return dataclasses.replace(
+        container,
+        members=Replaying(container.members),
+        notifications=Replaying(container.notifications),
+        live=Replaying(container.live),
+    )
+
+
+def graphql_scope(token: str, body: bytes) -> tuple[Scope, bytes]:
+    headers = [
+        (b"host", b"bench"),
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return _scope("POST", "/graphql", b"", headers), body
+
+
+def reference_scope(token: str) -> tuple[Scope, bytes]:
+    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+    return _scope("GET", "/home", b"first=20", headers), b""
+
+
+def _scope(method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def call(app: Callable[..., Awaitable[None]], scope: Scope, body: bytes) -> bytes:
+    """One request through the ASGI app; the answer's body (a status other than 200 stops)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(dict(scope), receive, send)
+    status = sent[0]["status"]
+    answer = b"".join(m.get("body", b"") for m in sent[1:])
+    if status != 200:
+        raise RuntimeError(f"{scope['path']} answered {status}: {answer[:300]!r}")
+    return answer
+
+
+async def cpu_per_request(
+    app: Callable[..., Awaitable[None]],
+    requests: list[tuple[Scope, bytes]],
+    count: int,
+    in_flight: int = 1,
+) -> float:
+    """Milliseconds of this process's CPU per request: ``count`` requests, ``in_flight`` at a
+    time (each worker sends its next when its last is answered)."""
+    turns = iter(range(count))
+
+    async def worker() -> None:
+        for index in turns:
+            scope, body = requests[index % len(requests)]
+            await call(app, scope, body)
+
+    started = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return 1000 * (time.process_time() - started) / count
+
+
+async def main(*, engine: str) -> None:
+    started = start(engine)
+    try:
+        async with container_on(started) as real:
+            await seed(real)
+            fixed = dataclasses.replace(real, clock=FixedClock(real.clock.now()))
+            replayed = replaying(fixed)
+            tokens = [
+                DevTokenIssuer(real.settings).issue(f"member-{i:03d}", ttl=timedelta(hours=1))
+                for i in range(MEMBERS)
+            ]
+            graphql = create_app(real.settings)
+            install(graphql, replayed)
+            ref = Starlette(routes=[Route("/home", reference.home)])
+            install(ref, replayed)
+            ref_real = Starlette(routes=[Route("/home", reference.home)])
+            install(ref_real, fixed)
+            body = orjson.dumps({"query": QUERY, "variables": {"first": 20}})
+            graphql_requests = [graphql_scope(token, body) for token in tokens]
+            reference_requests = [reference_scope(token) for token in tokens]
+            await check_same_answers(graphql, ref, graphql_requests, reference_requests)
+            rounds: list[tuple[float, float, float]] = []
+            for index in range(ROUNDS):
+                pair = [
+                    ("graphql", graphql, graphql_requests),
+                    ("reference", ref, reference_requests),
+                ]
+                if index % 2:
+                    pair.reverse()
+                figures = {}
+                for label, app, requests in pair:
+                    await cpu_per_request(app, requests, REQUESTS // 10)  # warm
+                    figures[label] = await cpu_per_request(app, requests, REQUESTS)
+                # As `bench home` loads the servers: 32 in flight.
+                await cpu_per_request(ref_real, reference_requests, REQUESTS // 10, 32)
+                client = await cpu_per_request(ref_real, reference_requests, REQUESTS // 2, 32)
+                rounds.append((figures["graphql"], figures["reference"], client))
+    finally:
+        started.stop()
+    report(rounds)
+
+
+async def check_same_answers(
+    graphql: Starlette,
+    ref: Starlette,
+    graphql_requests: list[tuple[Scope, bytes]],
+    reference_requests: list[tuple[Scope, bytes]],
+) -> None:
+    """Both answer every member with the same items, counts and status (or the run stops)."""
+    for (g_scope, g_body), (r_scope, r_body) in zip(
+        graphql_requests, reference_requests, strict=True
+    ):
+        viewer = orjson.loads(await call(graphql, g_scope, g_body))["data"]["viewer"]
+        home = orjson.loads(await call(ref, r_scope, r_body))
+        same = (
+            viewer["unreadCount"] == home["unreadCount"]
+            and [e["node"] for e in viewer["inbox"]["edges"]] == home["inbox"]
+            and viewer["pointClub"] == home["pointClub"]
+        )
+        if not same:
+            raise RuntimeError(f"the answers differ: {viewer} against {home}")
+
+
+def report(rounds: list[tuple[float, float, float]]) -> None:
+    graphql = statistics.median(r[0] for r in rounds)
+    ref = statistics.median(r[1] for r in rounds)
+    total = statistics.median(r[2] for r in rounds)
+    client = total - ref
+    projected = (ref + client) / (graphql + client)
+    print("\n### The GraphQL tax in process (replayed stores)\n")
+    print(
+        f"Machine: {machine()}. Command: `uv run python -m bench tax`. {MEMBERS} members' home "
+        f"screens (`first: 20`), {REQUESTS:,} requests a round one after another through each "
+        f"ASGI app in this process, {ROUNDS} alternating rounds; medians.\n"
+    )
+    print("| round | GraphQL | reference | GraphQL − reference | reference, real stores |")
+    print("|---|---|---|---|---|")
+    for index, (g, r, t) in enumerate(rounds, 1):
+        print(f"| {index} | {g:.3f} ms | {r:.3f} ms | {g - r:.3f} ms | {t:.3f} ms |")
+    print(
+        f"\nThe tax: {graphql - ref:.3f} ms a request ({graphql / ref:.2f} × the reference's "
+        f"own {ref:.3f} ms). The DynamoDB client: {client:.3f} ms a request, paid by both. "
+        f"Projected server-CPU ratio, reference / GraphQL: {projected:.2f}"
+        " (issue 18's target: ≥ 0.9).\n"
+    )
