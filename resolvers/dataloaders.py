@@ -1,12 +1,9 @@
 """Per-request DataLoaders: they dedupe keys, batch the loads of one request into few DynamoDB
-calls and return results in key order. Each also implements the core read port it wraps, so the
-core queries run unchanged on top of them.
-
-Why not ``strawberry.dataloader.DataLoader``: it dispatches one loop turn after the first load,
-and the core queries issue some loads from inside ``asyncio.gather`` (one or two turns later), so
-the home screen's loads would split into several batches. ``Loader`` waits a few turns instead,
-which makes the home screen's three calls independent of how deep a resolver awaits.
-"""
+calls and return results in key order. Each implements the core read port it wraps, so the core
+queries run unchanged on top of them. Not ``strawberry.dataloader.DataLoader``: it dispatches one
+loop turn after the first load, and the core queries issue some loads from inside
+``asyncio.gather`` (a turn or two later), which would split the home screen's loads into several
+batches. ``Loader`` waits a few turns instead: three calls however deep a resolver awaits."""
 
 from __future__ import annotations
 
@@ -35,8 +32,7 @@ from core.ports import (
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-# Loop turns a batch stays open: enough for loads issued inside nested gathers of one resolver
-# level to join the batch; each turn costs microseconds.
+# Loop turns a batch stays open: loads from nested gathers of one resolver level join it.
 WINDOW_TURNS = 4
 
 
@@ -192,10 +188,11 @@ class MemberLoader:
         status_only = sorted(
             {k.user_id for k in keys if isinstance(k, _StatusKey)} - carriers.keys()
         )
-        scan_results, statuses = await asyncio.gather(
-            asyncio.gather(*(store.scan_inbox(k.user_id, k.request) for k in scans)),
-            store.statuses(status_only) if status_only else _no_statuses(),
-        )
+        reads = [store.scan_inbox(k.user_id, k.request) for k in scans]
+        if status_only:
+            scan_results, statuses = await asyncio.gather(_all(reads), store.statuses(status_only))
+        else:  # the home screen: its one scan carries the status
+            scan_results, statuses = await _all(reads), {}
         by_scan = dict(zip(scans, scan_results, strict=True))
         for user_id, carrier in carriers.items():
             scan = by_scan[carrier]
@@ -209,8 +206,11 @@ class MemberLoader:
         ]
 
 
-async def _no_statuses() -> dict[str, _Status]:
-    return {}
+async def _all(reads: Sequence[Awaitable[V]]) -> list[V]:
+    """``asyncio.gather``, without its task for a lone read (a request's usual batch)."""
+    if len(reads) == 1:
+        return [await reads[0]]
+    return list(await asyncio.gather(*reads))
 
 
 class NotificationLoader:
@@ -244,7 +244,7 @@ class NotificationLoader:
         for version, nid in keys:
             by_version.setdefault(version, []).append(nid)
         groups = list(by_version.items())  # one in practice: a request reads one copy
-        reads = await asyncio.gather(*(store.get_many(ids, as_of=v) for v, ids in groups))
+        reads = await _all([store.get_many(ids, as_of=v) for v, ids in groups])
         found = {
             (version, nid): read[nid]
             for (version, ids), read in zip(groups, reads, strict=True)
@@ -269,7 +269,7 @@ class LiveListLoader:
 
     @staticmethod
     async def _batch(store: LiveListStore, shards: list[int]) -> list[LiveList]:
-        return list(await asyncio.gather(*(store.live_in_shard(s) for s in shards)))
+        return await _all([store.live_in_shard(s) for s in shards])
 
 
 @dataclass(frozen=True)

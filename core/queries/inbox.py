@@ -255,23 +255,7 @@ class InboxQueries:
         seen: Visibility,
         locales: tuple[str, ...],
     ) -> InboxItemView:
-        content = notification.content_for(locales, self._default_locale)
-        unread = state.is_unread(entry)
-        return InboxItemView(
-            id=entry.notification_id,
-            title=content.title,
-            body=content.body,
-            url=notification.url,
-            image_url=notification.image_url,
-            category=entry.category,
-            priority=notification.priority,
-            visible_from=entry.visible_from,
-            expires_at=entry.expires_at,
-            is_read=not unread,
-            read_at=None if unread else state.item_read_at(entry),
-            archived_at=entry.archived_at,
-            cursor=encode_cursor(entry.position),
-        )
+        return InboxItemView(entry, notification, state, locales, self._default_locale)
 
 
 def _entry_of(marker: UnreadMarker) -> InboxEntry:

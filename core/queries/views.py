@@ -1,31 +1,97 @@
-"""Read models handed to the API layer: plain frozen dataclasses, already localized."""
+"""Read models handed to the API layer, already localized: frozen dataclasses, and the inbox's
+items, whose fields are read when asked for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.domain.inbox import InboxEntry, InboxState
 from core.domain.missions import GoalKind
-from core.domain.notification import Priority
+from core.domain.notification import Notification, Priority
 from core.domain.pointclub import PointEntryKind
 from core.domain.wallet import PointKind
+from core.queries.cursors import encode_cursor
 
 
-@dataclass(frozen=True)
 class InboxItemView:
-    id: str
-    title: str
-    body: str
-    url: str | None
-    image_url: str | None
-    category: str
-    priority: Priority
-    visible_from: datetime
-    expires_at: datetime | None
-    is_read: bool
-    read_at: datetime | None
-    archived_at: datetime | None
-    cursor: str
+    """One item of the viewer's inbox, in the viewer's locale.
+
+    Its fields are read from the entry, the notification and the member's state when they are
+    asked for: a client that lists twenty items by id and title does not pay for twenty cursors,
+    read times and bodies (issue 18). The entry, notification and state are frozen, so a field
+    reads the same every time."""
+
+    __slots__ = ("_content", "_entry", "_notification", "_state", "_unread")
+
+    def __init__(
+        self,
+        entry: InboxEntry,
+        notification: Notification,
+        state: InboxState,
+        locales: tuple[str, ...],
+        default_locale: str,
+    ) -> None:
+        self._entry = entry
+        self._notification = notification
+        self._state = state
+        self._content = notification.content_for(locales, default_locale)
+        self._unread = state.is_unread(entry)
+
+    @property
+    def id(self) -> str:
+        return self._entry.notification_id
+
+    @property
+    def title(self) -> str:
+        return self._content.title
+
+    @property
+    def body(self) -> str:
+        return self._content.body
+
+    @property
+    def url(self) -> str | None:
+        return self._notification.url
+
+    @property
+    def image_url(self) -> str | None:
+        return self._notification.image_url
+
+    @property
+    def category(self) -> str:
+        return self._entry.category
+
+    @property
+    def priority(self) -> Priority:
+        return self._notification.priority
+
+    @property
+    def visible_from(self) -> datetime:
+        return self._entry.visible_from
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self._entry.expires_at
+
+    @property
+    def is_read(self) -> bool:
+        return not self._unread
+
+    @property
+    def read_at(self) -> datetime | None:
+        return None if self._unread else self._state.item_read_at(self._entry)
+
+    @property
+    def archived_at(self) -> datetime | None:
+        return self._entry.archived_at
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self._entry.position)
+
+    def __repr__(self) -> str:
+        return f"InboxItemView(id={self.id!r}, is_read={self.is_read})"
 
 
 @dataclass(frozen=True)
