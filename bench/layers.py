@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("aiobotocore/", "botocore/", "aiohttp/", "core/infra/"),
     ),
     ("the queries and the domain (`core/queries`, `core/domain`)", ("core/queries", "core/domain")),
-    ("the DataLoaders", ("resolvers/dataloaders.py",)),
+    ("the DataLoaders", ("resolvers/dataloaders.py", "resolvers/loader.py")),
     (
         "Strawberry's resolver wrappers, our resolvers, the plain-fields plans",
         (

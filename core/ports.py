@@ -9,7 +9,7 @@ only. Where a store has a read side that is also served by a per-request DataLoa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -46,15 +46,18 @@ class IdGenerator(Protocol):
 
 
 class MemberReader(Protocol):
-    """Reads of one member's partition (``USER#<uid>``), each strongly consistent."""
+    """Reads of one member's partition (``USER#<uid>``), each strongly consistent.
 
-    async def inbox_state(self, user_id: str) -> InboxState: ...
+    The first four answer an awaitable: a store's coroutine, or the future a request's loader
+    resolves (``resolvers/dataloaders.py``), which ``asyncio.gather`` waits on without a task."""
 
-    async def club(self, user_id: str) -> ClubRecord | None: ...
+    def inbox_state(self, user_id: str) -> Awaitable[InboxState]: ...
 
-    async def missions(self, user_id: str) -> MemberMissions: ...
+    def club(self, user_id: str) -> Awaitable[ClubRecord | None]: ...
 
-    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan: ...
+    def missions(self, user_id: str) -> Awaitable[MemberMissions]: ...
+
+    def scan_inbox(self, user_id: str, request: InboxScanRequest) -> Awaitable[InboxScan]: ...
 
     async def inbox_entry(
         self, user_id: str, notification_id: str, visible_from: datetime
@@ -157,9 +160,9 @@ class NotificationStore(NotificationReader, Protocol):
 
 
 class LiveListReader(Protocol):
-    async def live_for(self, user_id: str) -> LiveList:
+    def live_for(self, user_id: str) -> Awaitable[LiveList]:
         """The copy of the live list this member reads: recalled ids (their entries may still be
-        in inboxes) and the live broadcasts."""
+        in inboxes) and the live broadcasts. An awaitable, as ``MemberReader``'s reads."""
         ...
 
 

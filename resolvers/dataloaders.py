@@ -1,18 +1,15 @@
 """Per-request DataLoaders: they dedupe keys, batch the loads of one request into few DynamoDB
-calls and return results in key order. Each implements the core read port it wraps, so the core
-queries run unchanged on top of them. Not ``strawberry.dataloader.DataLoader``: it dispatches one
-loop turn after the first load, and the core queries issue some loads from inside
-``asyncio.gather`` (a turn or two later), which would split the home screen's loads into several
-batches. ``Loader`` waits a few turns instead: three calls however deep a resolver awaits."""
+calls and return results in key order (``resolvers/loader.py``). Each implements the core read
+port it wraps, so the core queries run unchanged on top of them."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from core.domain.broadcast import LiveList
 from core.domain.inbox import InboxEntry, InboxState
@@ -28,93 +25,9 @@ from core.ports import (
     LiveListStore,
     NotificationReader,
 )
+from resolvers.loader import Loader
 
-K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-# Loop turns a batch stays open: loads from nested gathers of one resolver level join it.
-WINDOW_TURNS = 4
-
-
-class Loader(Generic[K, V]):
-    """A minimal DataLoader: per-request cache, deduplication, one batch per window.
-
-    Each window is one future, resolved with the whole batch's values by key: a key's load
-    waits on its batch, so a page of twenty notifications waits on one future, not on twenty
-    gathered (issue 18's profile). A batch that fails fails every load waiting on it, and its
-    keys are forgotten, so a later load asks again. Loads wait on their batch through
-    ``asyncio.shield``: a caller cancelled while it waits (a request past its deadline, a live
-    subscriber gone, a sibling field cancelled by graphql-core) does not cancel the batch that
-    other callers, of other requests or renders sharing the loaders, wait on.
-
-    ``batch`` must not reach the loader back (the wrappers below pass a static function and their
-    store, not a bound method of themselves): a cycle would hold the request's results until the
-    cyclic collector runs, instead of freeing them when the request ends (issue 18's garbage
-    census; ``tests/e2e/test_request_garbage.py``)."""
-
-    def __init__(self, batch: Callable[[list[K]], Awaitable[Sequence[V]]]) -> None:
-        self._batch = batch
-        self._cache: dict[K, asyncio.Future[dict[K, V]]] = {}  # a key's batch
-        self._window: asyncio.Future[dict[K, V]] | None = None  # the batch still open
-        self._pending: list[K] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def load(self, key: K) -> V:
-        batch = self._batch_of(key)
-        if not batch.done():
-            await asyncio.shield(batch)
-        return batch.result()[key]
-
-    async def load_many(self, keys: Sequence[K]) -> list[V]:
-        batches = [self._batch_of(key) for key in keys]
-        for batch in dict.fromkeys(batches):  # usually one
-            if not batch.done():
-                await asyncio.shield(batch)
-        return [batch.result()[key] for key, batch in zip(keys, batches, strict=True)]
-
-    def clear(self) -> None:
-        """Forget cached results (after a write, so the response reads its own write)."""
-        self._cache = {key: b for key, b in self._cache.items() if not b.done()}
-
-    def _batch_of(self, key: K) -> asyncio.Future[dict[K, V]]:
-        batch = self._cache.get(key)
-        if batch is not None:
-            return batch
-        batch = self._window
-        if batch is None:
-            loop = asyncio.get_running_loop()
-            batch = self._window = loop.create_future()
-            self._task = loop.create_task(self._dispatch(batch))
-        self._cache[key] = batch
-        self._pending.append(key)
-        return batch
-
-    async def _dispatch(self, batch: asyncio.Future[dict[K, V]]) -> None:
-        try:
-            for _ in range(WINDOW_TURNS):
-                await asyncio.sleep(0)
-            keys = self._close_window()
-            values = await self._batch(keys)
-            if len(values) != len(keys):
-                raise RuntimeError("loader batch returned the wrong number of values")
-        except Exception as error:
-            self._fail(keys, batch, error)
-            return
-        except BaseException:  # cancelled (the loop stopping): the waiters get an error, not a hang
-            keys = self._close_window() if self._window is batch else keys
-            self._fail(keys, batch, RuntimeError("the loader's batch was cancelled"))
-            raise
-        batch.set_result(dict(zip(keys, values, strict=True)))
-
-    def _close_window(self) -> list[K]:
-        keys, self._pending, self._window, self._task = self._pending, [], None, None
-        return keys
-
-    def _fail(self, keys: list[K], batch: asyncio.Future[dict[K, V]], error: Exception) -> None:
-        for key in keys:
-            self._cache.pop(key, None)  # a later load asks again
-        batch.set_exception(error)
-        batch.exception()  # retrieved: no "never retrieved" warning if no waiter is left
 
 
 @dataclass(frozen=True)
@@ -142,25 +55,17 @@ class MemberLoader:
             functools.partial(self._batch, store)
         )
 
-    async def inbox_state(self, user_id: str) -> InboxState:
-        status = await self._loader.load(_StatusKey(user_id))
-        assert isinstance(status, tuple)
-        return status[0]
+    def inbox_state(self, user_id: str) -> asyncio.Future[InboxState]:
+        return self._loader.load_as(_StatusKey(user_id), _state_of)
 
-    async def club(self, user_id: str) -> ClubRecord | None:
-        status = await self._loader.load(_StatusKey(user_id))
-        assert isinstance(status, tuple)
-        return status[1]
+    def club(self, user_id: str) -> asyncio.Future[ClubRecord | None]:
+        return self._loader.load_as(_StatusKey(user_id), _club_of)
 
-    async def missions(self, user_id: str) -> MemberMissions:
-        status = await self._loader.load(_StatusKey(user_id))
-        assert isinstance(status, tuple)
-        return status[2]
+    def missions(self, user_id: str) -> asyncio.Future[MemberMissions]:
+        return self._loader.load_as(_StatusKey(user_id), _missions_of)
 
-    async def scan_inbox(self, user_id: str, request: InboxScanRequest) -> InboxScan:
-        scan = await self._loader.load(_ScanKey(user_id, request))
-        assert isinstance(scan, InboxScan)
-        return scan
+    def scan_inbox(self, user_id: str, request: InboxScanRequest) -> asyncio.Future[InboxScan]:
+        return self._loader.load_as(_ScanKey(user_id, request), _scan_of)
 
     async def inbox_entry(
         self, user_id: str, notification_id: str, visible_from: datetime
@@ -204,6 +109,26 @@ class MemberLoader:
         return [
             by_scan[key] if isinstance(key, _ScanKey) else statuses[key.user_id] for key in keys
         ]
+
+
+def _state_of(status: _Status | InboxScan) -> InboxState:
+    assert isinstance(status, tuple)
+    return status[0]
+
+
+def _club_of(status: _Status | InboxScan) -> ClubRecord | None:
+    assert isinstance(status, tuple)
+    return status[1]
+
+
+def _missions_of(status: _Status | InboxScan) -> MemberMissions:
+    assert isinstance(status, tuple)
+    return status[2]
+
+
+def _scan_of(scan: _Status | InboxScan) -> InboxScan:
+    assert isinstance(scan, InboxScan)
+    return scan
 
 
 async def _all(reads: Sequence[Awaitable[V]]) -> list[V]:
@@ -261,8 +186,8 @@ class LiveListLoader:
         self._store = store
         self._loader: Loader[int, LiveList] = Loader(functools.partial(self._batch, store))
 
-    async def live_for(self, user_id: str) -> LiveList:
-        return await self._loader.load(self._store.shard_of(user_id))
+    def live_for(self, user_id: str) -> asyncio.Future[LiveList]:
+        return self._loader.load(self._store.shard_of(user_id))
 
     def clear(self) -> None:
         self._loader.clear()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from resolvers.dataloaders import Loader
+from resolvers.loader import Loader
 
 
 class Source:
@@ -147,3 +147,41 @@ async def test_a_batch_cancelled_with_its_task_fails_its_waiters_instead_of_hang
 
     with pytest.raises(RuntimeError, match="cancelled"):
         await asyncio.wait_for(waiting, timeout=5)
+
+
+async def test_a_load_is_a_future_that_gather_waits_on_without_a_task() -> None:
+    loop = asyncio.get_running_loop()
+    tasks: list[str] = []
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: object, **kwargs: object) -> object:
+        tasks.append(getattr(coro, "__qualname__", ""))
+        return asyncio.Task(coro, loop=loop, **kwargs)  # type: ignore[arg-type]
+
+    loop.set_task_factory(counting)  # type: ignore[arg-type]
+    try:
+        loader: Loader[str, str] = Loader(Source().batch)
+        loads = [loader.load(key) for key in "abc"]
+        assert all(isinstance(load, asyncio.Future) for load in loads)
+
+        assert await asyncio.gather(*loads) == ["A", "B", "C"]
+    finally:
+        loop.set_task_factory(None)
+    assert tasks == ["Loader._dispatch"]  # the batch's; none for the three loads
+
+
+async def test_load_as_picks_from_the_value_and_a_failed_pick_fails_only_its_caller() -> None:
+    loader: Loader[str, str] = Loader(Source().batch)
+
+    def refuse(value: str) -> str:
+        raise LookupError(f"no part of {value}")
+
+    picked, refused, plain = await asyncio.gather(
+        loader.load_as("a", str.lower),
+        loader.load_as("a", refuse),
+        loader.load("a"),
+        return_exceptions=True,
+    )
+
+    assert picked == "a"
+    assert isinstance(refused, LookupError)
+    assert plain == "A"

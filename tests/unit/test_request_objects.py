@@ -77,7 +77,7 @@ HOME_OBJECTS = {
     "resolvers.cost.Tally": 2,
     "resolvers.dataloaders.DataLoaders": 1,
     "resolvers.dataloaders.LiveListLoader": 1,
-    "resolvers.dataloaders.Loader": 3,
+    "resolvers.loader.Loader": 3,
     "resolvers.dataloaders.MemberLoader": 1,
     "resolvers.dataloaders.NotificationLoader": 1,
     "resolvers.dataloaders._ScanKey": 1,
