@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, Visitor, visit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
+
+from resolvers.by_identity import ByIdentity
 
 
 class DirectiveLimit(SchemaExtension):
@@ -34,8 +35,14 @@ class DirectiveLimit(SchemaExtension):
         yield
 
 
-@lru_cache(maxsize=256)
+_COUNTED: ByIdentity[int] = ByIdentity(limit=256)
+
+
 def _directives_in(document: DocumentNode) -> int:
+    return _COUNTED.get((document,), lambda: _count_directives(document))
+
+
+def _count_directives(document: DocumentNode) -> int:
     counter = _DirectiveCounter()
     visit(document, counter)
     return counter.count

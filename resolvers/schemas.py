@@ -18,7 +18,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
@@ -29,6 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from core.settings import Settings
 from resolvers import admin_mutation, admin_query
+from resolvers.by_identity import ValidationByDocument
 from resolvers.cost import CostLimit
 from resolvers.errors import SUGGESTION, ErrorCodes
 from resolvers.limits import DirectiveLimit
@@ -101,7 +101,7 @@ def _extensions(
         lambda: MaxTokensLimiter(max_token_count=limits.tokens),
         lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
         lambda: AddValidationRules(list(rules)),
-        lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
+        ValidationByDocument,
         lambda: DirectiveLimit(max_directives=limits.directives),  # after the cache: it overrides
         lambda: CostLimit(max_cost=limits.cost, max_fields=limits.fields),
     ]

@@ -76,3 +76,21 @@ async def test_a_repeated_document_is_validated_once(
     for _ in range(3):
         assert "errors" not in await gql(api, query, token=token)
     assert len(validated) <= 1
+
+
+async def test_a_warm_document_is_not_hashed(
+    api: httpx.AsyncClient, tokens: DevTokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parsed document's hash walks its whole tree (a frozen dataclass's): the caches after
+    the parser's (validation, the directive count) find a warm document by its identity."""
+    from graphql import DocumentNode
+
+    query = "query Hashless { viewer { unreadCount } }"
+    token = tokens.issue("alice")
+    assert "errors" not in await gql(api, query, token=token)
+
+    def refuse(_: DocumentNode) -> int:
+        raise AssertionError("a parsed document was hashed")
+
+    monkeypatch.setattr(DocumentNode, "__hash__", refuse)
+    assert "errors" not in await gql(api, query, token=token)

@@ -106,7 +106,7 @@ HOME_OBJECTS = {
     "strawberry.extensions.max_tokens.MaxTokensLimiter": 1,
     "strawberry.extensions.parser_cache.ParserCache": 2,
     "strawberry.extensions.runner.SchemaExtensionsRunner": 1,
-    "strawberry.extensions.validation_cache.ValidationCache": 2,
+    "resolvers.by_identity.ValidationByDocument": 1,
 }
 READ = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) { unreadCount } }"
 ADMIN_ONLY = (
