@@ -12,8 +12,9 @@ live     10,000 live subscriptions on one server and on two: memory, fan-out and
 profile  where the server's CPU goes on the home screen (py-spy; BENCH_PROFILE_TRACING=1 to trace,
          BENCH_PROFILE_CENSUS=1 for the garbage only the cyclic collector frees)
 shapes   the engine's rate for each write shape delivery could use (why fan-out has a ceiling)
-tax      the GraphQL tax alone: the home screen through both apps in process, stores replayed,
-         then over DynamoDB Local (BENCH_TAX_PROFILE=1 for each one's cut by layer, py-spy)
+tax      the GraphQL tax alone: the home screen through both apps and through the server's queries
+         alone, in process, stores replayed, then over DynamoDB Local (BENCH_TAX_PROFILE=1 for
+         each one's cut by layer, py-spy)
 """
 
 from __future__ import annotations
