@@ -81,6 +81,7 @@ class Loader(Generic[K, V]):
             loop = asyncio.get_running_loop()
             batch = self._window = loop.create_future()
             self._task = loop.create_task(self._dispatch(batch))
+            self._task.add_done_callback(functools.partial(self._settle, batch))
         self._cache[key] = batch
         self._pending.append(key)
         return batch
@@ -96,11 +97,18 @@ class Loader(Generic[K, V]):
         except Exception as error:
             self._fail(keys, batch, error)
             return
-        except BaseException:  # cancelled (the loop stopping): the waiters get an error, not a hang
-            keys = self._close_window() if self._window is batch else keys
-            self._fail(keys, batch, RuntimeError("the loader's batch was cancelled"))
-            raise
         batch.set_result(dict(zip(keys, values, strict=True)))
+
+    def _settle(self, batch: asyncio.Future[dict[K, V]], task: asyncio.Task[None]) -> None:
+        """The dispatch ended without settling its batch: cancelled (the loop stopping), even
+        before its first step, when none of ``_dispatch`` ran. The waiters get an error, not a
+        hang, and the window and the keys are let go, so a later load asks again."""
+        if batch.done():
+            return
+        if self._window is batch:
+            self._close_window()
+        keys = [key for key, of in self._cache.items() if of is batch]
+        self._fail(keys, batch, RuntimeError("the loader's batch was cancelled"))
 
     def _close_window(self) -> list[K]:
         keys, self._pending, self._window, self._task = self._pending, [], None, None
@@ -124,6 +132,8 @@ def _deliver(
         return
     try:
         answer.set_result(pick(batch.result()[key]))
+    except StopIteration as stopped:  # a future refuses one (PEP 479): its caller would hang
+        answer.set_exception(RuntimeError(f"the pick raised StopIteration: {stopped!r}"))
     except Exception as picked:
         answer.set_exception(picked)
 

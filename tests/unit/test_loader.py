@@ -185,3 +185,29 @@ async def test_load_as_picks_from_the_value_and_a_failed_pick_fails_only_its_cal
     assert picked == "a"
     assert isinstance(refused, LookupError)
     assert plain == "A"
+
+
+async def test_a_batch_cancelled_before_its_first_step_fails_its_waiters_and_lets_go() -> None:
+    """Cancelled before it ran at all (the loop cancelling every task), the dispatch's own
+    handlers never run: the waiters still get an error, and a later load opens a new window."""
+    source = Source()
+    loader: Loader[str, str] = Loader(source.batch)
+    waiting = loader.load("a")
+    assert loader._task is not None
+    loader._task.cancel()  # before the loop gave it a step
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        await asyncio.wait_for(waiting, timeout=5)
+    assert await asyncio.wait_for(loader.load_many(["a", "b"]), timeout=5) == ["A", "B"]
+    assert source.batches == [["a", "b"]]
+
+
+async def test_a_pick_raising_stop_iteration_fails_its_caller_instead_of_hanging() -> None:
+    loader: Loader[str, str] = Loader(Source().batch)
+
+    def exhausted(value: str) -> str:
+        return next(iter(()))
+
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        await asyncio.wait_for(loader.load_as("a", exhausted), timeout=5)
+    assert await loader.load("a") == "A"
