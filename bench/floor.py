@@ -17,28 +17,17 @@ from starlette.responses import Response
 
 from core.bootstrap import Container
 from core.queries.inbox import InboxFilterSpec
-from core.request_scope import RequestScope
-from resolvers.auth import caller
-from resolvers.context import parse_accept_language
-from resolvers.dataloaders import DataLoaders
+from resolvers.context import Context
 
 
 async def home(request: Request) -> Response:
     """``GET /home?first=N`` with the member's bearer token, as the reference is asked."""
     container: Container = request.app.state.container
-    principal, auth_error = caller(request.headers.get("authorization"), container.verifier)
-    if principal is None:
-        return Response(orjson.dumps({"error": str(auth_error)}), status_code=401)
-    locales = parse_accept_language(request.headers.get("accept-language"))
-    if not locales and principal.locale:
-        locales = (principal.locale.lower(),)
-    loaders = DataLoaders.create(
-        members=container.members, notifications=container.notifications, live=container.live
-    )
-    scope = RequestScope(
-        container, members=loaders.members, notifications=loaders.notifications, live=loaders.live
-    )
-    now, user_id = container.clock.now(), principal.user_id
+    context = Context.for_request(container, request, None)  # as the GraphQL view builds it
+    if context.principal is None:
+        return Response(orjson.dumps({"error": str(context.auth_error)}), status_code=401)
+    scope, locales, now = context.scope, context.locales, context.now
+    user_id = context.principal.user_id
     first = int(request.query_params.get("first", "20"))
     unread, page, club = await asyncio.gather(
         scope.inbox.unread_count(user_id, None, now),

@@ -178,8 +178,11 @@ async def main(*, engine: str) -> None:
             body = orjson.dumps({"query": QUERY, "variables": {"first": 20}})
             graphql_requests = [graphql_scope(token, body) for token in tokens]
             reference_requests = [reference_scope(token) for token in tokens]
-            asked = {"graphql": graphql_requests, "floor": reference_requests}
-            asked["reference"] = reference_requests
+            asked = {
+                "graphql": graphql_requests,
+                "floor": reference_requests,
+                "reference": reference_requests,
+            }
             await check_same_answers(apps, graphql_requests, reference_requests)
             freeze_startup_heap()  # as both servers do after their startup: see core/heap.py
             rounds: list[dict[str, float]] = []

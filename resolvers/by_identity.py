@@ -20,6 +20,9 @@ from strawberry.schema.schema import validate_document
 
 V = TypeVar("V")
 
+# Parsed documents kept: by the parser cache, and by what is found by the documents it keeps.
+CACHED_DOCUMENTS = 256
+
 
 class ByIdentity(Generic[V]):
     """At most ``limit`` values, each for a tuple of objects by identity, least recently used
@@ -50,7 +53,7 @@ class ValidationByDocument(SchemaExtension):
     each validation rule (the rule classes are made once: ``resolvers.schemas.validation_rules``)
     instead of by their hash. As many documents as the parser cache keeps."""
 
-    VALIDATED: ByIdentity[list[GraphQLError]] = ByIdentity(limit=256)
+    VALIDATED: ByIdentity[list[GraphQLError]] = ByIdentity(limit=CACHED_DOCUMENTS)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context

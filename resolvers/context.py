@@ -12,8 +12,10 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from core.auth import Principal
+from core.bootstrap import Container
 from core.errors import Forbidden, Unauthenticated
 from core.request_scope import RequestScope
+from resolvers.auth import caller
 from resolvers.dataloaders import DataLoaders
 
 
@@ -35,6 +37,35 @@ class Context:
     loaders: DataLoaders
     scope: RequestScope
     link: LiveLink | None = None  # set on a WebSocket connection
+
+    @classmethod
+    def for_request(
+        cls, container: Container, request: Request | WebSocket, response: Response | None
+    ) -> Context:
+        """The caller, the locales (``Accept-Language``, else the token's), one instant, and
+        fresh loaders under the request's scope."""
+        principal, auth_error = caller(request.headers.get("authorization"), container.verifier)
+        locales = parse_accept_language(request.headers.get("accept-language"))
+        if not locales and principal is not None and principal.locale:
+            locales = (principal.locale.lower(),)
+        loaders = DataLoaders.create(
+            members=container.members, notifications=container.notifications, live=container.live
+        )
+        return cls(
+            request=request,
+            response=response,
+            principal=principal,
+            auth_error=auth_error,
+            locales=locales,
+            now=container.clock.now(),
+            loaders=loaders,
+            scope=RequestScope(
+                container,
+                members=loaders.members,
+                notifications=loaders.notifications,
+                live=loaders.live,
+            ),
+        )
 
     def member(self) -> Principal:
         """The caller (``IsMember`` has checked there is one)."""

@@ -11,7 +11,7 @@ from graphql import DocumentNode, GraphQLError, Visitor, visit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from resolvers.by_identity import ByIdentity
+from resolvers.by_identity import CACHED_DOCUMENTS, ByIdentity
 
 
 class DirectiveLimit(SchemaExtension):
@@ -35,7 +35,7 @@ class DirectiveLimit(SchemaExtension):
         yield
 
 
-_COUNTED: ByIdentity[int] = ByIdentity(limit=256)
+_COUNTED: ByIdentity[int] = ByIdentity(limit=CACHED_DOCUMENTS)
 
 
 def _directives_in(document: DocumentNode) -> int:

@@ -28,7 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from core.settings import Settings
 from resolvers import admin_mutation, admin_query
-from resolvers.by_identity import ValidationByDocument
+from resolvers.by_identity import CACHED_DOCUMENTS, ValidationByDocument
 from resolvers.cost import CostLimit
 from resolvers.errors import SUGGESTION, ErrorCodes
 from resolvers.limits import DirectiveLimit
@@ -105,9 +105,6 @@ def _extensions(
         lambda: DirectiveLimit(max_directives=limits.directives),  # after the cache: it overrides
         lambda: CostLimit(max_cost=limits.cost, max_fields=limits.fields),
     ]
-
-
-CACHED_DOCUMENTS = 256
 
 
 @lru_cache(maxsize=8)

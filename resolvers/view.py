@@ -23,11 +23,8 @@ from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
 from core.bootstrap import Container
 from core.errors import Unavailable
-from core.request_scope import RequestScope
 from core.settings import Settings
-from resolvers.auth import caller
-from resolvers.context import Context, parse_accept_language
-from resolvers.dataloaders import DataLoaders
+from resolvers.context import Context
 from resolvers.errors import UNAVAILABLE_MESSAGE
 from resolvers.live import LiveConnection
 from resolvers.trusted import TrustedDocuments
@@ -141,29 +138,8 @@ class PointclubGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request) and isinstance(response, Response):
             request.state.graphql_response = response  # for process_result
         container: Container = request.app.state.container
-        principal, auth_error = caller(request.headers.get("authorization"), container.verifier)
-        locales = parse_accept_language(request.headers.get("accept-language"))
-        if not locales and principal is not None and principal.locale:
-            locales = (principal.locale.lower(),)
-        loaders = DataLoaders.create(
-            members=container.members,
-            notifications=container.notifications,
-            live=container.live,
-        )
-        return Context(
-            request=request,
-            response=response if isinstance(response, Response) else None,
-            principal=principal,
-            auth_error=auth_error,
-            locales=locales,
-            now=container.clock.now(),
-            loaders=loaders,
-            scope=RequestScope(
-                container,
-                members=loaders.members,
-                notifications=loaders.notifications,
-                live=loaders.live,
-            ),
+        return Context.for_request(
+            container, request, response if isinstance(response, Response) else None
         )
 
 

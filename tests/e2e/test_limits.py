@@ -94,3 +94,16 @@ async def test_a_warm_document_is_not_hashed(
 
     monkeypatch.setattr(DocumentNode, "__hash__", refuse)
     assert "errors" not in await gql(api, query, token=token)
+
+
+async def test_a_cached_invalid_document_is_refused_every_time(
+    api: httpx.AsyncClient, tokens: DevTokenIssuer
+) -> None:
+    """The validation cache keeps what validation found: a warm invalid document is refused
+    with the same error each time, never let through as valid."""
+    query = "query Twice { viewer { noSuchField } }"
+    token = tokens.issue("alice")
+    bodies = [await gql(api, query, token=token) for _ in range(3)]
+    assert [codes(body) for body in bodies] == [["GRAPHQL_VALIDATION_FAILED"]] * 3, bodies
+    assert all(body["data"] is None for body in bodies)
+    assert len({body["errors"][0]["message"] for body in bodies}) == 1
