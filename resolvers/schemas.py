@@ -18,6 +18,7 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
 )
 from strawberry.extensions.max_aliases import create_validator as create_alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
@@ -31,6 +32,7 @@ from resolvers import admin_mutation, admin_query
 from resolvers.by_identity import CACHED_DOCUMENTS, ValidationByDocument
 from resolvers.cost import CostLimit
 from resolvers.errors import SUGGESTION, ErrorCodes
+from resolvers.hooks import HooksRunner
 from resolvers.limits import DirectiveLimit
 from resolvers.plain_fields import PlainFieldsExecutor
 from resolvers.read_state import Mutation
@@ -59,6 +61,12 @@ class PointclubSchema(strawberry.Schema):
             if error.operation_type is OperationType.SUBSCRIPTION:
                 raise SubscriptionOverHttp() from error
             raise
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> HooksRunner:
+        """The extensions' hooks found once per class, not per request (resolvers/hooks.py)."""
+        return HooksRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

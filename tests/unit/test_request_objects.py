@@ -19,15 +19,21 @@ from tests.builders import notification, publish
 from tests.e2e.gql import HOME, app_client, gql
 from tests.fakes import FakeClock, World, fake_container
 
+WRAPPED = "functools.update_wrapper"
 WATCHED = ("core.", "resolvers.", "schema.", "graphql.validation", "strawberry.extensions")
 
 
 async def constructed(call: Callable[[], Awaitable[Any]]) -> Counter[str]:
-    """The classes of the watched packages whose ``__init__`` ran during ``call``."""
+    """The classes of the watched packages whose ``__init__`` ran during ``call``, and how many
+    functions were wrapped (``functools.update_wrapper``, counted as ``WRAPPED``)."""
     seen: Counter[str] = Counter()
 
     def profile(frame: FrameType, event: str, _: Any) -> None:
-        if event != "call" or frame.f_code.co_name != "__init__":
+        if event != "call":
+            return
+        if frame.f_code.co_name == "update_wrapper":
+            seen[WRAPPED] += 1
+        if frame.f_code.co_name != "__init__":
             return
         owner = frame.f_locals.get("self")
         if owner is None:
@@ -48,7 +54,8 @@ async def constructed(call: Callable[[], Awaitable[Any]]) -> Counter[str]:
 # What the home screen (tests/e2e/gql.py HOME, 5 entries) builds on a warm server, by class and
 # number of ``__init__`` frames (a subclass's chain counts once per class in it). One Visibility per
 # read model asking (the page and the count), the loaders and their keys, the views per item
-# (each an edge's node as it is), and the extensions Strawberry makes per operation. No
+# (each an edge's node as it is), the extensions Strawberry makes per operation and one phase
+# of their hooks for each step (resolvers/hooks.py). No
 # Principal: the token was verified by the warm-up request, and the verifier remembers it
 # (core/auth.py).
 HOME_OBJECTS = {
@@ -83,6 +90,8 @@ HOME_OBJECTS = {
     "resolvers.dataloaders._ScanKey": 1,
     "resolvers.dataloaders._StatusKey": 4,  # one per status read (the missions ask one more)
     "resolvers.errors.ErrorCodes": 2,
+    "resolvers.hooks.HooksRunner": 1,
+    "resolvers.hooks.Phase": 4,  # operation, parse, validate, execute
     "resolvers.limits.DirectiveLimit": 1,
     # One execution context per operation: four ``__init__`` frames (its own, Strawberry's and
     # graphql-core's two executors).
@@ -99,13 +108,8 @@ HOME_OBJECTS = {
     "schema.pointclub.Rank": 3,
     "schema.pointclub.RankOutlook": 1,
     "strawberry.extensions.add_validation_rules.AddValidationRules": 1,
-    "strawberry.extensions.context.ExecutingContextManager": 1,
-    "strawberry.extensions.context.OperationContextManager": 1,
-    "strawberry.extensions.context.ParsingContextManager": 1,
-    "strawberry.extensions.context.ValidationContextManager": 1,
     "strawberry.extensions.max_tokens.MaxTokensLimiter": 1,
     "strawberry.extensions.parser_cache.ParserCache": 2,
-    "strawberry.extensions.runner.SchemaExtensionsRunner": 1,
     "resolvers.by_identity.ValidationByDocument": 1,
 }
 READ = "mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) { unreadCount } }"
@@ -130,6 +134,8 @@ async def test_a_request_builds_only_what_it_uses(clock: FakeClock) -> None:
             await gql(api, query, variables, token=token)  # warm: parsed and validated once
         home = await constructed(lambda: gql(api, HOME, {"first": 20}, token=token))
         read = await constructed(lambda: gql(api, READ, {"ids": ["n1"]}, token=token))
+    # No function is wrapped anew either: Strawberry's runner wrapped every hook of every
+    # extension in a new context manager per request (resolvers/hooks.py).
     assert dict(home) == HOME_OBJECTS
     # A warm document is neither parsed nor validated again: no rule is built (a rule class
     # made anew per request once kept the validation cache from ever hitting).
