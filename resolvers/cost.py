@@ -4,15 +4,21 @@ limit), and the number of fields the operation selects once its fragments are sp
 Both need the variables (``inbox(first: $first)``), so they are checked once the operation is
 known and before it runs, not in validation (whose results are cached per document). A document
 over either limit is refused whole, with ``GRAPHQL_VALIDATION_FAILED`` and nothing executed.
+
+A tally depends only on the document, the operation, the limits and the values the ``first``
+arguments take from the variables: a warm document is walked once per such values (at most
+``VALUES_KEPT`` of them), and the next request with the same ones finds its tally.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -26,14 +32,19 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     get_named_type,
     is_interface_type,
     is_object_type,
+    visit,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
+from resolvers.by_identity import CACHED_DOCUMENTS, ByIdentity
+
 PAGE_ARGUMENT = "first"
+VALUES_KEPT = 64  # per document: tallies for that many different page sizes
 
 
 @dataclass
@@ -129,6 +140,65 @@ class CostWalk:
         return size if isinstance(size, int) and size > 0 else 1
 
 
+class _Known:
+    """A document's page variables (those a ``first`` takes) and its tallies by values."""
+
+    def __init__(self, page_variables: tuple[str, ...]) -> None:
+        self.page_variables = page_variables
+        self.tallies: OrderedDict[Hashable, Tally] = OrderedDict()
+
+
+_KNOWN: ByIdentity[_Known] = ByIdentity(limit=CACHED_DOCUMENTS)
+_MISSING, _OTHER = object(), object()
+
+
+def tally_of(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    stop_at: Tally,
+) -> Tally:
+    """The operation's tally (read only), walked once per document and page-size values."""
+    known = _KNOWN.get((schema, document), lambda: _Known(_page_variables(document)))
+    given = variables or {}
+    key = (
+        id(operation),  # the document holds its operations: the id is not reused meanwhile
+        stop_at.cost,
+        stop_at.fields,
+        *(_page_value(given.get(name, _MISSING)) for name in known.page_variables),
+    )
+    tally = known.tallies.get(key)
+    if tally is None:
+        tally = CostWalk(schema, document, variables, stop_at=stop_at).operation(operation)
+        known.tallies[key] = tally
+        if len(known.tallies) > VALUES_KEPT:
+            known.tallies.popitem(last=False)
+    return tally
+
+
+def _page_value(value: object) -> object:
+    """What the walk makes of a variable's value: an int is itself (a bool is not: ``True``
+    equals 1 but is not one), anything else is counted alike."""
+    return value if type(value) is int or value is _MISSING else _OTHER
+
+
+def _page_variables(document: DocumentNode) -> tuple[str, ...]:
+    finder = _PageVariables()
+    visit(document, finder)
+    return tuple(sorted(finder.names))
+
+
+class _PageVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if node.name.value == PAGE_ARGUMENT and isinstance(node.value, VariableNode):
+            self.names.add(node.value.name.value)
+
+
 def _field_definition(parent: GraphQLNamedType, name: str) -> GraphQLField | None:
     if is_object_type(parent) or is_interface_type(parent):
         return parent.fields.get(name)  # type: ignore[no-any-return]
@@ -152,13 +222,13 @@ class CostLimit(SchemaExtension):
         document = context.graphql_document
         operation = _operation(document, context.operation_name) if document is not None else None
         if operation is not None:
-            walk = CostWalk(
+            tally = tally_of(
                 context.schema._schema,
                 document,  # type: ignore[arg-type]
+                operation,
                 context.variables,
-                stop_at=Tally(self.max_cost, self.max_fields),
+                Tally(self.max_cost, self.max_fields),
             )
-            tally = walk.operation(operation)
             message = None
             if tally.cost > self.max_cost:
                 message = (

@@ -80,8 +80,7 @@ HOME_OBJECTS = {
     "core.request_scope.RequestScope": 1,
     "resolvers.context.Context": 1,
     "resolvers.cost.CostLimit": 1,
-    "resolvers.cost.CostWalk": 1,
-    "resolvers.cost.Tally": 2,
+    "resolvers.cost.Tally": 1,  # the limits; the warm document's tally is kept (no walk)
     "resolvers.dataloaders.DataLoaders": 1,
     "resolvers.dataloaders.LiveListLoader": 1,
     "resolvers.loader.Loader": 3,
