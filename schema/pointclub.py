@@ -1,5 +1,6 @@
 """The public schema's point-club values: the wallet, pending and expiring points, ranks and
-the outlook, the ledger's history. Filled from the core's read models."""
+the outlook, the ledger's history. Filled from the core's read models; the status's values are
+the read model's own (``PointClubView`` and its parts have these types' fields)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ import strawberry
 from core.domain.pointclub import PointEntryKind
 from core.domain.wallet import PointKind
 from core.queries.views import (
-    PendingPointsView,
     PointEntryView,
-    PointExpiryView,
     PointHistoryView,
     PointUseView,
-    RankOutlookView,
-    RankView,
 )
 from schema.public import PageInfo
 
@@ -38,10 +35,6 @@ class PointExpiry:
     amount: int = strawberry.field(description="Points still left that expire at `expiresAt`.")
     expires_at: datetime
 
-    @classmethod
-    def from_view(cls, view: PointExpiryView) -> PointExpiry:
-        return cls(amount=view.amount, expires_at=view.expires_at)
-
 
 @strawberry.type(description="Spendable points by kind; `paid + free` is the balance.")
 class PointBalance:
@@ -58,10 +51,6 @@ class PendingPoints:
     available_at: datetime = strawberry.field(
         description="From then on the points are in `balance` (read at request time, no job)."
     )
-
-    @classmethod
-    def from_view(cls, view: PendingPointsView) -> PendingPoints:
-        return cls(amount=view.amount, available_at=view.available_at)
 
 
 @strawberry.type(description="What a use took from one lot of points.")
@@ -90,15 +79,6 @@ class Rank:
     name: str
     threshold: int
     point_back_rate: float
-
-    @classmethod
-    def from_view(cls, view: RankView) -> Rank:
-        return cls(
-            code=view.code,
-            name=view.name,
-            threshold=view.threshold,
-            point_back_rate=view.point_back_rate,
-        )
 
 
 @strawberry.type(description="One entry of the point ledger.")
@@ -150,14 +130,6 @@ class RankOutlook:
     keep_rank_by: datetime = strawberry.field(
         description="The end of this JST month: use after it counts for the evaluation after."
     )
-
-    @classmethod
-    def from_view(cls, view: RankOutlookView) -> RankOutlook:
-        return cls(
-            projected_rank=Rank.from_view(view.projected_rank),
-            points_to_keep_rank=view.points_to_keep_rank,
-            keep_rank_by=view.keep_rank_by,
-        )
 
 
 @strawberry.type

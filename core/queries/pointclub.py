@@ -7,30 +7,24 @@ import re
 from datetime import datetime
 
 from core.domain.audience import check_member_id
-from core.domain.club_status import PointExpiry, club_status
+from core.domain.club_status import club_status
 from core.domain.missions import MISSION_ID, Mission, MissionProgress
 from core.domain.pointclub import (
     LEDGER_POSITION_PATTERN,
     LedgerEntry,
-    Rank,
     RankTable,
 )
 from core.domain.time import ISO_KEY_PATTERN, iso_key
-from core.domain.wallet import PointKind
 from core.observability.spans import traced
 from core.ports import LiveListReader, MemberReader
 from core.queries.cursors import check_first, decode_cursor, encode_cursor
 from core.queries.views import (
     MissionPageView,
     MissionView,
-    PendingPointsView,
     PointClubView,
     PointEntryView,
-    PointExpiryView,
     PointHistoryView,
     PointUseView,
-    RankOutlookView,
-    RankView,
 )
 
 
@@ -52,29 +46,7 @@ class PointClubQueries:
     async def status(self, user_id: str, locales: tuple[str, ...], now: datetime) -> PointClubView:
         check_member_id(user_id, "userId")
         status = club_status(await self._members.club(user_id), self._ranks, now)
-        outlook = status.outlook
-        return PointClubView(
-            user_id=user_id,
-            balance=status.balance,
-            paid_balance=status.balance_by_kind[PointKind.PAID],
-            free_balance=status.balance_by_kind[PointKind.FREE],
-            expiring=_expiries(status.expiring),
-            expiring_paid=_expiries(status.expiring_by_kind[PointKind.PAID]),
-            expiring_free=_expiries(status.expiring_by_kind[PointKind.FREE]),
-            pending=tuple(PendingPointsView(p.amount, p.expires_at) for p in status.pending),
-            rank=self._rank_view(status.rank, locales),
-            next_rank=None
-            if status.next_rank is None
-            else self._rank_view(status.next_rank, locales),
-            qualifying_points=status.qualifying_points,
-            points_to_next_rank=status.points_to_next_rank,
-            rank_valid_until=status.rank_valid_until,
-            outlook=RankOutlookView(
-                projected_rank=self._rank_view(outlook.projected_rank, locales),
-                points_to_keep_rank=outlook.points_to_keep_rank,
-                keep_rank_by=outlook.keep_rank_by,
-            ),
-        )
+        return PointClubView(user_id, status, locales, self._default_locale)
 
     @traced
     async def history(self, user_id: str, *, first: int, after: str | None) -> PointHistoryView:
@@ -121,18 +93,6 @@ class PointClubQueries:
             has_next_page=len(running) > first,
             end_cursor=views[-1].cursor if views else None,
         )
-
-    def _rank_view(self, rank: Rank, locales: tuple[str, ...]) -> RankView:
-        return RankView(
-            code=rank.code,
-            name=rank.name_for(locales, self._default_locale),
-            threshold=rank.threshold,
-            point_back_rate=rank.point_back_rate,
-        )
-
-
-def _expiries(expiries: tuple[PointExpiry, ...]) -> tuple[PointExpiryView, ...]:
-    return tuple(PointExpiryView(e.amount, e.expires_at) for e in expiries)
 
 
 def _entry_view(entry: LedgerEntry) -> PointEntryView:

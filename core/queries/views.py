@@ -1,15 +1,16 @@
 """Read models handed to the API layer, already localized: frozen dataclasses, and the inbox's
-items, whose fields are read when asked for."""
+items and the point-club status, whose fields are read when asked for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.domain.club_status import ClubStatus, PointExpiry
 from core.domain.inbox import InboxEntry, InboxState
 from core.domain.missions import GoalKind
 from core.domain.notification import Notification, Priority
-from core.domain.pointclub import PointEntryKind
+from core.domain.pointclub import PointEntryKind, Rank
 from core.domain.wallet import PointKind
 from core.queries.cursors import encode_cursor
 
@@ -130,21 +131,97 @@ class RankOutlookView:
 
 
 @dataclass(frozen=True)
+class PointBalanceView:
+    paid: int
+    free: int
+
+
 class PointClubView:
-    user_id: str
-    balance: int
-    paid_balance: int
-    free_balance: int
-    expiring: tuple[PointExpiryView, ...]
-    expiring_paid: tuple[PointExpiryView, ...]
-    expiring_free: tuple[PointExpiryView, ...]
-    pending: tuple[PendingPointsView, ...]
-    rank: RankView
-    next_rank: RankView | None
-    qualifying_points: int
-    points_to_next_rank: int | None
-    rank_valid_until: datetime
-    outlook: RankOutlookView
+    """The member's point-club status, in the viewer's locale.
+
+    Its fields are read from the domain's status when they are asked for: a home screen that
+    shows the balance and the rank's code does not pay for three ranks' localized views, the
+    expiries by kind and the outlook (issue 18). Like ``InboxItemView``, it is the GraphQL
+    ``PointClubStatus`` itself, and its parts are its GraphQL types' (same field names). The
+    status is frozen, so a field reads the same every time."""
+
+    __slots__ = ("_default_locale", "_locales", "_status", "user_id")
+
+    def __init__(
+        self, user_id: str, status: ClubStatus, locales: tuple[str, ...], default_locale: str
+    ) -> None:
+        self.user_id = user_id
+        self._status = status
+        self._locales = locales
+        self._default_locale = default_locale
+
+    @property
+    def balance(self) -> int:
+        return self._status.balance
+
+    @property
+    def balance_by_kind(self) -> PointBalanceView:
+        spendable = self._status.balance_by_kind
+        return PointBalanceView(paid=spendable[PointKind.PAID], free=spendable[PointKind.FREE])
+
+    @property
+    def next_expiry(self) -> PointExpiryView | None:
+        soonest = self._status.next_expiry
+        return None if soonest is None else PointExpiryView(soonest.amount, soonest.expires_at)
+
+    @property
+    def all_expiring(self) -> tuple[PointExpiryView, ...]:
+        return _expiries(self._status.expiring)
+
+    @property
+    def expiring_by_kind(self) -> dict[PointKind, tuple[PointExpiryView, ...]]:
+        return {kind: _expiries(e) for kind, e in self._status.expiring_by_kind.items()}
+
+    @property
+    def pending(self) -> tuple[PendingPointsView, ...]:
+        return tuple(PendingPointsView(p.amount, p.expires_at) for p in self._status.pending)
+
+    @property
+    def rank(self) -> RankView:
+        return self._rank(self._status.rank)
+
+    @property
+    def next_rank(self) -> RankView | None:
+        upper = self._status.next_rank
+        return None if upper is None else self._rank(upper)
+
+    @property
+    def qualifying_points(self) -> int:
+        return self._status.qualifying_points
+
+    @property
+    def points_to_next_rank(self) -> int | None:
+        return self._status.points_to_next_rank
+
+    @property
+    def rank_valid_until(self) -> datetime:
+        return self._status.rank_valid_until
+
+    @property
+    def outlook(self) -> RankOutlookView:
+        outlook = self._status.outlook
+        return RankOutlookView(
+            projected_rank=self._rank(outlook.projected_rank),
+            points_to_keep_rank=outlook.points_to_keep_rank,
+            keep_rank_by=outlook.keep_rank_by,
+        )
+
+    def _rank(self, rank: Rank) -> RankView:
+        return RankView(
+            code=rank.code,
+            name=rank.name_for(self._locales, self._default_locale),
+            threshold=rank.threshold,
+            point_back_rate=rank.point_back_rate,
+        )
+
+
+def _expiries(expiries: tuple[PointExpiry, ...]) -> tuple[PointExpiryView, ...]:
+    return tuple(PointExpiryView(e.amount, e.expires_at) for e in expiries)
 
 
 @dataclass(frozen=True)

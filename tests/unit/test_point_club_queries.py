@@ -39,7 +39,7 @@ async def test_status_names_the_rank_in_the_viewers_locale(
     queries = c.point_club_queries()
     english = await queries.status("alice", ("en",), now)
     assert english.balance == 500
-    assert [e.amount for e in english.expiring] == [200, 300]
+    assert [e.amount for e in english.all_expiring] == [200, 300]
     assert (english.rank.code, english.rank.name) == ("SILVER", "Silver")
     assert english.next_rank is not None and english.next_rank.code == "GOLD"
     japanese = await queries.status("alice", ("fr", "ja"), now)

@@ -76,7 +76,10 @@ HOME_OBJECTS = {
     "core.queries.views.MissionPageView": 1,  # no mission in the fake's live list
     "core.queries.views.PointClubView": 1,
     "core.queries.views.RankOutlookView": 1,
-    "core.queries.views.RankView": 3,  # rank, nextRank, the outlook's projectedRank
+    "core.queries.views.PointBalanceView": 1,
+    # The status is the GraphQL type itself; only what is asked for is built: rank and the
+    # outlook's projectedRank (HOME does not ask for nextRank), no Strawberry copies of them.
+    "core.queries.views.RankView": 2,
     "core.request_scope.RequestScope": 1,
     "resolvers.context.Context": 1,
     "resolvers.cost.CostLimit": 1,
@@ -97,15 +100,11 @@ HOME_OBJECTS = {
     "resolvers.plain_fields.PlainFieldsExecutor": 4,
     "resolvers.tracing.TraceTags": 1,
     "resolvers.trusted.TrustedDocumentsExtension": 1,
-    "resolvers.viewer.PointClubStatus": 1,
     "resolvers.viewer.Viewer": 1,
     "schema.public.InboxConnection": 1,
     "schema.public._Edge": 5,  # over its item's view: no InboxItem copied from it
     "schema.public.PageInfo": 2,
     "schema.missions.MissionConnection": 1,
-    "schema.pointclub.PointBalance": 1,
-    "schema.pointclub.Rank": 3,
-    "schema.pointclub.RankOutlook": 1,
     "strawberry.extensions.add_validation_rules.AddValidationRules": 1,
     "strawberry.extensions.max_tokens.MaxTokensLimiter": 1,
     "strawberry.extensions.parser_cache.ParserCache": 2,
