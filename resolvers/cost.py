@@ -44,7 +44,7 @@ from strawberry.extensions import SchemaExtension
 from resolvers.by_identity import CACHED_DOCUMENTS, ByIdentity
 
 PAGE_ARGUMENT = "first"
-VALUES_KEPT = 64  # per document: tallies for that many different page sizes
+VALUES_KEPT = 64  # per document: tallies for that many different page sizes, latest used kept
 
 
 @dataclass
@@ -136,8 +136,18 @@ class CostWalk:
                 size = int(given.value.value)
             elif isinstance(given.value, VariableNode):
                 size = self._variables.get(given.value.name.value, size)
-        # A bad or missing size is refused by the resolver; count it as one page of one.
-        return size if isinstance(size, int) and size > 0 else 1
+        return _page_count(size, argument.default_value)
+
+
+def _page_count(size: object, default: object) -> int:
+    """The page a size asks for, as the server will read it: graphql-core takes a whole float
+    (``100.0``) as the Int 100, and a null is read as the argument's default page. Anything else
+    (a bool, a string, zero or less) is refused before or by the resolver: a page of one."""
+    if size is None:
+        size = default
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 1
 
 
 class _Known:
@@ -169,7 +179,9 @@ def tally_of(
         *(_page_value(given.get(name, _MISSING)) for name in known.page_variables),
     )
     tally = known.tallies.get(key)
-    if tally is None:
+    if tally is not None:
+        known.tallies.move_to_end(key)
+    else:
         tally = CostWalk(schema, document, variables, stop_at=stop_at).operation(operation)
         known.tallies[key] = tally
         if len(known.tallies) > VALUES_KEPT:
@@ -178,9 +190,13 @@ def tally_of(
 
 
 def _page_value(value: object) -> object:
-    """What the walk makes of a variable's value: an int is itself (a bool is not: ``True``
-    equals 1 but is not one), anything else is counted alike."""
-    return value if type(value) is int or value is _MISSING else _OTHER
+    """A variable's value as the walk reads it (``_page_count``): missing, null, a whole
+    number (``100`` and ``100.0`` alike), or anything else, all counted alike."""
+    if value is _MISSING or value is None:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else _OTHER
 
 
 def _page_variables(document: DocumentNode) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ same answers every time (issue 18's profile). Here the hook of a class for a pha
 wrapped once, the context managers are made from it per request (they hold that request's
 extension), and a phase whose hooks are all synchronous (all of ours) runs on a plain
 ``ExitStack``. Order, nesting and the way an exception reaches each hook are ``contextlib``'s, as
-in Strawberry's runner; ``on_stream_result`` stays Strawberry's own.
+in Strawberry's runner (``Phase`` says where they differ); ``on_stream_result`` stays Strawberry's.
 """
 
 from __future__ import annotations
@@ -61,7 +61,12 @@ def hook_of(kind: type, name: str) -> Hook | None:
 
 
 class Phase:
-    """One phase's hooks of one operation, entered in the extensions' order, left in reverse."""
+    """One phase's hooks of one operation, entered in the extensions' order, left in reverse.
+
+    As with Strawberry's runner, no hook can swallow an error: the phase's exit answers None, so
+    an error raised in the phase goes on whatever a hook does with it. A hook that fails on the
+    way in fails the phase; the hooks entered before it are left with its error (Strawberry's
+    leaves them suspended), and it goes on even if one of them swallows it."""
 
     __slots__ = ("_hooks", "_name", "_stack")
 
@@ -76,7 +81,7 @@ class Phase:
 
     def __enter__(self) -> None:
         stack = contextlib.ExitStack()
-        with stack:
+        try:
             for hook, extension in self._hooks:
                 if hook.is_async:
                     raise RuntimeError(
@@ -84,42 +89,48 @@ class Phase:
                         "failed to complete synchronously."
                     )
                 stack.enter_context(hook.make(extension))
-            self._stack = stack.pop_all()
+        except BaseException as failed:
+            stack.__exit__(type(failed), failed, failed.__traceback__)
+            raise  # even if a hook entered before swallowed it: a refusal stays a refusal
+        self._stack = stack
 
     def __exit__(
         self,
         kind: type[BaseException] | None,
         error: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         stack, self._stack = self._stack, None
-        return isinstance(stack, contextlib.ExitStack) and bool(
-            stack.__exit__(kind, error, traceback)
-        )
+        if isinstance(stack, contextlib.ExitStack):
+            stack.__exit__(kind, error, traceback)  # what it answers is dropped: see the class
 
     async def __aenter__(self) -> None:
         if not any(hook.is_async for hook, _ in self._hooks):
             self.__enter__()
             return
         stack = contextlib.AsyncExitStack()
-        async with stack:
+        try:
             for hook, extension in self._hooks:
                 if hook.is_async:
                     await stack.enter_async_context(hook.make(extension))
                 else:
                     stack.enter_context(hook.make(extension))
-            self._stack = stack.pop_all()
+        except BaseException as failed:
+            await stack.__aexit__(type(failed), failed, failed.__traceback__)
+            raise
+        self._stack = stack
 
     async def __aexit__(
         self,
         kind: type[BaseException] | None,
         error: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         if isinstance(self._stack, contextlib.AsyncExitStack):
             stack, self._stack = self._stack, None
-            return bool(await stack.__aexit__(kind, error, traceback))
-        return self.__exit__(kind, error, traceback)
+            await stack.__aexit__(kind, error, traceback)
+            return
+        self.__exit__(kind, error, traceback)
 
 
 def _class_of(extension: SchemaExtension) -> type:

@@ -242,6 +242,8 @@ async def test_cost_limit_counts_first_with_variables(
     assert refused["data"] is None
     assert codes(refused) == ["GRAPHQL_VALIDATION_FAILED"]
     assert "cost" in refused["errors"][0]["message"]
+    # 100.0 is the Int 100 to graphql-core: it costs as much (it was once counted as 1).
+    assert codes(await gql(api, query, {"n": 100.0}, token=token)) == ["GRAPHQL_VALIDATION_FAILED"]
     # The same document with small pages costs 11 × 5 and runs.
     allowed = await gql(api, query, {"n": 5}, token=token)
     assert "errors" not in allowed, allowed

@@ -39,6 +39,7 @@ def _fresh(document: Any, variables: dict[str, Any] | None) -> tuple[int, int]:
         {"n": "10"},
         {"n": None, "m": -4},
         {"n": [1, 2], "m": {"x": 1}},  # unhashable: still a key
+        {"n": 100.0, "m": 2.5},  # a whole float is the Int graphql-core makes of it
         {"n": 100, "m": 100},  # over the limit: the walk stops early, and so does the tally
     ],
 )
@@ -75,3 +76,26 @@ def test_a_warm_document_is_walked_once_per_page_sizes(monkeypatch: pytest.Monke
     assert walks == 2 + cost.VALUES_KEPT * 2 - 2  # 5 and 6 were still kept when asked
     tally_of(schema, document, operation, {"n": 0}, LIMITS)  # pushed out: walked again
     assert walks == 2 + cost.VALUES_KEPT * 2 - 1
+    # The page size in use stays however many others come by (least recently used goes first).
+    walks = 0
+    for size in range(1_000, 1_000 + cost.VALUES_KEPT * 2):
+        tally_of(schema, document, operation, {"n": size}, LIMITS)
+        tally_of(schema, document, operation, {"n": 20}, LIMITS)
+    assert walks == cost.VALUES_KEPT * 2 + 1  # 20 walked once
+
+
+def test_a_page_costs_what_the_server_will_read() -> None:
+    """graphql-core takes 100.0 as the Int 100, and the resolvers read null as the default
+    page (20 for the inbox): counted as a page of one, both let a document past the limit."""
+    schema = public_schema()._schema
+    pages = " ".join(f"p{i}: inbox(first: $n) {{ edges {{ cursor }} }}" for i in range(11))
+    document = parse(f"query Pages($n: Int) {{ viewer {{ {pages} }} }}")
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+
+    def cost(value: object) -> int:
+        return tally_of(schema, document, operation, {"n": value}, LIMITS).cost
+
+    assert cost(100) == cost(100.0) > LIMITS.cost
+    assert cost(None) == cost(20) == 11 * 20
+    assert cost(2.5) == cost("20") == cost(True) == 11

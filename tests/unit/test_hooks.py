@@ -49,6 +49,16 @@ class Later(SchemaExtension):
         calls.append("async out")
 
 
+class Swallows(SchemaExtension):
+    """Catches what reaches it and does not raise it again."""
+
+    def on_execute(self) -> Iterator[None]:
+        try:
+            yield
+        except ValueError as error:
+            calls.append(f"swallowed {error}")
+
+
 class Silent(SchemaExtension):
     """No hook at all: skipped."""
 
@@ -76,6 +86,29 @@ async def test_a_hook_that_fails_on_the_way_in_leaves_those_entered_before_it() 
         async with Phase([Outer(), Refuses(), Inner()], "on_execute"):
             calls.append("body")
     assert calls == ["outer in", "outer saw refused"]
+
+
+@pytest.mark.parametrize("late", [Later, Inner])  # an async phase, a synchronous one
+async def test_no_hook_swallows_an_error_raised_inside(late: type[SchemaExtension]) -> None:
+    """Strawberry's phases answer None on the way out: an error goes on whatever a hook does.
+    Were it swallowed, the operation would go on with a result never set (a 500)."""
+    with pytest.raises(ValueError, match="boom"):
+        async with Phase([Swallows(), late()], "on_execute"):
+            raise ValueError("boom")
+    assert "swallowed boom" in calls
+
+
+@pytest.mark.parametrize("late", [Later, Inner])
+async def test_a_refusal_on_the_way_in_is_not_swallowed(late: type[SchemaExtension]) -> None:
+    """A hook entered before a refusing one (a trusted-documents check) cannot let the
+    operation run without its hooks by swallowing the refusal."""
+    with pytest.raises(ValueError, match="refused"):
+        async with Phase([Swallows(), late(), Refuses()], "on_execute"):
+            calls.append("body")
+    assert "body" not in calls
+    with pytest.raises(ValueError, match="refused"), Phase([Swallows(), Refuses()], "on_execute"):
+        calls.append("body")
+    assert "body" not in calls
 
 
 async def test_async_hooks_are_awaited_in_order_with_the_others() -> None:
