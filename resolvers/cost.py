@@ -159,7 +159,7 @@ class _Known:
 
 
 _KNOWN: ByIdentity[_Known] = ByIdentity(limit=CACHED_DOCUMENTS)
-_MISSING, _OTHER = object(), object()
+_MISSING = object()
 
 
 def tally_of(
@@ -190,13 +190,9 @@ def tally_of(
 
 
 def _page_value(value: object) -> object:
-    """A variable's value as the walk reads it (``_page_count``): missing, null, a whole
-    number (``100`` and ``100.0`` alike), or anything else, all counted alike."""
-    if value is _MISSING or value is None:
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) else _OTHER
+    """A variable's value as the walk reads it: missing, null (each field's default), or the
+    page it counts (``_page_count``: ``100`` and ``100.0`` alike, anything else one)."""
+    return value if value is _MISSING or value is None else _page_count(value, None)
 
 
 def _page_variables(document: DocumentNode) -> tuple[str, ...]:
