@@ -467,6 +467,38 @@ def test_the_operator_creates_previews_publishes_amends_and_recalls(
     shoot(page, "console-phone")
 
 
+def test_a_late_count_for_an_earlier_rule_does_not_replace_the_latest(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    """The count asked on sign-in (the whole membership) answers after the one asked for GOLD:
+    the page keeps GOLD's. Before, the last answer to land was shown, whatever it counted."""
+    everyone = site.operator("SegmentSize", {"rule": {"kind": "ALL_MEMBERS"}})["segmentSize"]
+    gold = site.operator("SegmentSize", {"rule": {"kind": "RANKS", "ranks": ["GOLD"]}})
+    assert everyone != gold["segmentSize"]  # the demo seed has members of several ranks
+    console = open_page("/admin")
+    page = console.page
+    held = Held(page, "SegmentSize")
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    page.click('[data-user="demo-admin"]')
+    first = held.wait("SegmentSize")
+    assert json.loads(first.request.post_data)["variables"]["rule"]["kind"] == "ALL_MEMBERS"
+    page.check('input[name="audience"][value="SEGMENT"]')
+    page.click("#segment-field summary")
+    page.select_option("#new-segment-kind", "RANKS")
+    page.check('#new-segment-ranks input[value="GOLD"]')
+    latest = held.wait("SegmentSize")
+    assert json.loads(latest.request.post_data)["variables"]["rule"]["ranks"] == ["GOLD"]
+    assert page.inner_text("#new-segment-size") == "Counting…"
+    latest.continue_()
+    page.wait_for_selector("#new-segment-size:has-text('members now')", timeout=WAIT_MS)
+    asked = first.request.post_data
+    with page.expect_response(lambda response: response.request.post_data == asked):
+        first.continue_()
+    page.wait_for_timeout(300)  # the late answer is read and dropped
+    held.stop()
+    assert page.inner_text("#new-segment-size") == f"{gold['segmentSize']} members now"
+
+
 def publish_but_fail_the_schedule(console: Watched, title: str, user: str) -> None:
     """Compose a notification for ``user`` and publish it, its schedule request failing on the
     way (the create goes through): the console says it is saved as a draft."""

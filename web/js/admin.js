@@ -26,6 +26,7 @@ const state = {
   cursor: null,
   hasNext: false,
   generation: 0, // bumped by every change of what the list holds: older answers are dropped
+  segmentPreview: 0, // bumped by every change of the new segment's rule: older counts are dropped
   listBusy: false, // one read of the list at a time (a page, or the refresh)
   moreWanted: false, // "More" was pressed while the list was being read
   replace: false, // the next first page replaces the rows on screen
@@ -260,19 +261,25 @@ function newSegmentRule() {
   return { kind, ranks };
 }
 
+// Each change of the rule asks again; only the answer to the latest rule is shown, so a slow
+// count for an earlier rule (the whole membership, asked on sign-in) cannot land over it.
 async function previewNewSegment() {
+  const asked = ++state.segmentPreview;
+  const shown = $("#new-segment-size");
   $("#new-segment-ranks").hidden = $("#new-segment-kind").value !== "RANKS";
   const rule = newSegmentRule();
   if (rule.kind === "RANKS" && !rule.ranks.length) {
-    $("#new-segment-size").textContent = "Choose at least one rank.";
+    shown.textContent = "Choose at least one rank.";
     return;
   }
+  shown.textContent = "Counting…";
+  let text;
   try {
-    const size = (await api("SegmentSize", { rule })).segmentSize;
-    $("#new-segment-size").textContent = `${formatNumber(size, "en")} members now`;
+    text = `${formatNumber((await api("SegmentSize", { rule })).segmentSize, "en")} members now`;
   } catch (error) {
-    $("#new-segment-size").textContent = error.message;
+    text = error.message;
   }
+  if (asked === state.segmentPreview) shown.textContent = text;
 }
 
 async function createSegment() {
