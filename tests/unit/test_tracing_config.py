@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 from core.observability.tracing import agent_reachable, configure_tracing, tracing_requested
 
@@ -39,3 +44,58 @@ def test_a_listening_agent_is_reachable() -> None:
         port = listener.getsockname()[1]
         assert agent_reachable({"DD_TRACE_AGENT_URL": f"http://127.0.0.1:{port}"})
         assert agent_reachable({"DD_AGENT_HOST": "127.0.0.1", "DD_TRACE_AGENT_PORT": str(port)})
+
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACED = """
+import json, os
+from core.observability.tracing import configure_tracing
+assert configure_tracing("pointclub-api")
+from ddtrace.internal.telemetry import telemetry_writer
+print(json.dumps({
+    "telemetry": os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"],
+    "writer": type(telemetry_writer).__name__,
+    "distributed": os.environ["DD_BOTOCORE_DISTRIBUTED_TRACING"],
+    "resolvers": os.environ["DD_TRACE_GRAPHQL_RESOLVERS_ENABLED"],
+}))
+"""
+
+
+def traced_defaults(**environ: str) -> dict[str, str]:
+    """What ``configure_tracing`` leaves on for a traced process (its own interpreter: ddtrace
+    reads its settings once, when first imported)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
+    base.update(DD_TRACE_AGENT_URL="http://127.0.0.1:9", **environ)
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED],
+        env=base,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_traced_process_skips_what_costs_a_request_and_tells_nobody() -> None:
+    """ddtrace's telemetry about itself (a fifth of a span's cost), propagation headers on
+    DynamoDB calls and per-field resolver spans stay off unless an operator asks; the
+    resolver spans stay off whatever is asked (they break graphql-core 3.3)."""
+    assert traced_defaults() == {
+        "telemetry": "false",
+        "writer": "NoOpTelemetryWriter",
+        "distributed": "false",
+        "resolvers": "false",
+    }
+    asked = traced_defaults(
+        DD_INSTRUMENTATION_TELEMETRY_ENABLED="true",
+        DD_BOTOCORE_DISTRIBUTED_TRACING="true",
+        DD_TRACE_GRAPHQL_RESOLVERS_ENABLED="true",
+    )
+    assert asked == {
+        "telemetry": "true",
+        "writer": "TelemetryWriter",
+        "distributed": "true",
+        "resolvers": "false",
+    }
