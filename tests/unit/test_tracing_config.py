@@ -51,12 +51,10 @@ TRACED = """
 import json, os
 from core.observability.tracing import configure_tracing
 assert configure_tracing("pointclub-api")
-from ddtrace.internal.telemetry import telemetry_writer
 print(json.dumps({
-    "telemetry": os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"],
-    "writer": type(telemetry_writer).__name__,
     "distributed": os.environ["DD_BOTOCORE_DISTRIBUTED_TRACING"],
     "resolvers": os.environ["DD_TRACE_GRAPHQL_RESOLVERS_ENABLED"],
+    "otel": os.environ["DD_TRACE_OTEL_CTX_ENABLED"],
 }))
 """
 
@@ -78,24 +76,14 @@ def traced_defaults(**environ: str) -> dict[str, str]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_a_traced_process_skips_what_costs_a_request_and_tells_nobody() -> None:
-    """ddtrace's telemetry about itself (a fifth of a span's cost), propagation headers on
-    DynamoDB calls and per-field resolver spans stay off unless an operator asks; the
+def test_a_traced_process_skips_what_costs_a_request() -> None:
+    """Propagation headers on DynamoDB calls and the OpenTelemetry thread-context record of
+    the active span stay off unless an operator asks; per-field
     resolver spans stay off whatever is asked (they break graphql-core 3.3)."""
-    assert traced_defaults() == {
-        "telemetry": "false",
-        "writer": "NoOpTelemetryWriter",
-        "distributed": "false",
-        "resolvers": "false",
-    }
+    assert traced_defaults() == {"distributed": "false", "resolvers": "false", "otel": "false"}
     asked = traced_defaults(
-        DD_INSTRUMENTATION_TELEMETRY_ENABLED="true",
         DD_BOTOCORE_DISTRIBUTED_TRACING="true",
         DD_TRACE_GRAPHQL_RESOLVERS_ENABLED="true",
+        DD_TRACE_OTEL_CTX_ENABLED="true",
     )
-    assert asked == {
-        "telemetry": "true",
-        "writer": "TelemetryWriter",
-        "distributed": "true",
-        "resolvers": "false",
-    }
+    assert asked == {"distributed": "true", "resolvers": "false", "otel": "true"}
