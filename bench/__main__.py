@@ -11,8 +11,9 @@ live     10,000 live subscriptions on one server and on two: memory, fan-out and
          event latency (BENCH_LIVE_MEMBERS to change the number)
 profile  where the server's CPU goes on the home screen (py-spy; BENCH_PROFILE_TRACING=1 to trace,
          BENCH_PROFILE_CENSUS=1 for the garbage only the cyclic collector frees)
-spans    what one ddtrace span costs as `serve` configures it, and with ddtrace's telemetry on
 shapes   the engine's rate for each write shape delivery could use (why fan-out has a ceiling)
+tracing  what tracing costs: one span (and with ddtrace's telemetry on), and a home screen with
+         the tracer on and off in one process over DynamoDB Local
 tax      the GraphQL tax alone: the home screen through both apps and through the server's queries
          alone, in process, stores replayed, then over DynamoDB Local (BENCH_TAX_PROFILE=1 for
          each one's cut by layer, py-spy)
@@ -26,7 +27,7 @@ import logging
 
 import uvloop
 
-from bench import broadcast, counts, embedded, fanout, home, live, profile, shapes, spans, tax
+from bench import broadcast, counts, embedded, fanout, home, live, profile, shapes, tax, tracing
 from core.observability.logging import configure_logging
 
 BENCHMARKS = {
@@ -38,8 +39,8 @@ BENCHMARKS = {
     "live": live.main,
     "profile": profile.main,
     "shapes": shapes.main,
-    "spans": spans.main,
     "tax": tax.main,
+    "tracing": tracing.main,
 }
 
 
