@@ -499,6 +499,38 @@ def test_a_late_count_for_an_earlier_rule_does_not_replace_the_latest(
     assert page.inner_text("#new-segment-size") == f"{gold['segmentSize']} members now"
 
 
+def test_a_late_segment_list_does_not_move_the_choice_off_a_new_segment(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    """The segment list read at sign-in answers after the one read after a create: it lacks the
+    new segment, and shown last it moved the choice to the first segment in the list, the one a
+    publish would then have gone to."""
+    console = open_page("/admin")
+    page = console.page
+    held = Held(page, "Segments")
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    page.click('[data-user="demo-admin"]')
+    first = held.wait("Segments")
+    early = first.fetch()  # read now, before the create; answered to the page below
+    page.check('input[name="audience"][value="SEGMENT"]')
+    page.click("#segment-field summary")
+    page.fill("#new-segment-name", "web-late")
+    page.select_option("#new-segment-kind", "RANKS")
+    page.check('#new-segment-ranks input[value="SILVER"]')
+    page.click("#create-segment")
+    held.wait("Segments").continue_()
+    page.wait_for_selector("#segment-size:has-text('web-late')", timeout=WAIT_MS)
+    asked = first.request.post_data
+    with page.expect_response(lambda response: response.request.post_data == asked):
+        first.fulfill(response=early)
+    page.wait_for_timeout(300)  # the late answer is read and dropped
+    held.stop()
+    assert page.input_value("#segment") == "web-late"
+    assert page.inner_text("#segment-size").startswith("web-late: ")
+    names = page.eval_on_selector_all("#segment option", "options => options.map(o => o.value)")
+    assert "web-late" in names
+
+
 def publish_but_fail_the_schedule(console: Watched, title: str, user: str) -> None:
     """Compose a notification for ``user`` and publish it, its schedule request failing on the
     way (the create goes through): the console says it is saved as a draft."""

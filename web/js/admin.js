@@ -27,6 +27,8 @@ const state = {
   hasNext: false,
   generation: 0, // bumped by every change of what the list holds: older answers are dropped
   segmentPreview: 0, // bumped by every change of the new segment's rule: older counts are dropped
+  segmentsAsked: 0, // reads of the segment list asked for, and the newest one shown
+  segmentsShown: 0,
   listBusy: false, // one read of the list at a time (a page, or the refresh)
   moreWanted: false, // "More" was pressed while the list was being read
   replace: false, // the next first page replaces the rows on screen
@@ -236,14 +238,21 @@ function renderPreview() {
 
 // ---- audiences
 
+// The sign-in's read and a read after a create may answer in either order: an answer older than
+// the one on screen is dropped (it could lack the new segment and move the choice to another).
+// The choice stays on ``select``, else on what the operator had chosen, if the list still has it.
 async function loadSegments(select) {
+  const asked = ++state.segmentsAsked;
   const data = await api("Segments");
+  if (asked < state.segmentsShown) return;
+  state.segmentsShown = asked;
   state.segments = data.segments;
   const segment = $("#segment");
+  const chosen = select || segment.value;
   segment.replaceChildren(
     ...state.segments.map((item) => h("option", { value: item.name }, `${item.name} (${item.size === null ? "?" : formatNumber(item.size, "en")} members)`)),
   );
-  if (select) segment.value = select;
+  if (state.segments.some((item) => item.name === chosen)) segment.value = chosen;
   showSegmentSize();
 }
 
@@ -553,7 +562,11 @@ async function start(session) {
   $("#who").textContent = session.userId;
   $("#signout").hidden = false;
   renderStates();
-  await Promise.all([reloadRows({ clear: true }), loadSegments(), previewNewSegment()]);
+  // The segment list failing to load must not keep the list of notifications from refreshing.
+  const segments = loadSegments().catch((error) => {
+    $("#segment-size").textContent = `segments: ${error.message}`;
+  });
+  await Promise.all([reloadRows({ clear: true }), segments, previewNewSegment()]);
   setInterval(refreshRows, REFRESH_MS);
 }
 
