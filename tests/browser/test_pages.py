@@ -531,6 +531,31 @@ def test_a_late_segment_list_does_not_move_the_choice_off_a_new_segment(
     assert "web-late" in names
 
 
+def test_a_second_click_on_create_segment_sends_nothing_while_the_first_travels(
+    open_page: Callable[..., Watched], site: Site
+) -> None:
+    console = open_page("/admin")
+    page = console.page
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    page.click('[data-user="demo-admin"]')
+    page.wait_for_selector("#rows tr", timeout=WAIT_MS)
+    held = Held(page, "CreateSegment")
+    page.check('input[name="audience"][value="SEGMENT"]')
+    page.click("#segment-field summary")
+    page.fill("#new-segment-name", "web-once")
+    page.select_option("#new-segment-kind", "ALL_MEMBERS")
+    page.click("#create-segment")
+    created = held.wait("CreateSegment")
+    page.click("#create-segment", force=True)  # disabled: the click does nothing
+    page.wait_for_timeout(500)  # a second request would be held by now
+    assert held.routes["CreateSegment"] == []
+    created.continue_()
+    page.wait_for_selector("#segment-size:has-text('web-once')", timeout=WAIT_MS)
+    held.stop()
+    assert page.is_enabled("#create-segment")
+    assert page.inner_text("#form-errors") == ""
+
+
 def publish_but_fail_the_schedule(console: Watched, title: str, user: str) -> None:
     """Compose a notification for ``user`` and publish it, its schedule request failing on the
     way (the create goes through): the console says it is saved as a draft."""

@@ -291,7 +291,12 @@ async function previewNewSegment() {
   if (asked === state.segmentPreview) shown.textContent = text;
 }
 
+// One create at a time: a second click while the first travels would send the same name again,
+// and its "already exists" could land after the success.
 async function createSegment() {
+  const button = $("#create-segment");
+  if (button.disabled) return;
+  button.disabled = true;
   try {
     const result = (await api("CreateSegment", { input: { name: value("new-segment-name"), rule: newSegmentRule() } })).createSegment;
     if (result.userErrors.length) return showErrors(result.userErrors);
@@ -300,6 +305,8 @@ async function createSegment() {
     await loadSegments(result.segment.name);
   } catch (error) {
     showErrors([{ message: error.message }]);
+  } finally {
+    button.disabled = false;
   }
 }
 
