@@ -51,35 +51,17 @@ print(json.dumps(1e6 * (time.process_time() - started) / {spans}))
 """
 
 
-def one(agent_url: str, extra: dict[str, str]) -> float:
+def traced(agent_url: str, args: list[str], timeout: float, **extra: str) -> Any:
+    """The last line a fresh interpreter prints as JSON, run with ``args`` and traces sent to the
+    agent (this environment's own ``DD_*`` left out, so every run is configured alike)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
     env.update(DD_TRACE_AGENT_URL=agent_url, DD_ENV="bench", **extra)
     done = subprocess.run(
-        [sys.executable, "-c", WORKER.format(spans=SPANS)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return float(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def home(agent_url: str, engine: str) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
-    env.update(DD_TRACE_AGENT_URL=agent_url, DD_ENV="bench")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.tracing_worker", engine],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
+        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the worker failed: {done.stderr[-2000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        raise RuntimeError(f"{args[:2]} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 async def main(*, engine: str) -> None:
@@ -88,8 +70,9 @@ async def main(*, engine: str) -> None:
         for index in range(ROUNDS):
             names = list(CONFIGURATIONS)
             for name in names[::-1] if index % 2 else names:
-                results[name].append(one(agent_url, CONFIGURATIONS[name]))
-        screens = home(agent_url, engine)
+                worker = ["-c", WORKER.format(spans=SPANS)]
+                results[name].append(float(traced(agent_url, worker, 300, **CONFIGURATIONS[name])))
+        screens = traced(agent_url, ["-m", "bench.tracing_worker", engine], 1800)
     print("\n### What a span costs (ddtrace as `serve` configures it)\n")
     print(
         f"Machine: {machine()}. Command: `uv run python -m bench tracing`. {SPANS:,} spans in "

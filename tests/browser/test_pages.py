@@ -396,6 +396,18 @@ def test_a_cli_delivery_arrives_live_in_both_tabs(
 # ---- the operator console
 
 
+def sign_in_console(page: Any) -> None:
+    """The console signs in as the demo operator (requests held before it stay held)."""
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    page.click('[data-user="demo-admin"]')
+
+
+def open_new_segment(page: Any) -> None:
+    """The audience set to a segment, and the form that makes a new one opened."""
+    page.check('input[name="audience"][value="SEGMENT"]')
+    page.click("#segment-field summary")
+
+
 def test_the_operator_creates_previews_publishes_amends_and_recalls(
     open_page: Callable[..., Watched], site: Site
 ) -> None:
@@ -404,8 +416,7 @@ def test_the_operator_creates_previews_publishes_amends_and_recalls(
     sign_in(member, site, user)
     console = open_page("/admin")
     page = console.page
-    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-    page.click('[data-user="demo-admin"]')
+    sign_in_console(page)
     page.wait_for_selector("#rows tr", timeout=WAIT_MS)
 
     page.fill("#title-ja", "コンソールから")
@@ -417,8 +428,7 @@ def test_the_operator_creates_previews_publishes_amends_and_recalls(
     assert page.inner_text("#preview-title-text") == "From the console"
     assert page.inner_text("#preview-body-text") == "A notice from the operators."
     page.fill("#user-id", user)
-    page.check('input[name="audience"][value="SEGMENT"]')  # the segment chooser and its size
-    page.click("#segment-field summary")
+    open_new_segment(page)  # the segment chooser and its size
     page.fill("#new-segment-name", "web-gold")
     page.select_option("#new-segment-kind", "RANKS")
     page.check('#new-segment-ranks input[value="GOLD"]')
@@ -478,12 +488,10 @@ def test_a_late_count_for_an_earlier_rule_does_not_replace_the_latest(
     console = open_page("/admin")
     page = console.page
     held = Held(page, "SegmentSize")
-    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-    page.click('[data-user="demo-admin"]')
+    sign_in_console(page)
     first = held.wait("SegmentSize")
     assert json.loads(first.request.post_data)["variables"]["rule"]["kind"] == "ALL_MEMBERS"
-    page.check('input[name="audience"][value="SEGMENT"]')
-    page.click("#segment-field summary")
+    open_new_segment(page)
     page.select_option("#new-segment-kind", "RANKS")
     page.check('#new-segment-ranks input[value="GOLD"]')
     latest = held.wait("SegmentSize")
@@ -508,12 +516,10 @@ def test_a_late_segment_list_does_not_move_the_choice_off_a_new_segment(
     console = open_page("/admin")
     page = console.page
     held = Held(page, "Segments")
-    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-    page.click('[data-user="demo-admin"]')
+    sign_in_console(page)
     first = held.wait("Segments")
     early = first.fetch()  # read now, before the create; answered to the page below
-    page.check('input[name="audience"][value="SEGMENT"]')
-    page.click("#segment-field summary")
+    open_new_segment(page)
     page.fill("#new-segment-name", "web-late")
     page.select_option("#new-segment-kind", "RANKS")
     page.check('#new-segment-ranks input[value="SILVER"]')
@@ -536,12 +542,10 @@ def test_a_second_click_on_create_segment_sends_nothing_while_the_first_travels(
 ) -> None:
     console = open_page("/admin")
     page = console.page
-    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-    page.click('[data-user="demo-admin"]')
+    sign_in_console(page)
     page.wait_for_selector("#rows tr", timeout=WAIT_MS)
     held = Held(page, "CreateSegment")
-    page.check('input[name="audience"][value="SEGMENT"]')
-    page.click("#segment-field summary")
+    open_new_segment(page)
     page.fill("#new-segment-name", "web-once")
     page.select_option("#new-segment-kind", "ALL_MEMBERS")
     page.click("#create-segment")
@@ -578,8 +582,7 @@ def test_the_console_keeps_an_open_recall_box_and_retries_only_what_failed(
     user = "web-console-retry"
     console = open_page("/admin")
     page = console.page
-    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
-    page.click('[data-user="demo-admin"]')
+    sign_in_console(page)
     page.wait_for_selector("#rows tr", timeout=WAIT_MS)
 
     # The schedule fails after the create: the draft is said, and pressing again schedules it
