@@ -23,7 +23,7 @@ from ddtrace.trace import Span, tracer
 from bench.harness import container_on, start
 from bench.home import QUERY, seed
 from bench.home_report import MEMBERS
-from bench.tax import cpu_per_request, graphql_scope
+from bench.tax import cpu_per_request, graphql_scope, python_calls
 from core.auth import DevTokenIssuer
 from core.heap import freeze_startup_heap
 from resolvers.app import create_app, install
@@ -55,10 +55,19 @@ async def main(engine: str) -> dict[str, object]:
                     tracer.enabled = enabled
                     await cpu_per_request(app, requests, REQUESTS // 5, 32)
                     figures[enabled].append(await cpu_per_request(app, requests, REQUESTS, 32))
+            calls = {}
+            for enabled in (True, False):
+                tracer.enabled = enabled
+                calls[enabled] = await python_calls(app, requests)
             tracer.enabled = True
     finally:
         started.stop()
-    return {"on": figures[True], "off": figures[False], "spans": spans}
+    return {
+        "on": figures[True],
+        "off": figures[False],
+        "spans": spans,
+        "calls": {"on": calls[True], "off": calls[False]},
+    }
 
 
 async def spans_by_name(

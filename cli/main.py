@@ -1,6 +1,6 @@
 """The `pointclub` entry point: observability first, then the commands.
 
-ddtrace must patch Starlette, graphql-core, aiobotocore and structlog before they are imported,
+ddtrace must patch graphql-core and structlog before they are imported,
 so this module imports nothing of the application until tracing is configured.
 """
 

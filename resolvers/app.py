@@ -24,6 +24,7 @@ from core.settings import Settings
 from resolvers.health import healthz, readyz
 from resolvers.limits import BodyLimit, JsonPosts
 from resolvers.live_service import LiveService
+from resolvers.request_spans import RequestSpans
 from resolvers.schemas import Limits, admin_schema, public_schema
 from resolvers.trusted import TrustedDocuments
 from resolvers.view import PointclubGraphQL
@@ -112,6 +113,7 @@ def create_app(
     )
     return Starlette(
         middleware=[
+            Middleware(RequestSpans),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(JsonPosts, paths=("/graphql", "/admin/graphql")),
         ],

@@ -1,7 +1,9 @@
 """GraphQL facts on the request's root span: which operation, and whether it failed.
 
 Strawberry runs parse, validate and execute itself, so ddtrace's GraphQL integration gives spans
-for those steps but no request-level span, and never flags a GraphQL error on the HTTP span.
+for those steps but no request-level span, and never flags a GraphQL error on the HTTP span. The
+root span is ``resolvers.request_spans``'s, which adds the operation's name to its
+resource (``POST /graphql Home``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ class TraceTags(SchemaExtension):
         operation = getattr(context, "operation_type", None)
         if operation is not None:
             span.set_tag("graphql.operation.type", str(getattr(operation, "value", operation)))
-        span.resource = f"{span.resource} {name}" if span.resource else name
         result = context.result
         errors = getattr(result, "errors", None) or []
         codes = sorted({str((error.extensions or {}).get("code", "UNKNOWN")) for error in errors})

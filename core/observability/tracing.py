@@ -34,6 +34,29 @@ def inert_unless_configured(environ: MutableMapping[str, str] | None = None) -> 
         environ.setdefault("DD_TRACE_ENABLED", "false")
 
 
+# Settings of ddtrace's Starlette, ASGI and aiobotocore integrations (and of the products that
+# hook into them), which are not patched in: an operator who sets one is told it does nothing.
+INTEGRATION_SETTINGS = (
+    "DD_TRACE_HEADER_TAGS",
+    "DD_TRACE_CLIENT_IP_ENABLED",
+    "DD_TRACE_CLIENT_IP_HEADER",
+    "DD_TRACE_HTTP_SERVER_ERROR_STATUSES",
+    "DD_TRACE_WEBSOCKET_MESSAGES_ENABLED",
+    "DD_STARLETTE_DISTRIBUTED_TRACING",
+    "DD_STARLETTE_SERVICE",
+    "DD_AIOBOTOCORE_SERVICE",
+    "DD_AWS_TAG_NO_PARAMS",
+    "DD_BOTOCORE_DISTRIBUTED_TRACING",
+    "DD_APPSEC_ENABLED",
+    "DD_IAST_ENABLED",
+)
+
+
+def ignored_settings(environ: MutableMapping[str, str]) -> list[str]:
+    """The integration settings ``environ`` sets, which this process does not honour."""
+    return [name for name in INTEGRATION_SETTINGS if environ.get(name, "").strip()]
+
+
 def agent_reachable(environ: MutableMapping[str, str], timeout: float = 0.3) -> bool:
     """Whether the trace agent's TCP port answers (a Unix socket URL is taken on trust)."""
     url = environ.get("DD_TRACE_AGENT_URL")
@@ -75,12 +98,15 @@ def configure_tracing(
         environ.setdefault("DD_PROFILING_ENABLED", "false")
         return False
     environ["DD_TRACE_ENABLED"] = "true"
+    ignored = ignored_settings(environ)
+    if ignored:
+        sys.stderr.write(
+            "warning: pointclub makes its own request and DynamoDB spans; these ddtrace "
+            f"settings do nothing here: {', '.join(ignored)} (docs/OPERATIONS.md, Datadog)\n"
+        )
     # Per-field resolver spans cost more than they tell, and break graphql-core 3.3
     # (dd-trace-py issue 18723): keep them off whatever the environment says.
     environ["DD_TRACE_GRAPHQL_RESOLVERS_ENABLED"] = "false"
-    # DynamoDB continues no trace: propagation headers on its requests only cost their making
-    # and signing (issue 18's profile). An operator may still ask for them.
-    environ.setdefault("DD_BOTOCORE_DISTRIBUTED_TRACING", "false")
     # ddtrace publishes the active span to an OpenTelemetry thread-context record on every span
     # activation, for out-of-process readers (eBPF profilers) we do not run. An operator who runs
     # one may turn it back on.
@@ -88,12 +114,14 @@ def configure_tracing(
     from ddtrace import patch
 
     profiling = environ.get("DD_PROFILING_ENABLED", "").strip().lower() in TRUE
-    # aiobotocore is off by default in ddtrace: it gives the dynamodb.command spans. asyncio only
-    # with the profiler: trace context follows tasks through contextvars already, and the
-    # integration wraps every event-loop callback to publish the context switches by which the
-    # profiler ties its samples to spans (about a tenth of the server's CPU under load, issue
-    # 18's profile). tests/e2e/test_tracing.py checks each DynamoDB call sits under its query.
-    patch(aiobotocore=True, starlette=True, graphql=True, structlog=True, asyncio=profiling)
+    # Not Starlette nor aiobotocore: the request and DynamoDB spans are our own
+    # (resolvers/request_spans.py, dynamodb_spans.py), with their names and tags at a fraction
+    # of the integrations' CPU (issue 18, `bench tracing`). asyncio only with the profiler: trace
+    # context follows tasks through contextvars already, and the integration wraps every
+    # event-loop callback to publish the context switches by which the profiler ties its
+    # samples to spans (about a tenth of the server's CPU under load, issue 18's profile).
+    # tests/e2e/test_tracing.py checks each DynamoDB call sits under its query.
+    patch(graphql=True, structlog=True, asyncio=profiling)
     if profiling:
         import ddtrace.profiling.auto  # noqa: F401  (starts the CPU, wall and heap profiler)
     return True

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,27 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.wait(timeout=10)
 
 
+# The tags ddtrace's Starlette and aiobotocore integrations gave these spans, which ours keep.
+SERVER_TAGS = {
+    "component": "starlette",
+    "span.kind": "server",
+    "http.method": "POST",
+    "http.route": "/graphql",
+    "http.status_code": "200",
+    "graphql.operation.name": "Home",
+    "graphql.operation.type": "query",
+}
+CLIENT_TAGS = {
+    "component": "aiobotocore",
+    "span.kind": "client",
+    "aws.agent": "aiobotocore",
+    "aws.region": "ap-northeast-1",
+    "region": "ap-northeast-1",
+    "aws.partition": "aws",
+    "http.status_code": "200",
+}
+
+
 def traced_env(settings: Settings, agent: str, **extra: str) -> dict[str, str]:
     env = cli_env(
         POINTCLUB_DYNAMODB_ENDPOINT=str(settings.dynamodb_endpoint),
@@ -72,6 +94,27 @@ def traces(agent: str, predicate: Any, timeout: float = 20.0) -> list[list[dict[
             return found
         time.sleep(0.3)
     return []
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], port: int) -> Iterator[None]:
+    """A traced process that listens on ``port``, stopped when the block ends."""
+    process = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def root_of(trace: list[dict[str, Any]]) -> dict[str, Any]:
+    """The span whose parent is not in the trace (the caller's, or none)."""
+    ids = {span["span_id"] for span in trace}
+    (root,) = [span for span in trace if span.get("parent_id") not in ids]
+    return root
 
 
 def in_trace(trace: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -123,7 +166,9 @@ async def test_a_home_screen_request_is_one_trace_with_dynamodb_inside(
     assert len(root) == 1
     assert root[0]["service"] == "pointclub-api"
     assert root[0]["meta"]["env"] == "ci" and root[0]["meta"]["version"] == "1.2.3"
-    assert "Home" in root[0]["resource"]
+    assert root[0]["name"] == "starlette.request" and root[0]["type"] == "web"
+    assert root[0]["resource"] == "POST /graphql Home"
+    assert root[0]["meta"] | SERVER_TAGS == root[0]["meta"]
     names = {span["name"] for span in trace}
     assert {"graphql.parse", "graphql.validate", "graphql.execute"} <= names
     assert {"InboxQueries.page", "InboxQueries.unread_count", "PointClubQueries.status"} <= names
@@ -136,9 +181,107 @@ async def test_a_home_screen_request_is_one_trace_with_dynamodb_inside(
     ]
     by_id = {span["span_id"]: span for span in trace}
     for span in dynamo:
+        assert span["type"] == "http" and span["metrics"]["_dd.measured"] == 1
+        assert span["meta"] | CLIENT_TAGS == span["meta"]
+        assert span["meta"]["aws.operation"].lower() == span["resource"].split(".")[-1]
+        assert span["meta"]["aws.requestid"]
+        if span["meta"]["aws.operation"] != "BatchGetItem":  # several tables, none tagged
+            assert span["meta"]["tablename"] == container.settings.table_name
+            assert span["meta"]["aws.dynamodb.table_name"] == container.settings.table_name
         assert by_id[span["parent_id"]]["name"].startswith(("InboxQueries.", "PointClubQueries."))
     assert {span["trace_id"] for span in trace} == {root[0]["trace_id"]}
     assert not any(span.get("error") for span in trace)
+
+
+async def test_a_request_continues_its_callers_trace_and_names_only_routes(
+    container: Container, agent: str, server: tuple[str, subprocess.Popen[str]]
+) -> None:
+    url, _ = server
+    caller_trace, caller_span = 5_000_000_001, 7_000_000_003
+    w3c_trace = 0x0123456789ABCDEF_0000000000000ABC  # 128 bits: the upper half must survive
+    traceparent = f"00-{w3c_trace:032x}-{0xDEF:016x}-01"
+    async with httpx.AsyncClient() as client:
+        datadog = {"x-datadog-trace-id": str(caller_trace), "x-datadog-parent-id": str(caller_span)}
+        assert (await client.get(f"{url}/healthz", headers=datadog)).status_code == 200
+        assert (await client.get(f"{url}/readyz", headers={"traceparent": traceparent})).is_success
+        broken = {"x-datadog-trace-id": "x" * 5_000, "traceparent": "00-zz-yy-01"}
+        assert (await client.get(f"{url}/broken-headers", headers=broken)).status_code == 404
+        refused = await client.post(
+            f"{url}/graphql", content=b"{}", headers={"content-type": "text/plain"}
+        )
+        assert (
+            refused.status_code == 415
+        )  # answered before routing, named after its route all the same
+        # A path no route serves: one resource for all of them, not one per path an attacker tries.
+        assert (await client.get(f"{url}/no/such/{'x' * 50}")).status_code == 404
+
+    def rooted_at(path: str) -> Any:
+        def rooted(trace: list[dict[str, Any]]) -> bool:
+            return any(s.get("meta", {}).get("http.url", "").endswith(path) for s in trace)
+
+        return rooted
+
+    (health,) = await asyncio.to_thread(traces, agent, rooted_at("/healthz"))
+    root = root_of(health)
+    assert (root["trace_id"], root["parent_id"]) == (caller_trace, caller_span)
+    assert root["resource"] == "GET /healthz" and root["meta"]["http.status_code"] == "200"
+    (ready,) = await asyncio.to_thread(traces, agent, rooted_at("/readyz"))
+    root = root_of(ready)
+    assert (root["trace_id"], root["parent_id"]) == (0xABC, 0xDEF)
+    assert root["meta"]["_dd.p.tid"] == "0123456789abcdef"
+    assert root["meta"]["http.route"] == "/readyz"
+    (missing,) = await asyncio.to_thread(traces, agent, rooted_at("x" * 50))
+    root = root_of(missing)
+    assert root["resource"] == "GET unmatched" and root["parent_id"] in (0, None)
+    assert root["meta"]["http.status_code"] == "404" and not root.get("error")
+    assert "http.route" not in root["meta"]
+
+    def refused_trace(trace: list[dict[str, Any]]) -> bool:
+        return any(s.get("meta", {}).get("http.status_code") == "415" for s in trace)
+
+    (refusal,) = await asyncio.to_thread(traces, agent, refused_trace)
+    root = root_of(refusal)
+    assert (root["resource"], root["meta"]["http.status_code"]) == ("POST /graphql", "415")
+    assert root["meta"]["http.useragent"].startswith("python-httpx/")
+    (broken_trace,) = await asyncio.to_thread(traces, agent, rooted_at("/broken-headers"))
+    assert root_of(broken_trace)["parent_id"] in (0, None)  # a trace of its own, and no failure
+
+
+CRASHING = """
+import sys
+from core.observability.tracing import configure_tracing
+assert configure_tracing("pointclub-api")
+import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from resolvers.request_spans import RequestSpans
+
+async def boom(request):
+    raise RuntimeError("boom")
+
+app = Starlette(middleware=[Middleware(RequestSpans)], routes=[Route("/boom", boom)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="critical")
+"""
+
+
+async def test_a_request_that_crashes_is_flagged_with_its_500(
+    settings: Settings, agent: str
+) -> None:
+    """Starlette's outermost middleware answers 500 for a crash, past the request span's own
+    ``send``: the span must say 500 and carry the error all the same."""
+    port = free_port()
+    with serving([sys.executable, "-c", CRASHING, str(port)], traced_env(settings, agent), port):
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"http://127.0.0.1:{port}/boom")).status_code == 500
+
+        def crashed(trace: list[dict[str, Any]]) -> bool:
+            return any(s["resource"] == "GET /boom" for s in trace)
+
+        ((root,),) = await asyncio.to_thread(traces, agent, crashed)
+        assert root["error"] == 1 and root["meta"]["http.status_code"] == "500"
+        assert root["meta"]["error.type"] == "builtins.RuntimeError"
+        assert root["meta"]["error.message"] == "boom"
 
 
 async def test_a_failing_dynamodb_call_is_flagged_where_it_happens(
@@ -148,15 +291,8 @@ async def test_a_failing_dynamodb_call_is_flagged_where_it_happens(
 ) -> None:
     port = free_port()
     broken = settings.model_copy(update={"table_name": "no-such-table"})
-    process = subprocess.Popen(
-        [POINTCLUB, "serve", "--port", str(port)],
-        env=traced_env(broken, agent),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, timeout=60)
+    serve = [POINTCLUB, "serve", "--port", str(port)]
+    with serving(serve, traced_env(broken, agent), port):
         async with httpx.AsyncClient() as client:
             body = (
                 await client.post(
@@ -176,12 +312,12 @@ async def test_a_failing_dynamodb_call_is_flagged_where_it_happens(
         (trace,) = await asyncio.to_thread(traces, agent, broken_trace)
         failed = [s for s in in_trace(trace, "dynamodb.command") if s.get("error")]
         assert failed, trace
+        # The refusal's own status and code, as DynamoDB answered them.
+        assert failed[0]["meta"]["http.status_code"] == "400"
+        assert "ResourceNotFoundException" in failed[0]["meta"]["error.message"]
         assert any(s["name"] == "InboxQueries.unread_count" and s.get("error") for s in trace)
         root = next(s for s in trace if s.get("parent_id") in (0, None))
         assert root["error"] == 1
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 async def test_a_cli_job_is_one_trace_with_a_span_per_chunk(

@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.observability.tracing import agent_reachable, configure_tracing, tracing_requested
+from core.observability.tracing import (
+    agent_reachable,
+    configure_tracing,
+    ignored_settings,
+    tracing_requested,
+)
 
 
 def test_tracing_is_off_unless_asked_for() -> None:
@@ -51,8 +56,10 @@ TRACED = """
 import json, os
 from core.observability.tracing import configure_tracing
 assert configure_tracing("pointclub-api")
+import aiobotocore.client, graphql, starlette.applications, structlog
+from ddtrace._monkey import _get_patched_modules
 print(json.dumps({
-    "distributed": os.environ["DD_BOTOCORE_DISTRIBUTED_TRACING"],
+    "patched": sorted(_get_patched_modules()),
     "resolvers": os.environ["DD_TRACE_GRAPHQL_RESOLVERS_ENABLED"],
     "otel": os.environ["DD_TRACE_OTEL_CTX_ENABLED"],
 }))
@@ -77,13 +84,32 @@ def traced_defaults(**environ: str) -> dict[str, str]:
 
 
 def test_a_traced_process_skips_what_costs_a_request() -> None:
-    """Propagation headers on DynamoDB calls and the OpenTelemetry thread-context record of
-    the active span stay off unless an operator asks; per-field
-    resolver spans stay off whatever is asked (they break graphql-core 3.3)."""
-    assert traced_defaults() == {"distributed": "false", "resolvers": "false", "otel": "false"}
+    """ddtrace's Starlette and aiobotocore integrations stay out (our own spans replace them,
+    tests/e2e/test_tracing.py); the OpenTelemetry thread-context record of the active span stays
+    off unless an operator asks; per-field resolver spans stay off whatever is asked (they
+    break graphql-core 3.3)."""
+    patched = ["graphql", "structlog"]
+    assert traced_defaults() == {"patched": patched, "resolvers": "false", "otel": "false"}
     asked = traced_defaults(
-        DD_BOTOCORE_DISTRIBUTED_TRACING="true",
         DD_TRACE_GRAPHQL_RESOLVERS_ENABLED="true",
         DD_TRACE_OTEL_CTX_ENABLED="true",
     )
-    assert asked == {"distributed": "true", "resolvers": "false", "otel": "true"}
+    assert asked == {"patched": patched, "resolvers": "false", "otel": "true"}
+
+
+def test_an_integration_setting_that_does_nothing_is_named() -> None:
+    """ddtrace's Starlette and aiobotocore integrations are not patched in: their settings do
+    nothing, and an operator who sets one is told so when the process starts."""
+    environ = {"DD_TRACE_HEADER_TAGS": "x-user:user", "DD_SERVICE": "a", "DD_APPSEC_ENABLED": " "}
+    assert ignored_settings(environ) == ["DD_TRACE_HEADER_TAGS"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DD_")}
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED],
+        env={**base, "DD_TRACE_AGENT_URL": "http://127.0.0.1:9", "DD_AWS_TAG_NO_PARAMS": "true"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "these ddtrace settings do nothing here: DD_AWS_TAG_NO_PARAMS" in done.stderr

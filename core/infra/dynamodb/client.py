@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from core.errors import Unavailable
 from core.infra.dynamodb.fast_parser import install_fast_parser
 from core.infra.dynamodb.request_path import encode_with_orjson, memoize_user_agent
+from core.observability.dynamodb_spans import trace_calls
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb.client import DynamoDBClient
@@ -137,6 +138,7 @@ async def open_client(config: DynamoConfig) -> AsyncIterator[DynamoDBClient]:
         memoize_user_agent(client)
         encode_with_orjson(client)
         bound_calls(client, config.timeout_seconds)
+        trace_calls(client, config.region)
         yield client
 
 
