@@ -29,14 +29,11 @@ def trace_calls(client: Any, region: str) -> None:
         "region": region,
         "aws.partition": _partition(region),
     }
-    resources: dict[str, str] = {}
 
     async def traced(operation: str, params: Any) -> Any:
         if not tracer.enabled:
             return await call(operation, params)
-        resource = resources.get(operation)
-        if resource is None:
-            resource = resources.setdefault(operation, f"dynamodb.{operation.lower()}")
+        resource = f"dynamodb.{operation.lower()}"
         with tracer.trace("dynamodb.command", resource=resource, span_type="http") as span:
             span.set_tags(static)
             span.set_tag("aws.operation", operation)
