@@ -24,8 +24,9 @@ from tests.fakes import FakeClock, SequentialIds
 
 ENGINE_CHOICE = pytest.StashKey[EngineChoice]()
 # Functional tests put hundreds of requests at once on an engine that may share this process
-# (moto) and two cores: they wait longer than a production request would. tests/e2e/test_faults.py
-# tests the bound itself.
+# (moto) and two cores: they wait longer than a production request would, through the shared test
+# client as well as the servers' own (moto takes seconds to answer a Scan of a 4,000-member table,
+# past the default 10 s bound's 3.3 s per attempt). tests/e2e/test_faults.py tests the bound itself.
 TEST_STORE_TIMEOUT = 60.0
 
 
@@ -79,7 +80,11 @@ def engine(pytestconfig: pytest.Config) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 async def dynamo_client(engine: Engine) -> AsyncIterator[Any]:
     config = DynamoConfig(
-        endpoint_url=engine.url, region="ap-northeast-1", table_name="", static_credentials=True
+        endpoint_url=engine.url,
+        region="ap-northeast-1",
+        table_name="",
+        static_credentials=True,
+        timeout_seconds=TEST_STORE_TIMEOUT,
     )
     async with open_client(config) as client:
         yield client

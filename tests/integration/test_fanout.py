@@ -30,6 +30,7 @@ async def entries_per_member(container: Container, notification_id: str) -> Coun
     params: dict[str, Any] = {
         "TableName": container.settings.table_name,
         "FilterExpression": "nid = :n AND begins_with(SK, :i)",
+        "ProjectionExpression": "PK",  # the engine answers a table's worth of entries faster
         "ExpressionAttributeValues": {":n": {"S": notification_id}, ":i": {"S": "I#"}},
     }
     while True:
