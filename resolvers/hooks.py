@@ -75,7 +75,7 @@ class Phase:
         self._hooks = [
             (hook, extension)
             for extension in extensions
-            if (hook := hook_of(_class_of(extension), name)) is not None
+            if (hook := hook_of(extension.__class__, name)) is not None  # type: ignore[arg-type]
         ]
         self._stack: contextlib.ExitStack | contextlib.AsyncExitStack | None = None
 
@@ -131,10 +131,6 @@ class Phase:
             await stack.__aexit__(kind, error, traceback)
             return
         self.__exit__(kind, error, traceback)
-
-
-def _class_of(extension: SchemaExtension) -> type:
-    return type(extension)  # a class is hashable; mypy doubts it of type[SchemaExtension]
 
 
 class HooksRunner(SchemaExtensionsRunner):

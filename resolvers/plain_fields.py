@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from graphql import (
-    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -38,17 +37,21 @@ from graphql import (
     is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetails
-from graphql.pyutils import Path, Undefined, gather_with_cancel
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-Complete = Callable[[Any], Any]
-Plan = Callable[[Any], dict[str, Any]]
+from resolvers.plain_completers import (
+    Complete,
+    Plan,
+    identity,
+    leaf,
+    list_of,
+    non_null,
+    nullable,
+)
+
 STRAWBERRY_FIELD = "strawberry-definition"
 COLLECTED = frozenset({"include", "skip"})
-
-
-class NotPlain(Exception):
-    """A value the plan does not complete itself: the standard path takes the object."""
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -140,7 +143,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             node = details[0].node
             if node.name.value == "__typename":
-                steps.append((response_name, None, parent_type.name, _identity))
+                steps.append((response_name, None, parent_type.name, identity))
                 continue
             if any(d.node.arguments or _other_directives(d) for d in details):
                 return None
@@ -171,13 +174,15 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         self, return_type: GraphQLOutputType, details: Sequence[FieldDetails]
     ) -> Complete | None:
         if isinstance(return_type, GraphQLNonNull):
+            if is_leaf_type(return_type.of_type):
+                return leaf(return_type.of_type, required=True)
             inner = self._completer(return_type.of_type, details)
-            return None if inner is None else _non_null(inner)
+            return None if inner is None else non_null(inner)
         if isinstance(return_type, GraphQLList):
             inner = self._completer(return_type.of_type, details)
-            return None if inner is None else _list_of(inner)
+            return None if inner is None else list_of(inner)
         if is_leaf_type(return_type):
-            return _leaf(return_type)
+            return leaf(return_type, required=False)
         if is_object_type(return_type):
             object_type: GraphQLObjectType = return_type
             if object_type.is_type_of is not None:
@@ -186,7 +191,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             if new_defer_usages:
                 return None
             plan = self._plan(object_type, grouped)
-            return None if plan is None else _nullable(plan)
+            return None if plan is None else nullable(plan)
         return None  # interfaces and unions: the standard path resolves their type
 
 
@@ -242,55 +247,3 @@ def _remember(table: OrderedDict[Any, Any], key: Any, value: Any, limit: int) ->
 def _other_directives(details: FieldDetails) -> bool:
     """Directives other than @include and @skip, which field collection has already applied."""
     return any(d.name.value not in COLLECTED for d in details.node.directives or ())
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _non_null(inner: Complete) -> Complete:
-    def complete(value: Any) -> Any:
-        completed = inner(value)
-        if completed is None:
-            raise NotPlain
-        return completed
-
-    return complete
-
-
-def _nullable(plan: Plan) -> Complete:
-    def complete(value: Any) -> Any:
-        if value is None or value is Undefined:
-            return None
-        if isinstance(value, Exception):
-            raise NotPlain
-        return plan(value)
-
-    return complete
-
-
-def _list_of(inner: Complete) -> Complete:
-    def complete(value: Any) -> Any:
-        if value is None or value is Undefined:
-            return None
-        if not isinstance(value, list | tuple):
-            raise NotPlain
-        return [inner(item) for item in value]
-
-    return complete
-
-
-def _leaf(leaf_type: GraphQLLeafType) -> Complete:
-    coerce = leaf_type.coerce_output_value
-
-    def complete(value: Any) -> Any:
-        if value is None or value is Undefined:
-            return None
-        if isinstance(value, Exception):
-            raise NotPlain
-        coerced = coerce(value)
-        if coerced is None or coerced is Undefined:
-            raise NotPlain
-        return coerced
-
-    return complete

@@ -81,7 +81,7 @@ class InboxConnection:
     @classmethod
     def from_view(cls, view: InboxPageView) -> InboxConnection:
         return cls(
-            edges=[cast(InboxEdge, _Edge(item)) for item in view.items],
+            edges=cast(list[InboxEdge], [_Edge(item) for item in view.items]),
             page_info=PageInfo(has_next_page=view.has_next_page, end_cursor=view.end_cursor),
             unread_count=view.unread_count,
         )

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLBoolean, GraphQLID, GraphQLScalarType, GraphQLString
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from resolvers import plain_fields
+from resolvers import plain_completers, plain_fields
 from resolvers.plain_fields import PlainFieldsExecutor
 
 
@@ -29,6 +30,7 @@ class Leaf:
     at: datetime
     note: str | None
     score: float
+    urgent: bool = False
     labels: list[str] | None = None
 
 
@@ -90,7 +92,7 @@ query Q($name: String!, $withNote: Boolean!) {
     shout(times: 2)
   }
 }
-fragment Item on Leaf { id title tone at score labels __typename }
+fragment Item on Leaf { id title tone at score urgent labels __typename }
 """
 
 
@@ -153,6 +155,8 @@ async def test_plain_objects_are_completed_by_plan_and_agree(planned: list[str])
         {"tone": "not a tone"},  # a value the enum refuses
         {"score": "many"},  # a value the scalar refuses
         {"at": "yesterday"},  # not a datetime
+        {"urgent": "yes"},  # text where the schema says Boolean
+        {"id": 7.5},  # a float where the schema says ID
     ],
 )
 async def test_a_bad_value_gets_graphql_cores_own_error_and_path(broken: dict[str, Any]) -> None:
@@ -164,6 +168,58 @@ async def test_a_bad_value_gets_graphql_cores_own_error_and_path(broken: dict[st
     plain, standard = await both("bad")
     assert plain == standard
     assert plain[1] and plain[1][0][1][:3] == ["page", "edges", 1]
+
+
+class Text(str):
+    """A subclass of str: not exactly the built-in scalar's type."""
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"title": 5},  # String from an int: "5"
+        {"title": True},  # String from a bool: "true"
+        {"title": Text("subclassed")},
+        {"id": 7},  # ID from an int: "7"
+        {"urgent": 1},  # Boolean from an int
+        {"labels": ["a", 2, Text("c")]},
+    ],
+)
+async def test_values_not_exactly_the_scalars_type_are_coerced_as_graphql_core_does(
+    odd: dict[str, Any], planned: list[str]
+) -> None:
+    PAGES["odd"] = Page(edges=[Edge(cursor="c0", node=leaf(0, **odd))], total=1, tags=["t"])
+    plain, standard = await both("odd")
+    assert plain == standard
+    assert "Leaf" in planned  # the plan coerced it: no error made it give the object up
+
+
+def _spy(scalar: GraphQLScalarType, called: list[Any]) -> Any:
+    def serialize(value: Any) -> Any:
+        called.append(value)
+        return scalar.serialize(value)
+
+    return serialize
+
+
+def test_a_built_in_scalars_own_type_is_its_output_without_a_coercion() -> None:
+    for scalar, own, other, coerced in [
+        (GraphQLString, "x", 5, "5"),
+        (GraphQLID, "n1", 7, "7"),
+        (GraphQLBoolean, True, 1, True),
+    ]:
+        called: list[Any] = []
+        spied = GraphQLScalarType(f"Spied{scalar.name}", serialize=_spy(scalar, called))
+        plain_completers.EXACT[spied] = plain_completers.EXACT[scalar]
+        try:
+            complete = plain_completers.leaf(spied, required=True)
+            assert complete(own) is own and called == []
+            assert complete(other) == coerced and called == [other]
+            with pytest.raises(plain_completers.NotPlain):
+                complete(None)
+        finally:
+            del plain_completers.EXACT[spied]
+        assert plain_completers.leaf(scalar, required=False)(None) is None
 
 
 async def test_not_a_list_and_a_missing_page_agree() -> None:
