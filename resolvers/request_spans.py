@@ -22,6 +22,10 @@ from core.observability.spans import Span, tracer
 # on most requests, nothing is parsed.
 PROPAGATED = frozenset({b"x-datadog-trace-id", b"traceparent", b"x-b3-traceid", b"b3", b"baggage"})
 LONGEST_TAG = 512  # a hostile Host or User-Agent is cut, not stored whole on every span
+# The scope's key for the operation name the resource carries, set by TraceTags
+# (resolvers/tracing.py) only for a name of the trusted documents' manifest: a caller's own names
+# would make as many resources as it likes.
+RESOURCE_OPERATION = "pointclub.resource_operation"
 
 
 class RequestSpans:
@@ -66,9 +70,8 @@ class RequestSpans:
             if route is not None:
                 span.set_tag("http.route", route)
             resource = f"{method} {route or 'unmatched'}"
-            # TraceTags (resolvers/tracing.py) tagged the GraphQL operation, if there was one.
-            operation = span.get_tag("graphql.operation.name")
-            span.resource = f"{resource} {operation[:LONGEST_TAG]}" if operation else resource
+            operation = scope.get(RESOURCE_OPERATION)
+            span.resource = f"{resource} {operation}" if operation else resource
             span.finish()
             if outer is not None:  # whatever was active before (an in-process caller's span)
                 tracer.context_provider.activate(outer)

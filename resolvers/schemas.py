@@ -102,8 +102,9 @@ def _extensions(
     # Factories, not instances: a fresh extension per request (the caches themselves are shared).
     rules = validation_rules(production, limits)
     documents: list[Any] = [] if trusted is None else [lambda: TrustedDocumentsExtension(trusted)]
+    names: frozenset[str] = frozenset() if trusted is None else trusted.names
     return [
-        TraceTags,  # first: its end runs after ErrorCodes has set the codes
+        lambda: TraceTags(names),  # first: its end runs after ErrorCodes has set the codes
         ErrorCodes,
         *documents,  # before the parser sees the document
         lambda: MaxTokensLimiter(max_token_count=limits.tokens),

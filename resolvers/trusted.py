@@ -34,6 +34,7 @@ def document_hash(body: str) -> str:
 class TrustedDocuments:
     by_hash: Mapping[str, str]
     only: bool = False
+    names: frozenset[str] = frozenset()  # the manifest's operation names
 
     @classmethod
     def load(cls, manifest: Path | None, *, only: bool) -> TrustedDocuments:
@@ -50,7 +51,8 @@ class TrustedDocuments:
         for key, body in by_hash.items():
             if document_hash(body) != key:
                 raise ValueError(f"{manifest}: the id {key} is not the sha256 of its body")
-        return cls(by_hash, only=only)
+        names = frozenset(str(op["name"]) for op in data["operations"] if op.get("name"))
+        return cls(by_hash, only=only, names=names)
 
 
 class TrustedDocumentsExtension(SchemaExtension):

@@ -214,6 +214,13 @@ async def test_a_request_continues_its_callers_trace_and_names_only_routes(
         )  # answered before routing, named after its route all the same
         # A path no route serves: one resource for all of them, not one per path an attacker tries.
         assert (await client.get(f"{url}/no/such/{'x' * 50}")).status_code == 404
+        # An operation name no client ships (and longer than a tag keeps): no resource of its own.
+        chosen = "Chosen" + "x" * 600
+        answered = await client.post(
+            f"{url}/graphql",
+            json={"query": f"query {chosen} {{ __typename }}", "operationName": chosen},
+        )
+        assert answered.json()["data"] == {"__typename": "Query"}
 
     def rooted_at(path: str) -> Any:
         def rooted(trace: list[dict[str, Any]]) -> bool:
@@ -245,6 +252,15 @@ async def test_a_request_continues_its_callers_trace_and_names_only_routes(
     assert root["meta"]["http.useragent"].startswith("python-httpx/")
     (broken_trace,) = await asyncio.to_thread(traces, agent, rooted_at("/broken-headers"))
     assert root_of(broken_trace)["parent_id"] in (0, None)  # a trace of its own, and no failure
+
+    def chosen_trace(trace: list[dict[str, Any]]) -> bool:
+        named = (s.get("meta", {}).get("graphql.operation.name", "") for s in trace)
+        return any(name.startswith("Chosenx") for name in named)
+
+    (named,) = await asyncio.to_thread(traces, agent, chosen_trace)
+    root = root_of(named)
+    assert root["resource"] == "POST /graphql"  # Home, a manifest's name, is in its resource
+    assert root["meta"]["graphql.operation.name"] == chosen[:512]
 
 
 CRASHING = """
