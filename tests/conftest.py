@@ -14,20 +14,22 @@ import pytest
 
 from core.auth import DevTokenIssuer
 from core.bootstrap import Container, build_container
-from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.client import open_client
 from core.infra.dynamodb.table import delete_table
 from core.settings import Settings
 from tests.brokers import Broker, start_broker
 from tests.e2e.gql import app_client
-from tests.engines import Engine, EngineChoice, choose_engine, start_engine
+from tests.engines import (
+    TEST_STORE_TIMEOUT,
+    Engine,
+    EngineChoice,
+    choose_engine,
+    client_config,
+    start_engine,
+)
 from tests.fakes import FakeClock, SequentialIds
 
 ENGINE_CHOICE = pytest.StashKey[EngineChoice]()
-# Functional tests put hundreds of requests at once on an engine that may share this process
-# (moto) and two cores: they wait longer than a production request would, through the shared test
-# client as well as the servers' own (moto takes seconds to answer a Scan of a 4,000-member table,
-# past the default 10 s bound's 3.3 s per attempt). tests/e2e/test_faults.py tests the bound itself.
-TEST_STORE_TIMEOUT = 60.0
 
 
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected what will not run
@@ -79,14 +81,7 @@ def engine(pytestconfig: pytest.Config) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 async def dynamo_client(engine: Engine) -> AsyncIterator[Any]:
-    config = DynamoConfig(
-        endpoint_url=engine.url,
-        region="ap-northeast-1",
-        table_name="",
-        static_credentials=True,
-        timeout_seconds=TEST_STORE_TIMEOUT,
-    )
-    async with open_client(config) as client:
+    async with open_client(client_config(engine.url)) as client:
         yield client
 
 

@@ -14,9 +14,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.infra.dynamodb.client import DynamoConfig
 from core.infra.embedded import EmbeddedStore
 
 ROOT = Path(__file__).resolve().parent.parent
+# Functional tests put hundreds of requests at once on an engine that may share this process
+# (moto) and two cores: they wait longer than a production request would, through the tests' own
+# clients as well as the servers' (moto takes seconds to answer a Scan of a 4,000-member table,
+# past the default 10 s bound's 3.3 s per attempt). tests/e2e/test_faults.py tests the bound itself.
+TEST_STORE_TIMEOUT = 60.0
+
+
+def client_config(url: str, table: str = "") -> DynamoConfig:
+    """A test's own DynamoDB client of the engine at ``url``, with the suite's bound."""
+    return DynamoConfig(
+        endpoint_url=url,
+        region="ap-northeast-1",
+        table_name=table,
+        static_credentials=True,
+        timeout_seconds=TEST_STORE_TIMEOUT,
+    )
 
 
 def free_port() -> int:

@@ -16,9 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from core.infra.dynamodb.batch import chunks
-from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.client import open_client
 from core.infra.dynamodb.table import GSI1, create_table
-from tests.engines import free_port, start_moto_on
+from tests.engines import client_config, free_port, start_moto_on
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +28,8 @@ TABLE = "embedded"
 @pytest.fixture
 async def client() -> AsyncIterator[Any]:
     engine = start_moto_on(free_port())
-    config = DynamoConfig(engine.url, "ap-northeast-1", TABLE, static_credentials=True)
     try:
-        async with open_client(config) as opened:
+        async with open_client(client_config(engine.url, TABLE)) as opened:
             await create_table(opened, TABLE)
             yield opened
     finally:

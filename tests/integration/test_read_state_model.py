@@ -36,12 +36,12 @@ from core.domain.notification import (
 from core.domain.pointclub import ClubRecord
 from core.domain.segment import SegmentKind, SegmentRule
 from core.errors import Conflict
-from core.infra.dynamodb.client import DynamoConfig, open_client
+from core.infra.dynamodb.client import open_client
 from core.infra.dynamodb.table import delete_table
 from core.queries.inbox import InboxFilterSpec
 from core.settings import Settings
 from tests.builders import draft, entry_for, notification, user_list
-from tests.engines import Engine
+from tests.engines import Engine, client_config
 from tests.fakes import FakeClock, SequentialIds
 from tests.integration.test_read_state_races import AfterReading, commands_with
 
@@ -75,8 +75,7 @@ class Runtime:
             dynamodb_endpoint=engine.url,
             recall_shards=2,
         )
-        config = DynamoConfig(engine.url, "ap-northeast-1", "", static_credentials=True)
-        self._client_context = open_client(config)
+        self._client_context = open_client(client_config(engine.url))
         self.client = self.run(self._client_context.__aenter__())
         self.clock = FakeClock()
         self.container = build_container(
